@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DjustConfig(AppConfig):
+    name = "djust"
+    verbose_name = "djust"

@@ -1,0 +1,130 @@
+"""The typed access tree: immutable plain data, one node per path segment.
+
+``tree.build_access_tree(model, paths)`` produces it from a model's
+``_meta``; ``plan`` reads it to derive the queries and ``lowering`` reads it
+to generate the serializer. Nodes compare structurally, so two trees built
+from the same model and paths are equal, and a tree can be part of a cache
+key's derivation.
+
+    >>> leaf = Node("email", Kind.FIELD, field="email")
+    >>> user = Node("user", Kind.FORWARD, children=(leaf,), field="user")
+    >>> user.child("email") is leaf
+    True
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+
+class Kind(enum.Enum):
+    # The model instance being serialized.
+    ROOT = "root"
+    # A concrete column read as a value: fields, ``pk``, a FK's attname.
+    FIELD = "field"
+    # Forward ForeignKey / OneToOne: a related instance or None.
+    FORWARD = "forward"
+    # Reverse OneToOne: a related instance; a missing row raises
+    # ObjectDoesNotExist, which templates treat as a silent failure.
+    REVERSE_ONE = "reverse_one"
+    # GenericForeignKey: an instance of any model, or None.
+    GENERIC_FK = "generic_fk"
+    # A related manager: reverse ForeignKey, ManyToMany (either side),
+    # GenericRelation.
+    TO_MANY = "to_many"
+    # ``all`` on a related manager: the related rows (transparent for
+    # planning).
+    ALL = "all"
+    # ``count`` / ``exists`` on a related manager.
+    AGGREGATE = "aggregate"
+    # ``first`` / ``last`` on a related manager: one row or None.
+    PICK = "pick"
+    # ``*``: each element of the iterable reached so far.
+    EACH = "each"
+    # ``get_FOO_display``.
+    DISPLAY = "display"
+    # ``property`` / ``cached_property`` on the model class.
+    PROPERTY = "property"
+    # A method called with no arguments, following the template rules
+    # (``alters_data``, ``do_not_call_in_templates``, required arguments).
+    METHOD = "method"
+    # A list index segment (``0``) on a value that is not a related manager.
+    INDEX = "index"
+    # A dict key inside a JSONField or another dict-valued node.
+    KEY = "key"
+    # Anything the model's class does not settle: resolved at run time with
+    # Django's own lookup rules. Everything below an UNKNOWN node is UNKNOWN.
+    UNKNOWN = "unknown"
+    # A field that must never be emitted (``password``, settings, per-model).
+    SENSITIVE = "sensitive"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One lookup segment, typed against the model it is read from.
+
+    ``segment`` is the template's lookup bit (``""`` for the root).
+    ``children`` are sorted by segment. ``bare`` is true when a path ends at
+    this node, i.e. the template displays the value itself.
+    ``model`` is the model class of the instance(s) the node yields (root,
+    relations, ``all``, ``*`` over model rows, ``first``/``last``).
+    ``field`` is the ORM name behind the node (the field for FIELD and
+    DISPLAY, the relation's accessor for relations, the attribute name for
+    PROPERTY/METHOD); ``field_class`` is the Django field class that decides
+    a leaf's encoding; ``nullable`` says the value may be None; ``note``
+    explains an UNKNOWN or SENSITIVE node for ``explain()``.
+    """
+
+    segment: str
+    kind: Kind
+    children: tuple[Node, ...] = ()
+    bare: bool = False
+    model: type | None = None
+    field: str | None = None
+    field_class: type | None = None
+    nullable: bool = False
+    note: str = ""
+    extra: tuple[tuple[str, object], ...] = ()
+
+    def child(self, segment: str) -> Node | None:
+        for node in self.children:
+            if node.segment == segment:
+                return node
+        return None
+
+    def get(self, key: str, default: object = None) -> object:
+        """Read one of the kind-specific facts kept in ``extra``."""
+        for name, value in self.extra:
+            if name == key:
+                return value
+        return default
+
+    def with_children(self, children: tuple[Node, ...]) -> Node:
+        return replace(self, children=tuple(sorted(children, key=lambda n: n.segment)))
+
+    def walk(self, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Node]]:
+        """Yield ``(segments from the root, node)`` depth first, self first."""
+        here = (*prefix, self.segment) if self.segment or prefix else ()
+        yield here, self
+        for node in self.children:
+            yield from node.walk(here)
+
+    def dump(self, indent: int = 0) -> str:
+        """A readable, deterministic, one-node-per-line rendering."""
+        facts = [self.kind.value]
+        if self.model is not None:
+            facts.append(f"{self.model._meta.label}")
+        if self.field_class is not None:
+            facts.append(self.field_class.__name__)
+        if self.nullable:
+            facts.append("nullable")
+        if self.bare:
+            facts.append("bare")
+        if self.note:
+            facts.append(f"({self.note})")
+        name = self.segment or "<root>"
+        lines = [f"{'  ' * indent}{name}: {' '.join(facts)}"]
+        lines += [node.dump(indent + 1) for node in self.children]
+        return "\n".join(lines)

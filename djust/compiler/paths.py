@@ -1,0 +1,31 @@
+"""The path grammar shared by every stage.
+
+A path is what a template looks up relative to one context name: segments
+joined by ``.``; ``*`` means "each element of the iterable reached so far".
+The empty path means the object itself is displayed (``{{ lease }}``).
+
+    >>> split_path("*.property.units.all.*.number")
+    ('*', 'property', 'units', 'all', '*', 'number')
+    >>> join_path(("tenant", "user", "email"))
+    'tenant.user.email'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+STAR = "*"
+SEPARATOR = "."
+
+
+def split_path(path: str) -> tuple[str, ...]:
+    return tuple(path.split(SEPARATOR)) if path else ()
+
+
+def join_path(segments: Iterable[str]) -> str:
+    return SEPARATOR.join(segments)
+
+
+def normalize_paths(paths: Iterable[str]) -> tuple[str, ...]:
+    """Sorted and de-duplicated: the form every cache key and tree uses."""
+    return tuple(sorted(set(paths)))

@@ -1,0 +1,40 @@
+"""djust's settings: one ``DJUST`` dict in the project's settings.
+
+Every key has a default here; ``get(key)`` reads the project's value when it
+sets one. Settings are read at call time, so ``override_settings`` works.
+
+    >>> from djust import conf
+    >>> conf.get("SENSITIVE_FIELDS")
+    ['password']
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULTS: dict[str, Any] = {
+    # Field names never emitted, on any model, in addition to a model's own
+    # ``djust_sensitive_fields`` list.
+    "SENSITIVE_FIELDS": ["password"],
+    # Auto-serialization in LiveView; False turns it off everywhere.
+    "JIT": True,
+    # Bounded in-process caches (entries).
+    "EXTRACTION_CACHE_SIZE": 512,
+    "SERIALIZER_CACHE_SIZE": 1024,
+}
+
+
+def get(key: str) -> Any:
+    if key not in DEFAULTS:
+        raise KeyError(f"unknown djust setting {key!r}")
+    user = getattr(settings, "DJUST", None) or {}
+    if not isinstance(user, dict):
+        raise ImproperlyConfigured("settings.DJUST must be a dict")
+    unknown = set(user) - set(DEFAULTS)
+    if unknown:
+        raise ImproperlyConfigured(f"unknown key(s) in settings.DJUST: {sorted(unknown)}")
+    return copy.copy(user.get(key, DEFAULTS[key]))

@@ -1,0 +1,1 @@
+"""The fuzzing schema: every field type a template can show."""

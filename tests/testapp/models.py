@@ -1,0 +1,1 @@
+"""Models for the typed-access-tree and planner tests: every node kind."""
