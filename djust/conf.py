@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "SENSITIVE_FIELDS": ["password"],
     # Auto-serialization in LiveView; False turns it off everywhere.
     "JIT": True,
+    # Where LiveView keeps its views' state between events: a cache alias,
+    # and for how long (seconds).
+    "STATE_CACHE": "default",
+    "STATE_TIMEOUT": 3600,
     # Bounded in-process caches (entries).
     "EXTRACTION_CACHE_SIZE": 512,
     "SERIALIZER_CACHE_SIZE": 1024,

@@ -49,3 +49,4 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"

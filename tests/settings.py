@@ -57,3 +57,5 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Cache-backed sessions keep the database query log to the app's own queries.
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"

@@ -1,1 +1,11 @@
-urlpatterns = []
+from django.urls import path
+
+from tests import views
+
+urlpatterns = [
+    path("leases/", views.LeaseList.as_view()),
+    path("leases-nojit/", views.NoJit.as_view()),
+    path("count-only/", views.CountOnly.as_view()),
+    path("unanalysable/", views.Unanalysable.as_view()),
+    path("from-file/", views.FromFile.as_view()),
+]

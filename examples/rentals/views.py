@@ -1,0 +1,77 @@
+"""The rentals dashboard: a LiveView written the natural way.
+
+Every request also renders the same page with auto-serialization off, so the
+page can show, side by side, what it costs with and without djust.
+"""
+
+import datetime
+
+from django.utils.html import format_html
+
+from djust import LiveView, event_handler
+from djust.stats import measure
+
+from .models import Lease, MaintenanceRequest, Property
+
+SORTABLE = {"end_date", "-end_date", "monthly_rent", "-monthly_rent", "property__name"}
+STATUSES = {choice for choice, _ in Lease.Status.choices}
+STATS_MARK = "<!--djust-stats-->"
+
+
+class Dashboard(LiveView):
+    template_name = "rentals/dashboard.html"
+
+    def mount(self, request):
+        self.status = "active"
+        self.sort = "end_date"
+        self.city = ""
+        self.load()
+
+    def load(self):
+        today = datetime.date.today()
+        self.expiring_leases = Lease.objects.filter(
+            status=self.status, end_date__range=(today, today + datetime.timedelta(days=90)),
+        ).order_by(self.sort)[:50]
+        properties = Property.objects.all()
+        if self.city:
+            properties = properties.filter(city=self.city)
+        self.properties = properties
+        self.cities = sorted(set(Property.objects.values_list("city", flat=True)))
+        self.open_requests = MaintenanceRequest.objects.filter(status="open")[:30]
+
+    @event_handler
+    def filter_status(self, status: str):
+        if status in STATUSES:
+            self.status = status
+            self.load()
+
+    @event_handler
+    def sort_by(self, column: str):
+        if column in SORTABLE:
+            self.sort = column
+            self.load()
+
+    @event_handler
+    def filter_city(self, value: str):
+        self.city = value
+        self.load()
+
+    def render_page(self, request):
+        with measure() as with_djust:
+            page, state = super().render_page(request)
+        serialize_ms = self.last_stats["serialize_ms"]
+        jit, self.jit = self.jit, False
+        try:
+            with measure() as without:
+                super().render_page(request)
+        finally:
+            self.jit = jit
+        stats = format_html(
+            '<p class="stats" id="stats">With djust: <b data-queries="{}">{} queries</b>, '
+            "{} ms serializing, {} ms in all. Without djust (JIT off): "
+            '<b data-queries-off="{}">{} queries</b>, {} ms in all.</p>',
+            with_djust.queries, with_djust.queries, f"{serialize_ms:.1f}",
+            f"{with_djust.ms:.1f}", without.queries, without.queries, f"{without.ms:.1f}",
+        )
+        self.last_stats.update(queries=with_djust.queries, queries_without_djust=without.queries)
+        return page.replace(STATS_MARK, stats, 1), state
