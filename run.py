@@ -87,11 +87,36 @@ def ensure_venv(version: str, django_spec: str, extras: str) -> Path:
 
 
 def run_demo(args: list[str]) -> int:
+    """Migrate and seed the example's SQLite database, then serve the dashboard.
+
+    ``python3 run.py demo explain TEMPLATE ...`` runs ``python -m djust`` instead.
+    """
     version, django_spec = TEST_TARGETS[0]
-    python = ensure_venv(version, django_spec, "test")
+    python = str(ensure_venv(version, django_spec, "test"))
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="examples.settings")
-    command = args or ["explain", "rentals/dashboard.html"]
-    return subprocess.run([str(python), "-m", "djust", *command], cwd=ROOT, env=env).returncode
+    if args:
+        return subprocess.run([python, "-m", "djust", *args], cwd=ROOT, env=env).returncode
+    django = [python, "-m", "django"]
+    subprocess.run([*django, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*django, "seed_rentals", "--if-empty"], cwd=ROOT, env=env, check=True)
+    say("the rentals dashboard is at http://127.0.0.1:8000/ (Ctrl-C stops it)")
+    return subprocess.run([*django, "runserver", "127.0.0.1:8000", "--noreload"],
+                          cwd=ROOT, env=env).returncode
+
+
+def ensure_chromium() -> None:
+    """The browser test drives Debian's Chromium; install it when missing."""
+    if shutil.which("chromium"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        say("Chromium is missing and cannot be installed here: the browser test will "
+            "say so (install Debian's `chromium` package)")
+        return
+    say("installing Debian's chromium package for the browser test")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    quiet = {"stdout": subprocess.DEVNULL}
+    subprocess.run(["apt-get", "update", "-q"], env=env, check=True, **quiet)
+    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, check=True, **quiet)
 
 
 def run_pytest(python: Path, label: str, env: dict[str, str], extra: list[str]) -> bool:
@@ -110,7 +135,9 @@ def run_tests(args: list[str]) -> int:
     sys.path.insert(0, str(ROOT / "scripts"))
     import pgserver
 
-    pythons = [(v, spec, ensure_venv(v, spec, "test,postgres")) for v, spec in TEST_TARGETS]
+    pythons = [(v, spec, ensure_venv(v, spec, "test,postgres,browser"))
+               for v, spec in TEST_TARGETS]
+    ensure_chromium()
     first = pythons[0][2]
     say("ruff check")
     if subprocess.run([str(first), "-m", "ruff", "check", "."], cwd=ROOT).returncode != 0:

@@ -29,5 +29,8 @@ def test_seed_is_deterministic_and_scaled():
 def test_seed_command_reports_and_rejects_bad_scale(capsys):
     call_command("seed_rentals", "--scale", "0.01")
     assert "Seeded 12 amenities, 1 properties, 5 units" in capsys.readouterr().out
+    call_command("seed_rentals", "--if-empty")
+    assert "already present" in capsys.readouterr().out
+    assert Lease.objects.count() == 20
     with pytest.raises(CommandError, match="--scale"):
         call_command("seed_rentals", "--scale", "0")

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from examples.rentals.views import Dashboard
 from tests import views
 
 urlpatterns = [
@@ -8,4 +9,5 @@ urlpatterns = [
     path("count-only/", views.CountOnly.as_view()),
     path("unanalysable/", views.Unanalysable.as_view()),
     path("from-file/", views.FromFile.as_view()),
+    path("dashboard/", Dashboard.as_view()),
 ]
