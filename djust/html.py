@@ -37,7 +37,7 @@ class _RootFinder(HTMLParser):
         self.start_tag: tuple[int, int] | None = None
         self.end: int | None = None
 
-    def offset(self) -> int:
+    def position(self) -> int:
         line, column = self.getpos()
         return self.line_offsets[line - 1] + column
 
@@ -46,7 +46,7 @@ class _RootFinder(HTMLParser):
             return
         if self.tag is None:
             if any(name == "dj-root" for name, _ in attrs):
-                start = self.offset()
+                start = self.position()
                 text = self.get_starttag_text() or ""
                 self.start_tag = (start, start + len(text))
                 self.tag = tag
@@ -59,7 +59,7 @@ class _RootFinder(HTMLParser):
             return
         self.depth -= 1
         if self.depth == 0:
-            self.end = self.offset()
+            self.end = self.position()
 
 
 def locate_root(page: str) -> tuple[int, int, int]:

@@ -31,7 +31,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from djust.compiler.errors import CompilerError
-from djust.compiler.paths import SEPARATOR, STAR
+from djust.compiler.paths import SEPARATOR, STAR, split_path
 
 logger = logging.getLogger("djust.jit")
 
@@ -151,15 +151,49 @@ def serialize_queryset(queryset: models.QuerySet, paths: list[str], *, mode: str
 
 def generic_serialize(value: Any, paths: list[str]) -> Any:
     """The safe fallback: known paths plus ``pk`` and ``str``, resolved at run time."""
-    from djust.compiler.runtime import serialize_paths_generically
-
     if isinstance(value, models.QuerySet) or is_instance_list(value):
         element_paths, _ = split_collection_paths(paths)
-        wanted = sorted(set(element_paths) | {"pk", ""})
-        return Collection(serialize_paths_generically(obj, wanted) for obj in value)
+        trie = _path_trie(sorted(set(element_paths) | {"pk", ""}))
+        return Collection(_resolve_generically(obj, trie) for obj in value)
     if isinstance(value, models.Model):
-        return serialize_paths_generically(value, sorted(set(paths) | {"pk", ""}))
+        return _resolve_generically(value, _path_trie(sorted(set(paths) | {"pk", ""})))
     return value
+
+
+_END = None  # marks "a path ends here" in a trie; never a segment
+
+
+def _path_trie(paths: list[str]) -> dict:
+    trie: dict = {}
+    for path in paths:
+        node = trie
+        for segment in split_path(path):
+            node = node.setdefault(segment, {})
+        node[_END] = True
+    return trie
+
+
+def _resolve_generically(value: Any, trie: dict) -> Any:
+    """Follow ``trie`` with Django's lookup rules, skipping sensitive names."""
+    from djust.compiler.runtime import MISSING, Displayed, encode_python, resolve_lookup
+    from djust.compiler.tree import sensitive_names
+
+    children = {segment: sub for segment, sub in trie.items() if segment is not _END}
+    if not children or value is None:
+        return encode_python(value)
+    if STAR in children:
+        return [_resolve_generically(item, children[STAR]) for item in value]
+    hidden = sensitive_names(type(value)) if isinstance(value, models.Model) else frozenset()
+    out: dict[str, Any] = Displayed() if _END in trie else {}
+    if _END in trie:
+        out["__str__"] = str(value)
+    for segment, sub in children.items():
+        if segment in hidden:
+            continue
+        found = resolve_lookup(value, segment)
+        if found is not MISSING:
+            out[segment] = _resolve_generically(found, sub)
+    return out
 
 
 def needs_serializing(value: Any) -> bool:

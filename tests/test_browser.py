@@ -5,6 +5,7 @@ pytest on a machine without it, this module is skipped with that reason;
 under CI (``CI`` set) a missing browser is a failure instead.
 """
 
+import contextlib
 import os
 import shutil
 
@@ -20,7 +21,7 @@ FLAGS = [
 ]
 
 
-@pytest.fixture
+@contextlib.contextmanager
 def browser_page():
     if CHROMIUM is None:
         message = "Chromium is not installed (python3 run.py test installs it)"
@@ -42,13 +43,17 @@ def browser_page():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_dashboard_filter_changes_the_table(live_server, browser_page):
+def test_dashboard_filter_changes_the_table(live_server):
     seed(scale=0.2)
     # Counted before the browser starts: Playwright's event loop makes the
     # ORM refuse to run in this thread afterwards.
     expected = max(1, _expiring("terminated"))  # the {% empty %} row when there are none
-    page, errors = browser_page
-    page.goto(live_server.url + "/dashboard/")
+    with browser_page() as (page, errors):
+        check_filter(page, errors, live_server.url + "/dashboard/", expected)
+
+
+def check_filter(page, errors, url, expected):
+    page.goto(url)
     stats = page.inner_text("#stats")
     assert "With djust" in stats and "Without djust" in stats
 
