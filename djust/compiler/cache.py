@@ -1,0 +1,173 @@
+"""A bounded, thread-safe, in-process cache of compiled serializers.
+
+Keys are ``(model, schema fingerprint, normalized paths, mode, sensitive
+settings, djust version)``. The fingerprint covers every field's name,
+class, options that change the tree (null, primary key, choices, attname)
+and relation (kind, related model, related name), plus the model's
+``djust_sensitive_fields``; Django recomputes ``_meta.get_fields()`` when a
+field or relation is registered, and the fingerprint is recomputed then.
+
+Two threads asking for the same missing key compile once: the first
+compiles, the others wait for its result (or its exception, which is not
+cached).
+
+    >>> cache = SerializerCache(maxsize=2)
+    >>> cache.get_or_compile(("k",), lambda: "compiled")
+    'compiled'
+    >>> cache.get_or_compile(("k",), lambda: "again"), len(cache)
+    ('compiled', 1)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+logger = logging.getLogger("djust.cache")
+
+_FINGERPRINTS: dict[type, tuple[object, tuple, str]] = {}
+_FINGERPRINTS_LOCK = threading.Lock()
+
+
+def schema_fingerprint(model: type) -> str:
+    """A short, deterministic digest of ``model``'s schema.
+
+        >>> from examples.rentals.models import Lease
+        >>> len(schema_fingerprint(Lease)), schema_fingerprint(Lease) == schema_fingerprint(Lease)
+        (16, True)
+    """
+    fields = model._meta.get_fields(include_hidden=True)
+    sensitive = tuple(getattr(model, "djust_sensitive_fields", ()) or ())
+    memo = _FINGERPRINTS.get(model)
+    if memo is not None and memo[0] is fields and memo[1] == sensitive:
+        return memo[2]
+    digest = _digest(model, fields, sensitive)
+    with _FINGERPRINTS_LOCK:
+        _FINGERPRINTS[model] = (fields, sensitive, digest)
+    return digest
+
+
+def _digest(model: type, fields, sensitive) -> str:
+    parts = [model._meta.label, repr(sensitive)]
+    for field in sorted(fields, key=lambda f: (f.name, type(f).__qualname__)):
+        related = getattr(field, "related_model", None)
+        parts.append(repr((
+            field.name,
+            f"{type(field).__module__}.{type(field).__qualname__}",
+            getattr(field, "attname", None),
+            bool(getattr(field, "null", False)),
+            bool(getattr(field, "primary_key", False)),
+            repr(getattr(field, "choices", None)),
+            field.is_relation,
+            bool(field.many_to_many), bool(field.one_to_many),
+            bool(field.one_to_one), bool(field.many_to_one),
+            related._meta.label if isinstance(related, type) else repr(related),
+            getattr(getattr(field, "remote_field", None), "related_name", None),
+        )))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+class SerializerCache:
+    """LRU cache with per-key single compilation."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
+        self._pending: dict[Hashable, _Pending] = {}
+        self._lock = threading.Lock()
+        self.compilations = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, key: Hashable):
+        """The cached value for ``key`` or None (refreshes its recency)."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def get_or_compile(self, key: Hashable, compile_: Callable[[], object]):
+        """The value for ``key``, running ``compile_`` once if it is missing."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+                return value
+            pending = self._pending.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._pending[key] = _Pending()
+        if not owner:
+            return pending.wait()
+        try:
+            value = compile_()
+        except BaseException as error:
+            with self._lock:
+                del self._pending[key]
+            pending.fail(error)
+            raise
+        with self._lock:
+            self.compilations += 1
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > max(self.maxsize, 0):
+                evicted, _ = self._entries.popitem(last=False)
+                logger.debug("evicted serializer %r", evicted)
+            del self._pending[key]
+        pending.succeed(value)
+        return value
+
+
+class _Pending:
+    """The result of a compilation other threads wait for."""
+
+    def __init__(self):
+        self._done = threading.Event()
+        self._value = None
+        self._error: BaseException | None = None
+
+    def succeed(self, value) -> None:
+        self._value = value
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def wait(self):
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+_DEFAULT: SerializerCache | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_cache() -> SerializerCache:
+    """The process-wide cache, sized by ``DJUST["SERIALIZER_CACHE_SIZE"]``."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        from djust import conf
+
+        with _DEFAULT_LOCK:
+            if _DEFAULT is None:
+                _DEFAULT = SerializerCache(conf.get("SERIALIZER_CACHE_SIZE"))
+    return _DEFAULT
+
+
+def reset_default_cache() -> None:
+    """Drop the process-wide cache (its size is re-read from settings)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        _DEFAULT = None

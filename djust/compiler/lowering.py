@@ -1,0 +1,629 @@
+"""Lowering: a typed access tree → the ``ast.Module`` of a serializer.
+
+``lower(tree, mode, name=...)`` returns the module and the globals it needs
+(the runtime helpers and a restricted ``__builtins__``); ``emit`` renders,
+compiles and verifies it. Only ``ast`` nodes are built: a template segment
+reaches the code as a dict key constant, as the string argument of
+``getattr``/``_lookup``, or — when it is a plain identifier that is neither a
+keyword nor underscore-prefixed — as an attribute name.
+
+Each child of a container is lowered to a *piece*:
+
+- ``Always``: the key is always present; ``prelude`` statements compute
+  locals and ``expr`` is the value, so the container is one dict display;
+- ``Maybe``: statements that store the key only when the lookup succeeds
+  (guarded relations, properties, methods, run-time lookups).
+
+Segments Django's template parser refuses (leading ``_``) and sensitive
+nodes produce no piece at all.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import keyword
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import models
+
+from djust.compiler import runtime
+from djust.compiler.nodes import Kind, Node
+from djust.compiler.paths import STAR
+
+MODES = ("json", "python")
+
+# Builtins generated code may use; emit's verifier allows exactly these.
+ALLOWED_BUILTINS = ("AttributeError", "Exception", "KeyError", "callable", "getattr", "str")
+
+# Field classes whose Python values are already JSON values.
+_PLAIN_FIELDS = frozenset({
+    models.AutoField, models.BigAutoField, models.SmallAutoField,
+    models.IntegerField, models.BigIntegerField, models.SmallIntegerField,
+    models.PositiveIntegerField, models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField, models.FloatField, models.BooleanField,
+    models.CharField, models.TextField, models.EmailField, models.SlugField,
+    models.URLField, models.FilePathField, models.GenericIPAddressField,
+})
+# Field classes whose Python values python mode keeps as they are.
+_KEPT_FIELDS = _PLAIN_FIELDS | {
+    models.DateTimeField, models.DateField, models.TimeField, models.DurationField,
+    models.DecimalField, models.UUIDField,
+}
+_RELATION_KINDS = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK)
+_MODEL_VALUED = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK, Kind.PICK)
+
+HELPERS = {
+    "_MISSING": runtime.MISSING,
+    "_lookup": runtime.resolve_lookup,
+    "_call": runtime.call_like_template,
+    "_silent": runtime.is_silent,
+    "_dt": runtime.encode_datetime,
+    "_time": runtime.encode_time,
+    "_dur": runtime.encode_duration,
+    "_Displayed": runtime.Displayed,
+    "_Rows": runtime.Rows,
+    "_first": runtime.pick_first,
+    "_PLAIN": runtime.PLAIN_TYPES,
+    "_last": runtime.pick_last,
+}
+LOOKUP_HELPER = "_lookup"
+
+
+def is_plain_identifier(segment: str) -> bool:
+    """True when ``segment`` may be written as an attribute name.
+
+        >>> is_plain_identifier("email"), is_plain_identifier("class")
+        (True, False)
+        >>> is_plain_identifier("__class__"), is_plain_identifier('a"); import os')
+        (False, False)
+    """
+    return segment.isidentifier() and not keyword.iskeyword(segment) and not segment.startswith("_")
+
+
+def lower(tree: Node, mode: str, *, name: str, paths: tuple[str, ...] = ()):
+    """Lower ``tree`` to ``(ast.Module, globals)`` defining function ``name``.
+
+        >>> from djust.compiler.nodes import Kind, Node
+        >>> root = Node("", Kind.ROOT, children=(Node("x", Kind.UNKNOWN),))
+        >>> module, namespace = lower(root, "json", name="serialize_x")
+        >>> sorted(k for k in namespace if k != "__builtins__")
+        ['_MISSING', '_PLAIN', '_encode', '_lookup']
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown serializer mode {mode!r}: expected 'json' or 'python'")
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"serializer name {name!r} is not an identifier")
+    lowerer = _Lowerer(mode)
+    body = lowerer.root_body(tree)
+    doc = _docstring(tree, paths)
+    function = ast.FunctionDef(
+        name=name,
+        args=ast.arguments(
+            posonlyargs=[], args=[ast.arg(arg="obj")], vararg=None, kwonlyargs=[],
+            kw_defaults=[], kwarg=None, defaults=[],
+        ),
+        body=[ast.Expr(ast.Constant(doc)), *body],
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        **_NO_LOCATION,
+        **({"type_params": []} if "type_params" in ast.FunctionDef._fields else {}),
+    )
+    # Emit compiles the rendered text, whose line numbers are the ones a
+    # traceback must show, so the AST carries no real locations.
+    module = ast.Module(body=[function], type_ignores=[])
+    return module, lowerer.namespace()
+
+
+def _docstring(tree: Node, paths: tuple[str, ...]) -> str:
+    label = tree.model._meta.label if tree.model is not None else "an object"
+    listed = "\n".join(f"    {path!r}" for path in paths) or "    (no paths)"
+    return f"Serialize {label} for the template paths:\n\n{listed}\n"
+
+
+# ------------------------------------------------------------------ pieces
+
+
+@dataclass
+class Always:
+    key: str
+    expr: ast.expr
+    prelude: list[ast.stmt] = field(default_factory=list)
+
+
+@dataclass
+class Maybe:
+    # Given the container's local name, the statements storing the key.
+    build: Callable[[str], list[ast.stmt]]
+
+
+# ------------------------------------------------------------- ast helpers
+
+
+def _name(identifier: str) -> ast.Name:
+    return ast.Name(id=identifier, ctx=ast.Load())
+
+
+# ast.unparse reads ``lineno`` of statements that may carry a type comment
+# (assignments, loops, functions); nothing else needs locations, because emit
+# compiles the rendered text.
+_NO_LOCATION = {"lineno": 0}
+
+
+def _assign(target: str, value: ast.expr) -> ast.Assign:
+    return ast.Assign(targets=[ast.Name(id=target, ctx=ast.Store())], value=value,
+                      **_NO_LOCATION)
+
+
+def _store_key(container: str, key: str, value: ast.expr) -> ast.Assign:
+    target = ast.Subscript(value=_name(container), slice=ast.Constant(key), ctx=ast.Store())
+    return ast.Assign(targets=[target], value=value, **_NO_LOCATION)
+
+
+def _call(function: ast.expr, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=function, args=list(args), keywords=[])
+
+
+def _method(obj: ast.expr, method: str, *args: ast.expr) -> ast.Call:
+    return _call(ast.Attribute(value=obj, attr=method, ctx=ast.Load()), *args)
+
+
+def _is(left: ast.expr, right: ast.expr, negate: bool = False) -> ast.Compare:
+    return ast.Compare(left=left, ops=[ast.IsNot() if negate else ast.Is()], comparators=[right])
+
+
+def _none_or(var: str, expr: ast.expr) -> ast.expr:
+    return ast.IfExp(test=_is(_name(var), ast.Constant(None)), body=ast.Constant(None), orelse=expr)
+
+
+def _dict(pairs: list[tuple[str, ast.expr]]) -> ast.Dict:
+    return ast.Dict(keys=[ast.Constant(k) for k, _ in pairs], values=[v for _, v in pairs])
+
+
+def _silent_try(body: list[ast.stmt], orelse: list[ast.stmt]) -> ast.Try:
+    # Django's _resolve_lookup hides exceptions marked silent_variable_failure.
+    handler = ast.ExceptHandler(
+        type=_name("Exception"),
+        name="error",
+        body=[ast.If(
+            test=ast.UnaryOp(op=ast.Not(), operand=_call(_name("_silent"), _name("error"))),
+            body=[ast.Raise(exc=None, cause=None)],
+            orelse=[],
+        )],
+    )
+    return ast.Try(body=body, handlers=[handler], orelse=orelse, finalbody=[])
+
+
+def _comprehension(element: ast.expr, var: str, iterable: ast.expr) -> ast.ListComp:
+    target = ast.Name(id=var, ctx=ast.Store())
+    generator = ast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
+    return ast.ListComp(elt=element, generators=[generator])
+
+
+# ----------------------------------------------------------- model facts
+
+
+def prefetch_cache_name(model: type | None, accessor: str) -> str | None:
+    """The key under which ``prefetch_related`` stores ``accessor``'s rows.
+
+    Reverse ForeignKey: the relation's cache name (its accessor); forward
+    ManyToMany: the field name; reverse ManyToMany: the related query name;
+    GenericRelation: the field's attname.
+
+        >>> from examples.rentals.models import Amenity, Property
+        >>> prefetch_cache_name(Property, "units"), prefetch_cache_name(Amenity, "properties")
+        ('units', 'properties')
+    """
+    from django.db.models.fields.related_descriptors import (
+        ManyToManyDescriptor,
+        ReverseManyToOneDescriptor,
+    )
+
+    if model is None:
+        return None
+    descriptor = inspect.getattr_static(model, accessor, None)
+    if isinstance(descriptor, ManyToManyDescriptor):
+        if descriptor.reverse:
+            return descriptor.rel.field.related_query_name()
+        return descriptor.field.name
+    if isinstance(descriptor, ReverseManyToOneDescriptor):
+        if _is_generic_relation(descriptor):
+            return descriptor.field.attname
+        return descriptor.rel.cache_name
+    return None
+
+
+def _is_generic_relation(descriptor) -> bool:
+    try:
+        from django.contrib.contenttypes.fields import ReverseGenericManyToOneDescriptor
+    except ImportError:  # pragma: no cover - contenttypes is part of Django
+        return False
+    return isinstance(descriptor, ReverseGenericManyToOneDescriptor)
+
+
+def method_strategy(model: type | None, name: str) -> str:
+    """How a template treats ``instance.<name>`` for a method of ``model``.
+
+    ``"call"``: a plain function callable with no arguments; ``"keep"``:
+    marked ``do_not_call_in_templates`` (the bound method is the value);
+    ``"absent"``: ``alters_data`` or arguments required; ``"dynamic"``:
+    anything else, resolved at run time.
+
+        >>> from examples.rentals.models import Lease
+        >>> method_strategy(Lease, "days_until_expiration"), method_strategy(Lease, "delete")
+        ('call', 'absent')
+    """
+    if model is None:
+        return "dynamic"
+    function = inspect.getattr_static(model, name, None)
+    if not inspect.isfunction(function):
+        return "dynamic"
+    if getattr(function, "do_not_call_in_templates", False):
+        return "keep"
+    if getattr(function, "alters_data", False):
+        return "absent"
+    try:
+        inspect.signature(function).bind(None)
+    except TypeError:
+        return "absent"
+    return "call"
+
+
+# ---------------------------------------------------------------- lowerer
+
+
+class _Lowerer:
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.used: set[str] = set()
+        self.counter = 0
+
+    def namespace(self) -> dict:
+        helpers = {name: HELPERS[name] for name in sorted(self.used) if name in HELPERS}
+        if "_encode" in self.used:
+            helpers["_encode"] = runtime.encoder_for(self.mode)
+        helpers["__builtins__"] = {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
+        return helpers
+
+    def helper(self, name: str) -> ast.Name:
+        self.used.add(name)
+        return _name(name)
+
+    def local(self, hint: str) -> str:
+        self.counter += 1
+        stem = hint if is_plain_identifier(hint) and hint.isascii() else "v"
+        return f"{stem}_{self.counter}"
+
+    # -- entry
+
+    def root_body(self, tree: Node) -> list[ast.stmt]:
+        prelude, expr = self.container(tree, "obj", tree.model, may_be_none=False, root=True)
+        return [*prelude, ast.Return(value=expr)]
+
+    # -- reading one segment
+
+    def read(self, var: str, segment: str) -> ast.expr:
+        if is_plain_identifier(segment):
+            return ast.Attribute(value=_name(var), attr=segment, ctx=ast.Load())
+        return _call(_name("getattr"), _name(var), ast.Constant(segment))
+
+    def lookup(self, var: str, segment: str) -> ast.expr:
+        return _call(self.helper(LOOKUP_HELPER), _name(var), ast.Constant(segment))
+
+    # -- containers
+
+    def container(self, node, var, model, *, may_be_none, root=False):
+        """(prelude, expr) building the dict/list for ``node``'s value in ``var``."""
+        each = node.child(STAR)
+        others = [child for child in node.children if child.segment != STAR]
+        if each is not None and self.mode == "json":
+            others = []  # a JSON list cannot carry them (see assemble)
+        pieces = [p for p in (self.piece(child, var, model, node) for child in others) if p]
+        pairs: list[tuple[str, ast.expr]] = []
+        if node.bare and each is None:
+            pairs.append(("__str__", _call(_name("str"), _name(var))))
+        prelude: list[ast.stmt] = []
+        maybes: list[Maybe] = []
+        for piece in pieces:
+            if isinstance(piece, Always):
+                prelude += piece.prelude
+                pairs.append((piece.key, piece.expr))
+            else:
+                maybes.append(piece)
+        items_prelude, items = ([], None)
+        if each is not None:
+            items_prelude, items = self.sequence(each, var)
+        stmts, expr = self.assemble(node, prelude + items_prelude, pairs, maybes, items, root)
+        if not may_be_none:
+            return stmts, expr
+        if not stmts:
+            return [], _none_or(var, expr)
+        result = self.local(node.segment or "value")
+        guarded = ast.If(
+            test=_is(_name(var), ast.Constant(None)),
+            body=[_assign(result, ast.Constant(None))],
+            orelse=[*stmts, _assign(result, expr)],
+        )
+        return [guarded], _name(result)
+
+    def assemble(self, node, prelude, pairs, maybes, items, root):
+        display: ast.expr = _dict(pairs)
+        wants_displayed = self.mode == "python" and any(k == "__str__" for k, _ in pairs)
+        if wants_displayed:
+            display = _call(self.helper("_Displayed"), display)
+        if items is not None and not pairs and not maybes:
+            return prelude, items
+        if items is not None and self.mode == "json":
+            # JSON cannot attach keys to a list: the list answers for itself
+            # (``0``, ``|length``) and the sibling lookups are dropped.
+            return prelude, items
+        if not maybes and items is None:
+            return prelude, display
+        target = self.local("out" if root else (node.segment or "value"))
+        stmts = [*prelude, _assign(target, display)]
+        for maybe in maybes:
+            stmts += maybe.build(target)
+        if items is not None and self.mode == "python":
+            return stmts, _call(self.helper("_Rows"), items, _name(target))
+        return stmts, _name(target)
+
+    def sequence(self, each: Node, var: str):
+        """(prelude, list expr) of ``each`` over the iterable in ``var``."""
+        element_model = each.model
+        row = self.local("row")
+        if not each.children:
+            return [], _comprehension(self.leaf(each, row, element_model), row, _name(var))
+        prelude, expr = self.container(each, row, element_model, may_be_none=element_model is None)
+        if not prelude:
+            return [], _comprehension(expr, row, _name(var))
+        items = self.local("items")
+        loop = ast.For(
+            target=ast.Name(id=row, ctx=ast.Store()),
+            iter=_name(var),
+            body=[*prelude, ast.Expr(_method(_name(items), "append", expr))],
+            orelse=[],
+            **_NO_LOCATION,
+        )
+        return [_assign(items, ast.List(elts=[], ctx=ast.Load())), loop], _name(items)
+
+    # -- one child
+
+    def piece(self, node: Node, var: str, model, parent: Node):
+        if node.kind is Kind.SENSITIVE or node.segment.startswith("_") or not node.segment:
+            return None
+        if parent.kind in (Kind.TO_MANY, Kind.ALL) and node.kind in (
+            Kind.ALL, Kind.AGGREGATE, Kind.PICK
+        ):
+            return self.rows_piece(node, var, parent)
+        if node.kind is Kind.FIELD:
+            return self.field_piece(node, var)
+        if node.kind is Kind.TO_MANY:
+            return self.to_many_piece(node, var, model)
+        if node.kind in _RELATION_KINDS:
+            return self.guarded_piece(node, var, self.read(var, node.segment))
+        if node.kind is Kind.DISPLAY:
+            return self.guarded_piece(node, var, _call(self.read(var, node.segment)))
+        if node.kind is Kind.METHOD:
+            return self.method_piece(node, var, model)
+        if node.kind is Kind.PROPERTY:
+            return self.property_piece(node, var)
+        return self.lookup_piece(node, var)
+
+    def field_piece(self, node, var):
+        read = self.read(var, node.segment)
+        if node.children:
+            value = self.local(node.segment)
+            prelude, expr = self.container(node, value, None, may_be_none=True)
+            return Always(node.segment, expr, [_assign(value, read), *prelude])
+        converter = self.field_converter(node.field_class)
+        if converter is None:
+            return Always(node.segment, read)
+        if not node.nullable:
+            return Always(node.segment, converter(read))
+        value = self.local(node.segment)
+        expr = _none_or(value, converter(_name(value)))
+        return Always(node.segment, expr, [_assign(value, read)])
+
+    def field_converter(self, field_class) -> Callable[[ast.expr], ast.expr] | None:
+        """None when the field's values need no conversion in this mode."""
+        if self.mode == "python":
+            if field_class in _KEPT_FIELDS:
+                return None
+            return lambda e: _call(self.helper("_encode"), e)
+        if field_class in _PLAIN_FIELDS:
+            return None
+        if field_class is models.DateTimeField:
+            return lambda e: _call(self.helper("_dt"), e)
+        if field_class is models.DateField:
+            return lambda e: _method(e, "isoformat")
+        if field_class is models.TimeField:
+            return lambda e: _call(self.helper("_time"), e)
+        if field_class is models.DurationField:
+            return lambda e: _call(self.helper("_dur"), e)
+        if field_class in (models.DecimalField, models.UUIDField):
+            return lambda e: _call(_name("str"), e)
+        return lambda e: _call(self.helper("_encode"), e)
+
+    def guarded_piece(self, node, var, acquire: ast.expr):
+        value = self.local(node.segment)
+
+        def build(container: str) -> list[ast.stmt]:
+            prelude, expr = self.value(node, value)
+            store = [*prelude, _store_key(container, node.segment, expr)]
+            self.used.add("_silent")
+            return [_silent_try([_assign(value, acquire)], store)]
+
+        return Maybe(build)
+
+    def method_piece(self, node, var, model):
+        strategy = method_strategy(model, node.field or node.segment)
+        if strategy == "absent":
+            return None
+        if strategy == "call":
+            return self.guarded_piece(node, var, _call(self.read(var, node.segment)))
+        if strategy == "keep":
+            return self.guarded_piece(node, var, self.read(var, node.segment))
+        return self.lookup_piece(node, var)
+
+    def property_piece(self, node, var):
+        value = self.local(node.segment)
+
+        def build(container: str) -> list[ast.stmt]:
+            prelude, expr = self.value(node, value)
+            call_it = ast.If(
+                test=_call(_name("callable"), _name(value)),
+                body=[_assign(value, _call(self.helper("_call"), _name(value)))],
+                orelse=[],
+            )
+            present = ast.If(
+                test=_is(_name(value), self.helper("_MISSING"), negate=True),
+                body=[*prelude, _store_key(container, node.segment, expr)],
+                orelse=[],
+            )
+            body = [_assign(value, self.read(var, node.segment)), call_it]
+            self.used.add("_silent")
+            return [_silent_try(body, [present])]
+
+        return Maybe(build)
+
+    def lookup_piece(self, node, var):
+        value = self.local(node.segment)
+
+        def build(container: str) -> list[ast.stmt]:
+            prelude, expr = self.value(node, value, generic=True)
+            present = ast.If(
+                test=_is(_name(value), self.helper("_MISSING"), negate=True),
+                body=[*prelude, _store_key(container, node.segment, expr)],
+                orelse=[],
+            )
+            return [_assign(value, self.lookup(var, node.segment)), present]
+
+        return Maybe(build)
+
+    def to_many_piece(self, node, var, model):
+        if not node.children:
+            return Always(node.segment, _call(_name("str"), self.read(var, node.segment)))
+        holder = self.local(node.segment)
+        if any(child.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK) for child in node.children):
+            rows, manager = holder, None
+            prelude = [self.rows_statement(holder, var, model, node.segment)]
+        else:
+            rows, manager = None, holder
+            prelude = [_assign(holder, self.read(var, node.segment))]
+        pairs: list[tuple[str, ast.expr]] = []
+        maybes: list[Maybe] = []
+        if node.bare:
+            shown = _name(manager) if manager else self.read(var, node.segment)
+            pairs.append(("__str__", _call(_name("str"), shown)))
+        for child in node.children:
+            piece = self.to_many_child(child, var, node, rows, manager)
+            if isinstance(piece, Always):
+                prelude += piece.prelude
+                pairs.append((piece.key, piece.expr))
+            elif piece is not None:
+                maybes.append(piece)
+        stmts, expr = self.assemble(node, prelude, pairs, maybes, None, False)
+        return Always(node.segment, expr, stmts)
+
+    def to_many_child(self, child, var, node, rows, manager):
+        # Row lookups read the (prefetched) rows; anything else is looked up
+        # on the manager, which is only built when such a lookup exists.
+        if child.kind is Kind.SENSITIVE or child.segment.startswith("_"):
+            return None
+        if rows is not None and child.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK):
+            return self.rows_piece(child, rows, node)
+        if manager is not None:
+            return self.lookup_piece(child, manager)
+        lazy = self.local(node.segment)
+        inner = self.lookup_piece(child, lazy)
+
+        def build(container: str) -> list[ast.stmt]:
+            return [_assign(lazy, self.read(var, node.segment)), *inner.build(container)]
+
+        return Maybe(build)
+
+    def rows_statement(self, holder, var, model, accessor):
+        fallback = _assign(holder, _method(self.read(var, accessor), "all"))
+        cache = prefetch_cache_name(model, accessor)
+        if cache is None:
+            return fallback
+        prefetched = ast.Subscript(
+            value=ast.Attribute(value=_name(var), attr="_prefetched_objects_cache", ctx=ast.Load()),
+            slice=ast.Constant(cache),
+            ctx=ast.Load(),
+        )
+        handler = ast.ExceptHandler(
+            type=ast.Tuple(elts=[_name("AttributeError"), _name("KeyError")], ctx=ast.Load()),
+            name=None,
+            body=[fallback],
+        )
+        return ast.Try(body=[_assign(holder, prefetched)], handlers=[handler], orelse=[],
+                       finalbody=[])
+
+    def rows_piece(self, node, rows, parent):
+        if node.kind is Kind.AGGREGATE:
+            if node.segment not in ("count", "exists"):
+                return self.lookup_piece(node, rows)
+            answer = _method(_name(rows), node.segment)
+            if not node.children:
+                return Always(node.segment, answer)
+            value = self.local(node.segment)
+            prelude, expr = self.value(node, value)
+            return Always(node.segment, expr, [_assign(value, answer), *prelude])
+        if node.kind is Kind.PICK:
+            helper = {"first": "_first", "last": "_last"}.get(node.segment)
+            if helper is None:
+                return self.lookup_piece(node, rows)
+            value = self.local(node.segment)
+            prelude, expr = self.value(node, value)
+            return Always(node.segment, expr,
+                          [_assign(value, _call(self.helper(helper), _name(rows))), *prelude])
+        # ALL: the same rows.
+        if not node.children:
+            row = self.local("row")
+            element = self.leaf(node, row, node.model, element=True)
+            return Always(node.segment, _comprehension(element, row, _name(rows)))
+        body, expr = self.container(node, rows, node.model, may_be_none=False)
+        return Always(node.segment, expr, body)
+
+    # -- values
+
+    def value(self, node, var, generic=False):
+        """(prelude, expr) of the value in ``var`` for ``node``."""
+        if not node.children:
+            return [], self.leaf(node, var, node.model, generic=generic)
+        may_be_none = node.kind not in (Kind.REVERSE_ONE,) and not (
+            node.kind is Kind.FORWARD and not node.nullable
+        )
+        return self.container(node, var, node.model, may_be_none=may_be_none)
+
+    def leaf(self, node, var, model, *, generic=False, element=False):
+        """The encoded expression of a displayed value with no sub-paths."""
+        if element or (node.kind is Kind.EACH and model is not None):
+            # Rows of a model: each displayed as str(row).
+            return _call(_name("str"), _name(var))
+        if generic:
+            return self.plain_or_encoded(var)
+        if node.kind in _MODEL_VALUED:
+            shown = _call(_name("str"), _name(var))
+            if node.kind is Kind.REVERSE_ONE or (node.kind is Kind.FORWARD and not node.nullable):
+                return shown
+            return _none_or(var, shown)
+        if node.kind is Kind.AGGREGATE:
+            return _name(var)
+        if node.kind is Kind.DISPLAY and self.mode == "python":
+            return _name(var)
+        return self.plain_or_encoded(var)
+
+    def plain_or_encoded(self, var: str) -> ast.expr:
+        # Most method, property and display values are plain str/int/...:
+        # skip the encoder's call for them.
+        is_plain = ast.Compare(
+            left=ast.Attribute(value=_name(var), attr="__class__", ctx=ast.Load()),
+            ops=[ast.In()], comparators=[self.helper("_PLAIN")],
+        )
+        return ast.IfExp(test=is_plain, body=_name(var),
+                         orelse=_call(self.helper("_encode"), _name(var)))

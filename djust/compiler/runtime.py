@@ -1,0 +1,357 @@
+"""What a compiled serializer calls at run time.
+
+Generated serializers read typed fields directly; everything the model's
+class does not settle goes through the few helpers here. They reproduce the
+template engine's rules (``django.template.base.Variable._resolve_lookup``)
+one lookup bit at a time, and the leaf encodings of both output modes:
+
+- ``json``: exactly what ``json.loads(json.dumps(value, cls=DjangoJSONEncoder))``
+  gives, with ``str(value)`` for what the encoder cannot write;
+- ``python``: the Python values, with ``str(value)`` for model instances,
+  managers and other objects, and lists for querysets, lists and tuples.
+
+    >>> resolve_lookup({"a": 1}, "a")
+    1
+    >>> resolve_lookup({"a": 1}, "b") is MISSING
+    True
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import inspect
+import uuid
+
+from django.db.models.query import QuerySet
+from django.template.base import VariableDoesNotExist
+from django.utils.duration import duration_iso_string
+from django.utils.functional import Promise
+
+
+class _Missing:
+    """The value of a lookup Django would fail: its key is left absent."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self):
+        return "MISSING"
+
+    def __bool__(self):
+        return False
+
+    def __reduce__(self):
+        return (_Missing, ())
+
+
+MISSING = _Missing()
+
+
+class Displayed(dict):
+    """A dict for an object both displayed and looked into (python mode).
+
+    Its ``"__str__"`` key holds ``str(object)``, and ``str()`` of the dict
+    returns it, so ``{{ lease.tenant }}`` renders as the live object does
+    while ``{{ lease.tenant.phone }}`` still finds its key.
+
+        >>> tenant = Displayed({"__str__": "Ada Lovelace", "phone": "555"})
+        >>> str(tenant), tenant["phone"]
+        ('Ada Lovelace', '555')
+    """
+
+    __slots__ = ()
+
+    def __str__(self):
+        return self["__str__"]
+
+
+class Rows(list):
+    """A list that also answers other lookups on the same collection.
+
+    Python mode uses it for a collection both iterated and looked into
+    (``{% for u in p.units.all %}`` with ``{{ p.units.all.count }}``): the
+    template engine tries ``value[bit]`` first, so string keys reach
+    ``extras``.
+
+        >>> rows = Rows(["a", "b"], {"count": 2})
+        >>> rows["count"], rows[0], list(rows)
+        (2, 'a', ['a', 'b'])
+    """
+
+    __slots__ = ("extras",)
+
+    def __init__(self, items=(), extras=None):
+        super().__init__(items)
+        self.extras = dict(extras or {})
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self.extras[key]
+        return super().__getitem__(key)
+
+    def __eq__(self, other):
+        if isinstance(other, Rows):
+            return list.__eq__(self, other) and self.extras == other.extras
+        return list.__eq__(self, other)
+
+    __hash__ = None
+
+
+def call_like_template(value):
+    """Call ``value`` the way the template engine calls a callable it reached.
+
+    ``do_not_call_in_templates`` keeps the callable itself, ``alters_data``
+    and a signature that needs arguments give MISSING; a ``TypeError``
+    raised by a callable that takes no arguments propagates.
+
+        >>> call_like_template(lambda: 3)
+        3
+        >>> call_like_template(lambda x: x) is MISSING
+        True
+    """
+    if getattr(value, "do_not_call_in_templates", False):
+        return value
+    if getattr(value, "alters_data", False):
+        return MISSING
+    try:
+        return value()
+    except TypeError:
+        try:
+            signature = inspect.signature(value)
+        except ValueError:
+            return MISSING
+        try:
+            signature.bind()
+        except TypeError:
+            return MISSING
+        raise
+
+
+def resolve_lookup(current, bit):
+    """Resolve one lookup bit on ``current`` as a template would.
+
+    Dictionary lookup, then attribute, then list index; a callable result is
+    called by ``call_like_template``; a failure the engine makes silent
+    (missing key or attribute, ``silent_variable_failure``) gives MISSING;
+    any other exception propagates. Bits starting with ``_`` are refused by
+    Django's template parser, so they are never looked up here.
+
+        >>> resolve_lookup([10, 20], "1")
+        20
+        >>> resolve_lookup(object(), "__class__") is MISSING
+        True
+    """
+    if not isinstance(bit, str) or not bit or bit[0] == "_":
+        return MISSING
+    try:
+        try:
+            if not hasattr(type(current), "__getitem__"):
+                raise TypeError
+            current = current[bit]
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError):
+            try:
+                current = getattr(current, bit)
+            except (TypeError, AttributeError):
+                # An AttributeError raised inside a property is a real error.
+                if bit in dir(current):
+                    raise
+                try:
+                    current = current[int(bit)]
+                except (IndexError, ValueError, KeyError, TypeError):
+                    return MISSING
+        if callable(current):
+            current = call_like_template(current)
+    except VariableDoesNotExist:
+        # FilterExpression.resolve turns this into string_if_invalid.
+        return MISSING
+    except Exception as error:
+        if getattr(error, "silent_variable_failure", False):
+            return MISSING
+        raise
+    return current
+
+
+def is_silent(error: BaseException) -> bool:
+    """True when the template engine hides ``error`` (renders string_if_invalid)."""
+    return bool(getattr(error, "silent_variable_failure", False))
+
+
+# ---------------------------------------------------------------- json leaves
+
+
+def encode_datetime(value):
+    """DjangoJSONEncoder's datetime rule: ms precision, ``Z`` for UTC.
+
+        >>> encode_datetime(datetime.datetime(2024, 1, 2, 3, 4, 5, 678901,
+        ...                                   tzinfo=datetime.timezone.utc))
+        '2024-01-02T03:04:05.678Z'
+    """
+    text = value.isoformat()
+    if value.microsecond:
+        text = text[:23] + text[26:]
+    if text.endswith("+00:00"):
+        text = text[:-6] + "Z"
+    return text
+
+
+def encode_time(value):
+    """DjangoJSONEncoder's time rule, including its refusal of aware times.
+
+        >>> encode_time(datetime.time(9, 30, 0, 123456))
+        '09:30:00.123'
+    """
+    if value.utcoffset() is not None:
+        raise ValueError("JSON can't represent timezone-aware times.")
+    text = value.isoformat()
+    if value.microsecond:
+        text = text[:12]
+    return text
+
+
+def encode_duration(value):
+    """``duration_iso_string``, as DjangoJSONEncoder writes a timedelta.
+
+        >>> encode_duration(datetime.timedelta(days=1, seconds=5))
+        'P1DT00H00M05S'
+    """
+    return duration_iso_string(value)
+
+
+def _json_key(key):
+    # json.dumps converts dict keys this way before writing them.
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, float):
+        return float.__repr__(key)
+    if isinstance(key, int):
+        return int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+# Values both modes return unchanged (generated code tests ``type in``).
+PLAIN_TYPES = _PLAIN
+
+
+def encode_json(value):
+    """Any value as ``json.loads(json.dumps(value, cls=DjangoJSONEncoder))``.
+
+    What the encoder cannot write (model instances, managers, files, ...)
+    becomes ``str(value)``, as a template displays it; querysets become
+    lists.
+
+        >>> encode_json({"when": datetime.date(2024, 5, 1), 1: decimal.Decimal("2.50")})
+        {'when': '2024-05-01', '1': '2.50'}
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        # json.dumps writes int and float subclasses (IntEnum, ...) by value.
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, dict):
+        return {_json_key(key): encode_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, QuerySet)):
+        return [encode_json(item) for item in value]
+    if isinstance(value, datetime.datetime):
+        return encode_datetime(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, datetime.time):
+        return encode_time(value)
+    if isinstance(value, datetime.timedelta):
+        return duration_iso_string(value)
+    if isinstance(value, (decimal.Decimal, uuid.UUID, Promise)):
+        return str(value)
+    return str(value)
+
+
+# -------------------------------------------------------------- python leaves
+
+_KEPT = (
+    str, int, float, datetime.date, datetime.time, datetime.timedelta,
+    decimal.Decimal, uuid.UUID, Promise,
+)
+
+
+def encode_python(value):
+    """Any value for server-side rendering: Python values kept.
+
+    Dicts, lists, tuples and querysets are rebuilt recursively; model
+    instances, managers and other objects become ``str(value)``.
+
+        >>> encode_python((datetime.date(2024, 5, 1), None))
+        [datetime.date(2024, 5, 1), None]
+    """
+    if type(value) in _PLAIN or isinstance(value, _KEPT):
+        return value
+    if isinstance(value, dict):
+        return {key: encode_python(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, QuerySet)):
+        return [encode_python(item) for item in value]
+    return str(value)
+
+
+def encoder_for(mode: str):
+    """The generic leaf encoder of ``mode``.
+
+        >>> encoder_for("json") is encode_json
+        True
+    """
+    return encode_json if mode == "json" else encode_python
+
+
+# ------------------------------------------------------------ related rows
+
+
+def rows_are_loaded(queryset) -> bool:
+    return getattr(queryset, "_result_cache", None) is not None
+
+
+def pick_first(queryset):
+    """``first()`` of a related queryset, answered from loaded rows.
+
+    Django returns the first row of an ordered queryset and the row with the
+    smallest pk otherwise; rows already loaded (prefetched) answer without a
+    query, exactly as Django would answer with one.
+    """
+    if not rows_are_loaded(queryset):
+        return queryset.first()
+    rows = queryset._result_cache
+    if not rows:
+        return None
+    if queryset.ordered:
+        return rows[0]
+    return min(rows, key=_pk)
+
+
+def pick_last(queryset):
+    """``last()`` of a related queryset: the last ordered row, else max pk."""
+    if not rows_are_loaded(queryset):
+        return queryset.last()
+    rows = queryset._result_cache
+    if not rows:
+        return None
+    if queryset.ordered:
+        return rows[-1]
+    return max(rows, key=_pk)
+
+
+def _pk(instance):
+    return instance.pk
+

@@ -1,0 +1,74 @@
+"""Rendering, compiling and the bytecode verifier."""
+
+import ast
+import sys
+import warnings
+
+import pytest
+
+from djust.compiler import emit
+
+
+def _module(source):
+    return ast.parse(source)
+
+
+def test_render_source_round_trips_and_warns_nothing():
+    module = _module("def f(obj):\n    return {'a': obj.a, 'b': [x for x in obj.b]}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        source = emit.render_source(module)
+    assert ast.dump(ast.parse(source)) == ast.dump(module)
+    assert source.endswith("\n")
+
+
+def test_renderer_is_astor_only_where_it_works():
+    assert emit._USE_ASTOR is (sys.version_info < (3, 12))
+
+
+def test_build_function_runs_the_verified_function():
+    module = _module("def f(obj):\n    return str(obj)\n")
+    function, source, report = emit.build_function(
+        module, {"__builtins__": {"str": str}}, name="f", filename="<djust test build>"
+    )
+    assert function(5) == "5"
+    assert report.globals_loaded == ("str",)
+    assert function.source == source
+
+
+@pytest.mark.parametrize("body", [
+    "import os\n    return os",
+    "from os import path\n    return path",
+    "return open(obj)",
+    "return __import__('os')",
+    "return eval(obj)",
+    "obj.x = 1",
+    "global G\n    G = 1",
+])
+def test_verifier_rejects_what_a_serializer_never_needs(body):
+    module = _module(f"def f(obj):\n    {body}\n")
+    ran = []
+    with pytest.raises(emit.VerificationError):
+        emit.build_function(module, {"__builtins__": {}, "ran": ran}, name="f",
+                            filename="<djust test reject>")
+    assert ran == []
+
+
+def test_verifier_sees_nested_code_objects():
+    code = compile("def f(o):\n    return [open(x) for x in o]\n", "<x>", "exec")
+    with pytest.raises(emit.VerificationError, match="open"):
+        emit.verify(code, {"__builtins__": {}})
+
+
+def test_verifier_counts_runtime_lookups():
+    code = compile("def f(o):\n    return _lookup(o, 'a'), [_lookup(x, 'b') for x in o]\n",
+                   "<x>", "exec")
+    assert emit.verify(code, {"_lookup": None}).lookup_calls == 2
+
+
+def test_source_must_match_the_ast():
+    module = _module("def f(obj):\n    return obj\n")
+    module.body[0].body[0].value = ast.Name(id="not an identifier", ctx=ast.Load())
+    ast.fix_missing_locations(module)
+    with pytest.raises((emit.VerificationError, SyntaxError)):
+        emit.build_function(module, {"__builtins__": {}}, name="f", filename="<djust bad>")
