@@ -5,10 +5,10 @@ virtual environment under ``.venv/`` (created on first use, refreshed when
 ``pyproject.toml`` or the pinned Django range changes).
 
 ``test`` runs ruff and then the whole suite (``tests/`` and
-``property_tests/``) on every target of ``TEST_TARGETS``: Python 3.11 with
-Django 5.2 LTS, and Python 3.13 with the newest Django. Each target runs
-once on SQLite and once on a throwaway PostgreSQL server that this script
-starts itself (see ``scripts/pgserver.py``) and stops afterwards.
+``property_tests/``) on SQLite on every target of ``TEST_TARGETS``: Python
+3.11 with Django 5.2 LTS, and Python 3.13 with the newest Django; then
+``tests/`` again on a throwaway PostgreSQL server that this script starts
+itself (see ``scripts/pgserver.py``) and stops afterwards.
 """
 
 from __future__ import annotations
@@ -148,8 +148,11 @@ def run_tests(args: list[str]) -> int:
             base = dict(os.environ)
             base.pop("DJUST_TEST_DB", None)
             ok &= run_pytest(python, f"Python {version}, {spec}, SQLite", base, args)
+            # The database-independent property suite runs once per Python,
+            # on SQLite; everything under tests/ runs on both databases.
             pg = dict(base, DJUST_TEST_DB="postgres", **pg_env)
-            ok &= run_pytest(python, f"Python {version}, {spec}, PostgreSQL", pg, args)
+            ok &= run_pytest(python, f"Python {version}, {spec}, PostgreSQL", pg,
+                             args or ["tests"])
     say("all suites passed" if ok else "some suites failed")
     return 0 if ok else 1
 
