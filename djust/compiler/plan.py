@@ -1,0 +1,730 @@
+"""Stage 3: derive the queries that make every path of a tree query-free.
+
+``plan_queries(tree)`` walks a typed access tree and returns a ``QueryPlan``:
+plain immutable data describing, per queryset ("level"),
+
+- the joins (``select_related``) along forward FK/OneToOne and reverse
+  OneToOne chains, from the root or from the root of a prefetch queryset;
+- the columns to load (``only``): the pk, every FK a join or a prefetch
+  back-pointer needs, every field the template reads and every column that
+  ``__str__``, properties and methods read (see ``introspect``). A level is
+  not pruned when djust cannot tell what some code reads, and says why;
+- the prefetches: everything under a to-many relation, each with its own
+  level, built into ``Prefetch(lookup, queryset=...)`` only when applied.
+  The inner queryset starts from the related model's default manager the way
+  Django's related managers do, so rows and their order are what the live
+  ``obj.rel.all()`` returns (unordered relations are ordered by pk, which is
+  what ``first()``/``last()`` use); ``count``/``exists``/``first``/``last``
+  are answered from those rows.
+
+``QueryPlan.apply(queryset)`` merges the plan into what the queryset already
+does (its own select_related, prefetch_related, only/defer) so that
+evaluation never raises; ``apply_to_instances`` does the same for instances
+already loaded; ``explain()`` says, per path, what happens and why.
+
+    >>> from examples.rentals.models import Lease
+    >>> from djust.compiler.tree import build_access_tree
+    >>> plan = plan_queries(build_access_tree(Lease, ["tenant.user.email"]))
+    >>> plan.select_related
+    ('tenant', 'tenant__user')
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models.query import ModelIterable, QuerySet, RawQuerySet
+
+from djust import conf
+from djust.compiler.introspect import attribute_reads
+from djust.compiler.nodes import Kind, Node
+from djust.compiler.paths import join_path, normalize_paths
+from djust.compiler.tree import build_access_tree, build_read_tree
+
+logger = logging.getLogger("djust.compiler.plan")
+
+SEP = "__"
+
+
+@dataclass(frozen=True)
+class Join:
+    """One ``select_related`` step: ORM lookup, attribute path, target."""
+
+    lookup: str
+    attribute: str
+    model: type
+
+
+@dataclass(frozen=True)
+class Level:
+    """What one queryset (the root, or one prefetch's) must do."""
+
+    model: type
+    joins: tuple[Join, ...] = ()
+    columns: tuple[str, ...] = ()
+    prefetches: tuple[PrefetchSpec, ...] = ()
+    unpruned: str = ""
+
+    @property
+    def select_related(self) -> tuple[str, ...]:
+        return tuple(join.lookup for join in self.joins)
+
+    @property
+    def only(self) -> tuple[str, ...] | None:
+        """Columns for ``only()``, or None when the level is not pruned."""
+        return None if self.unpruned else self.columns
+
+
+@dataclass(frozen=True)
+class PrefetchSpec:
+    """One prefetch lookup; ``level`` is None for a GenericForeignKey, whose
+    querysets Django picks per content type."""
+
+    lookup: str
+    model: type | None
+    level: Level | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the plan does for one path, and why."""
+
+    path: str
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """The queries for one model's paths; apply it to querysets or rows."""
+
+    model: type
+    root: Level
+    decisions: tuple[Decision, ...] = ()
+
+    @property
+    def select_related(self) -> tuple[str, ...]:
+        return self.root.select_related
+
+    @property
+    def only(self) -> tuple[str, ...] | None:
+        return self.root.only
+
+    @property
+    def prefetches(self) -> tuple[PrefetchSpec, ...]:
+        return self.root.prefetches
+
+    def only_by_model(self) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+        """``(queryset path, only columns)`` for the root and each prefetch."""
+        return tuple((path, level.only) for path, level in _levels(self.root, ""))
+
+    def apply(self, queryset: QuerySet) -> QuerySet:
+        """Return ``queryset`` with the plan merged in (or unchanged when it
+        cannot carry one: values(), raw, union...).
+
+            >>> from examples.rentals.models import Lease
+            >>> from djust.compiler.tree import build_access_tree
+            >>> plan = plan_queries(build_access_tree(Lease, ["property.name"]))
+            >>> plan.apply(Lease.objects.all()).query.select_related
+            {'property': {}}
+        """
+        reason = cannot_apply(queryset)
+        if reason:
+            logger.debug("%s: plan not applied: %s", self.model._meta.label, reason)
+            return queryset
+        self._check_model(queryset.model)
+        notes: list[str] = []
+        result = _merge(queryset, self.root, notes, prune=True)
+        for note in notes:
+            logger.debug("%s: %s", self.model._meta.label, note)
+        return result
+
+    def apply_to_instances(self, instances: Iterable[models.Model]) -> list[models.Model]:
+        """Load what the paths need for rows already fetched (joins become
+        FK prefetches, skipped for rows that loaded them); returns the rows.
+
+            >>> from examples.rentals.models import Lease
+            >>> from djust.compiler.tree import build_access_tree
+            >>> plan = plan_queries(build_access_tree(Lease, ["tenant.phone"]))
+            >>> plan.apply_to_instances([])
+            []
+        """
+        rows = list(instances)
+        if not rows:
+            return rows
+        self._check_model(type(rows[0]))
+        notes: list[str] = []
+        lookups = [*_join_prefetches(self.root), *_own_prefetches(self.root, notes, [])]
+        prefetch_related_objects(rows, *sorted(lookups, key=_lookup_order))
+        return rows
+
+    def explain(self, queryset: QuerySet | None = None) -> str:
+        """A readable account: per level what is joined, loaded, deferred and
+        prefetched; per path what happens and why; with ``queryset``, how the
+        plan merges with what it already does.
+
+            >>> from examples.rentals.models import Unit
+            >>> from djust.compiler.tree import build_access_tree
+            >>> plan = plan_queries(build_access_tree(Unit, ["number"]))
+            >>> "number: column" in plan.explain()
+            True
+        """
+        lines = [f"Query plan for {self.model._meta.label}"]
+        lines += _describe_level(self.root, 1)
+        lines.append("Paths:")
+        for decision in self.decisions:
+            lines.append(f"  {decision.path or '(the instance)'}: {decision.action} - "
+                         f"{decision.reason}")
+        if queryset is not None:
+            lines.append("Merged with the given queryset:")
+            reason = cannot_apply(queryset)
+            notes: list[str] = [f"not applied: {reason}"] if reason else []
+            if not reason:
+                _merge(queryset, self.root, notes, prune=True)
+            lines += [f"  {note}" for note in notes] or ["  nothing to reconcile"]
+        return "\n".join(lines)
+
+    def _check_model(self, model: type) -> None:
+        if not issubclass(model, self.model):
+            raise TypeError(
+                f"a plan for {self.model._meta.label} cannot apply to "
+                f"{model._meta.label} rows"
+            )
+
+
+def plan_queries(tree: Node) -> QueryPlan:
+    """Derive the ``QueryPlan`` of a ROOT node from ``build_access_tree``.
+
+        >>> from examples.rentals.models import Property
+        >>> from djust.compiler.tree import build_access_tree
+        >>> plan = plan_queries(build_access_tree(Property, ["units.count"]))
+        >>> [spec.lookup for spec in plan.prefetches]
+        ['units']
+    """
+    if tree.kind is not Kind.ROOT or tree.model is None:
+        raise ValueError(f"plan_queries needs the ROOT node of an access tree, not {tree!r}")
+    return _Planner().plan(tree)
+
+
+def optimize_queryset(queryset: QuerySet, paths: Iterable[str]) -> QuerySet:
+    """Apply the plan for ``paths`` (relative to one row) to ``queryset``.
+
+        >>> from examples.rentals.models import Lease
+        >>> qs = optimize_queryset(Lease.objects.all(), ["unit.number"])
+        >>> qs.query.select_related
+        {'unit': {}}
+    """
+    reason = cannot_apply(queryset)
+    if reason:
+        logger.debug("queryset not optimized: %s", reason)
+        return queryset
+    plan = _cached_plan(
+        queryset.model, normalize_paths(paths), tuple(conf.get("SENSITIVE_FIELDS"))
+    )
+    return plan.apply(queryset)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_plan(model: type, paths: tuple[str, ...], sensitive: tuple[str, ...]) -> QueryPlan:
+    # ``sensitive`` is part of the key only: the tree reads the setting.
+    return plan_queries(build_access_tree(model, paths))
+
+
+def cannot_apply(queryset: object) -> str:
+    """Why a plan cannot apply to ``queryset`` ("" when it can).
+
+        >>> from examples.rentals.models import Unit
+        >>> cannot_apply(Unit.objects.values("number"))
+        'values()/values_list() rows are not model instances'
+    """
+    if isinstance(queryset, RawQuerySet):
+        return "raw querysets cannot join, prefetch or defer"
+    if not isinstance(queryset, QuerySet):
+        return f"{type(queryset).__name__} is not a QuerySet"
+    if queryset._fields is not None or not issubclass(queryset._iterable_class, ModelIterable):
+        return "values()/values_list() rows are not model instances"
+    if queryset.query.combinator:
+        return f"{queryset.query.combinator}() querysets cannot join, prefetch or defer"
+    return ""
+
+
+# -- planning ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Here:
+    """Where the planner stands: ORM and attribute prefixes within the
+    current level, the path so far, and the template path that led here when
+    planning what code reads (``origin``; None for template paths)."""
+
+    orm: str = ""
+    attribute: str = ""
+    path: str = ""
+    origin: str | None = None
+    escaping: bool = False
+    fresh: bool = False
+
+    def down(self, segment: str, orm: str | None = None, attribute: str | None = None) -> _Here:
+        return _Here(
+            self.orm if orm is None else orm,
+            self.attribute if attribute is None else attribute,
+            join_path([p for p in (self.path, segment) if p]),
+            self.origin, self.escaping, self.fresh,
+        )
+
+
+class _LevelBuilder:
+    def __init__(self, model: type) -> None:
+        self.model = model
+        self.joins: dict[str, Join] = {}
+        self.columns: set[str] = {model._meta.pk.name}
+        self.unpruned = ""
+        self.prefetches: dict[str, tuple[type | None, _LevelBuilder | None]] = {}
+
+    def need(self, lookup: str) -> None:
+        self.columns.add(lookup)
+
+    def join(self, lookup: str, attribute: str, model: type) -> None:
+        self.joins[lookup] = Join(lookup, attribute, model)
+        self.need(lookup)
+        self.need(f"{lookup}{SEP}{model._meta.pk.name}")
+
+    def load_all(self, model: type, orm: str, reason: str) -> None:
+        if not orm:
+            self.unpruned = self.unpruned or reason
+            return
+        for model_field in model._meta.concrete_fields:
+            self.need(orm + model_field.name)
+
+    def prefetch(self, lookup: str, model: type) -> _LevelBuilder:
+        entry = self.prefetches.get(lookup)
+        if entry is None:
+            entry = self.prefetches[lookup] = (model, _LevelBuilder(model))
+        return entry[1]
+
+    def generic(self, lookup: str) -> None:
+        self.prefetches.setdefault(lookup, (None, None))
+
+    def freeze(self) -> Level:
+        prefetches = tuple(
+            PrefetchSpec(lookup, model, None if builder is None else builder.freeze())
+            for lookup, (model, builder) in sorted(self.prefetches.items())
+        )
+        return Level(
+            self.model,
+            joins=tuple(self.joins[name] for name in sorted(self.joins)),
+            columns=tuple(sorted(self.columns)),
+            prefetches=prefetches,
+            unpruned=self.unpruned,
+        )
+
+
+class _Planner:
+    def __init__(self) -> None:
+        self.decisions: list[Decision] = []
+        self.analyzing: set[tuple[type, str]] = set()
+
+    def plan(self, tree: Node) -> QueryPlan:
+        root = _LevelBuilder(tree.model)
+        self._object(tree, tree.model, root, _Here())
+        return QueryPlan(tree.model, root.freeze(), tuple(self.decisions))
+
+    def _note(self, here: _Here, action: str, reason: str, always: bool = False) -> None:
+        if here.origin is None:
+            self.decisions.append(Decision(here.path, action, reason))
+        elif always:
+            origin = here.origin or "(the instance)"
+            self.decisions.append(Decision(f"{origin} -> {here.path}", action, reason))
+
+    def _object(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        """Plan a node whose value is one ``model`` instance."""
+        if node.bare:
+            self._code(model, "__str__", level, here, "str()")
+        if here.escaping and not node.children and here.path:
+            level.load_all(model, here.orm, f"code uses a whole {model.__name__} row")
+            self._note(here, "not pruned", f"code uses the whole {model._meta.label} row",
+                       always=True)
+        for child in node.children:
+            self._child(child, model, level, here.down(child.segment))
+
+    def _child(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        label = model._meta.label
+        kind = node.kind
+        if kind in (Kind.FIELD, Kind.DISPLAY):
+            level.need(here.orm + node.field)
+            self._note(here, "column", f"{label}.{node.field} loaded with the row")
+        elif kind is Kind.FORWARD and node.get("parent_link"):
+            self._parent_link(node, level, here)
+        elif here.fresh and kind in (Kind.FORWARD, Kind.REVERSE_ONE, Kind.TO_MANY,
+                                     Kind.GENERIC_FK):
+            self._note(here, "runtime lookup",
+                       "reached through a parent link, whose instance Django builds fresh "
+                       "from the child's row: relations below it query")
+        elif kind in (Kind.FORWARD, Kind.REVERSE_ONE):
+            self._join(node, model, level, here)
+        elif kind is Kind.TO_MANY:
+            self._to_many(node, model, level, here)
+        elif kind is Kind.GENERIC_FK:
+            self._generic(node, level, here)
+        elif kind in (Kind.PROPERTY, Kind.METHOD):
+            self._callable(node, model, level, here)
+        elif kind is Kind.SENSITIVE:
+            self._note(here, "sensitive", f"{node.note}; not loaded for it")
+        else:
+            if _has_dynamic_getattr(model):
+                level.load_all(model, here.orm, f"{model.__name__} defines __getattr__")
+            self._note(here, "runtime lookup", node.note or "resolved by Django at run time")
+
+    def _parent_link(self, node: Node, level: _LevelBuilder, here: _Here) -> None:
+        parent = node.model
+        for model_field in parent._meta.concrete_fields:
+            level.need(here.orm + model_field.name)
+        self._note(here, "parent row",
+                   f"Django builds the {parent._meta.label} parent from the child's own "
+                   "columns: no join, no query")
+        fresh = _Here(here.orm, here.attribute, here.path, here.origin, here.escaping, True)
+        self._object(node, parent, level, fresh)
+
+    def _join(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        query_name = node.get("query_name")
+        lookup = here.orm + query_name
+        attribute = here.attribute + node.field
+        level.join(lookup, attribute, node.model)
+        if node.kind is Kind.REVERSE_ONE:
+            # The row found by the join must carry its own link back.
+            level.need(f"{lookup}{SEP}{node.get('remote_field')}")
+        else:
+            target = model._meta.get_field(node.field).target_field
+            level.need(f"{lookup}{SEP}{target.name}")
+        self._note(here, "join", f"select_related({lookup!r})", always=True)
+        below = here.down("", orm=lookup + SEP, attribute=attribute + SEP)
+        self._object(node, node.model, level, _Here(
+            below.orm, below.attribute, here.path, here.origin, here.escaping, here.fresh))
+
+    def _to_many(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        served = [c for c in node.children if c.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK)]
+        for child in node.children:
+            if child not in served:
+                self._note(here.down(child.segment), "runtime lookup",
+                           f"{child.note}; it may query for every row")
+        if not served:
+            if node.bare:
+                self._note(here, "runtime lookup", "displays the related manager itself")
+            return
+        target = node.model
+        lookup = here.attribute + node.field
+        inner = level.prefetch(lookup, target)
+        self._back_pointers(node, model, target, level, inner, here)
+        self._note(here, "prefetch",
+                   f"Prefetch({lookup!r}) of {target._meta.label} rows from its default "
+                   "manager", always=True)
+        rows = _Here(origin=here.origin, escaping=here.escaping)
+        for child in served:
+            self._rows(child, target, inner, rows, here.down(child.segment))
+
+    def _rows(self, node: Node, target: type, inner: _LevelBuilder, rows: _Here,
+              here: _Here) -> None:
+        """Plan ``all``/``count``/``first``... of a prefetched relation."""
+        at = _Here(rows.orm, rows.attribute, here.path, rows.origin, rows.escaping)
+        if node.kind is Kind.AGGREGATE:
+            self._note(here, "from prefetch", f"{node.get('method')}: len()/bool() of the "
+                       "prefetched rows")
+        elif node.kind in (Kind.PICK, Kind.INDEX, Kind.EACH):
+            if node.kind is not Kind.EACH:
+                self._note(here, "from prefetch", "picked from the prefetched rows")
+            self._object(node, target, inner, at)
+        elif node.kind is Kind.ALL:
+            if node.bare:
+                self._code(target, "__str__", inner, at, "str() of each row")
+            if at.escaping and not node.children:
+                inner.load_all(target, "", f"code uses whole {target.__name__} rows")
+            for child in node.children:
+                self._rows(child, target, inner, rows, here.down(child.segment))
+        else:
+            self._note(here, "runtime lookup", f"{node.note}; it may query for every row")
+
+    def _back_pointers(self, node: Node, model: type, target: type, level: _LevelBuilder,
+                       inner: _LevelBuilder, here: _Here) -> None:
+        """Columns Django reads to hand prefetched rows to their owners."""
+        relation = node.get("relation")
+        if relation == "reverse_fk":
+            remote = target._meta.get_field(node.get("remote_field"))
+            inner.need(remote.name)
+            for local in remote.to_fields or ():
+                if local:
+                    level.need(here.orm + local)
+        elif relation == "generic_relation":
+            inner.need(node.get("ct_field"))
+            inner.need(node.get("fk_field"))
+
+    def _generic(self, node: Node, level: _LevelBuilder, here: _Here) -> None:
+        level.need(here.orm + node.get("ct_field"))
+        level.need(here.orm + node.get("fk_field"))
+        level.generic(here.attribute + node.field)
+        self._note(here, "prefetch",
+                   f"prefetch_related({here.attribute + node.field!r}): one query per content "
+                   "type; what the target displays is not analyzed", always=True)
+        for child in node.children:
+            self._note(here.down(child.segment), "runtime lookup", child.note)
+
+    def _callable(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        refused = [name for name in ("alters_data", "needs_arguments",
+                                     "do_not_call_in_templates") if node.get(name)]
+        if node.kind is Kind.METHOD and refused and here.origin is None:
+            self._note(here, "runtime lookup",
+                       f"the template engine does not call it ({', '.join(refused)})")
+            return
+        what = "property" if node.kind is Kind.PROPERTY else "method"
+        self._code(model, node.field, level, here, f"{what} {model.__name__}.{node.field}")
+        for child in node.children:
+            self._note(here.down(child.segment), "runtime lookup", child.note)
+
+    def _code(self, model: type, name: str, level: _LevelBuilder, here: _Here,
+              what: str) -> None:
+        """Plan what ``model.<name>`` reads, as if a template read it."""
+        key = (model, name)
+        if key in self.analyzing:
+            return
+        reads = attribute_reads(model, name)
+        if reads.opaque:
+            level.load_all(model, here.orm, reads.opaque)
+            self._note(here, "not pruned", f"{what}: {reads.opaque}; every "
+                       f"{model._meta.label} column is loaded", always=True)
+            return
+        self._note(here, "python", f"{what} computed in Python from "
+                   f"{', '.join(reads.paths) or 'nothing on the row'}")
+        if not reads.paths:
+            return
+        tree = build_read_tree(model, reads.paths)
+        origin = here.path if here.origin is None else here.origin
+        inside = _Here(here.orm, here.attribute, "", origin, True, here.fresh)
+        self.analyzing.add(key)
+        try:
+            self._object(tree, model, level, inside)
+        finally:
+            self.analyzing.discard(key)
+
+
+def _has_dynamic_getattr(model: type) -> bool:
+    return any("__getattr__" in vars(klass) for klass in model.__mro__[:-1])
+
+
+def _levels(level: Level, path: str) -> Iterable[tuple[str, Level]]:
+    yield path, level
+    for spec in level.prefetches:
+        if spec.level is not None:
+            yield from _levels(spec.level, SEP.join(p for p in (path, spec.lookup) if p))
+
+
+def _describe_level(level: Level, indent: int) -> list[str]:
+    pad = "  " * indent
+    lines = []
+    if level.joins:
+        lines.append(f"{pad}select_related: {', '.join(level.select_related)}")
+    if level.unpruned:
+        lines.append(f"{pad}only: not pruned ({level.unpruned})")
+    else:
+        lines.append(f"{pad}only: {', '.join(level.columns)}")
+        own = {name for name in level.columns if SEP not in name}
+        deferred = [f.name for f in level.model._meta.concrete_fields if f.name not in own]
+        if deferred:
+            lines.append(f"{pad}deferred: {', '.join(deferred)}")
+    for spec in level.prefetches:
+        if spec.level is None:
+            lines.append(f"{pad}prefetch {spec.lookup} (generic: per content type)")
+            continue
+        lines.append(f"{pad}prefetch {spec.lookup} ({spec.model._meta.label}):")
+        lines += _describe_level(spec.level, indent + 1)
+    return lines
+
+
+# -- applying ------------------------------------------------------------------
+
+
+def related_queryset(model: type) -> QuerySet:
+    """The queryset a related manager of ``model`` starts from: Django builds
+    related managers from ``model._default_manager.__class__``, instantiated
+    without arguments.
+
+        >>> from examples.rentals.models import Unit
+        >>> related_queryset(Unit).model.__name__
+        'Unit'
+    """
+    manager_class = model._default_manager.__class__
+    try:
+        manager = manager_class()
+    except TypeError:
+        # A manager needing arguments cannot back a related manager either;
+        # the configured instance is the closest faithful choice.
+        return model._default_manager.get_queryset()
+    manager.model = model
+    return manager.get_queryset()
+
+
+def _merge(queryset: QuerySet, level: Level, notes: list[str], prune: bool) -> QuerySet:
+    """Merge ``level`` into ``queryset`` without undoing what it already does."""
+    user_joins = queryset.query.select_related
+    extra: list = []
+    if user_joins is True:
+        notes.append("select_related() with no fields kept; the plan's joins become FK "
+                     "prefetches (skipped for rows already joined) and columns are not pruned")
+        extra = _join_prefetches(level)
+        prune = False
+    elif level.joins:
+        queryset = queryset.select_related(*level.select_related)
+    needed = set(level.columns) | _user_join_columns(
+        queryset.model, user_joins if isinstance(user_joins, dict) else {}, "")
+    queryset = _restrict(queryset, needed, notes, prune, level.unpruned)
+    return _merge_prefetches(queryset, level, extra, notes)
+
+
+def _user_join_columns(model: type, joins: dict, prefix: str) -> set[str]:
+    """FK columns the queryset's own select_related traverses: ``only()``
+    must keep them or evaluation raises."""
+    columns = set()
+    for name, below in joins.items():
+        columns.add(prefix + name)
+        try:
+            relation = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if relation.auto_created and not relation.concrete:
+            columns.add(f"{prefix}{name}{SEP}{relation.field.name}")
+        if relation.related_model is not None and below:
+            columns |= _user_join_columns(relation.related_model, below, f"{prefix}{name}{SEP}")
+    return columns
+
+
+def _restrict(queryset: QuerySet, needed: set[str], notes: list[str], prune: bool,
+              whole: str) -> QuerySet:
+    """Load ``needed`` (pruning the rest when ``prune``), or every column
+    when ``whole`` says why djust cannot tell what code reads."""
+    names, defer = queryset.query.deferred_loading
+    names = set(names)
+    if whole:
+        if names:
+            notes.append(f"cleared only()/defer() on {queryset.model._meta.label}: {whole}")
+            return queryset.defer(None)
+        return queryset
+    if defer:
+        undeferred = names & needed
+        if undeferred:
+            notes.append(f"un-deferred {', '.join(sorted(undeferred))}: the paths read them")
+        if prune:
+            return queryset.defer(None).only(*needed)
+        if not undeferred:
+            return queryset
+        queryset = queryset.defer(None)
+        remaining = names - needed
+        return queryset.defer(*remaining) if remaining else queryset
+    if not names:
+        return queryset.only(*needed) if prune else queryset
+    added = needed - names
+    if added:
+        notes.append(f"added {', '.join(sorted(added))} to only(): the paths read them")
+    return queryset.only(*(names | needed))
+
+
+def _lookup_path(lookup) -> str:
+    return lookup.prefetch_through if isinstance(lookup, Prefetch) else lookup
+
+
+def _lookup_order(lookup) -> tuple[int, int]:
+    # Shallow lookups first, and a lookup carrying a queryset before a plain
+    # one on the same path: Django raises when a path it has already
+    # traversed is given a queryset later.
+    has_queryset = isinstance(lookup, Prefetch) and lookup.queryset is not None
+    return _lookup_path(lookup).count(SEP), 0 if has_queryset else 1
+
+
+def _merge_prefetches(queryset: QuerySet, level: Level, extra: list,
+                      notes: list[str]) -> QuerySet:
+    original = list(queryset._prefetch_related_lookups)
+    user = list(original)
+    ours = [*extra, *_own_prefetches(level, notes, user)]
+    if not ours and all(a is b for a, b in zip(user, original, strict=True)):
+        return queryset
+    combined = sorted([*ours, *user], key=_lookup_order)
+    return queryset.prefetch_related(None).prefetch_related(*combined)
+
+
+def _own_prefetches(level: Level, notes: list[str], user: list) -> list:
+    """Our Prefetch objects; a user's Prefetch on the same path is rewritten
+    in place (in ``user``) to carry what the paths need below it."""
+    ours: list = []
+    for spec in level.prefetches:
+        if spec.level is None:
+            ours.append(spec.lookup)
+            continue
+        deeper = any(_lookup_path(u).startswith(spec.lookup + SEP) for u in user)
+        index = _user_prefetch_index(user, spec.lookup)
+        if index is not None:
+            theirs = user[index]
+            inner = _merge(theirs.queryset, spec.level, notes, prune=not deeper)
+            user[index] = Prefetch(theirs.prefetch_through, queryset=inner,
+                                   to_attr=theirs.to_attr)
+            notes.append(f"kept your Prefetch({spec.lookup!r}) queryset and added what the "
+                         "paths read below it")
+            continue
+        shared = deeper or any(_lookup_path(u) == spec.lookup for u in user)
+        if shared:
+            notes.append(f"{spec.lookup}: not pruned, your own lookups use those rows too")
+        ours.append(_build_prefetch(spec, notes, prune=not shared))
+    return ours
+
+
+def _user_prefetch_index(user: list, lookup: str) -> int | None:
+    for index, item in enumerate(user):
+        if (isinstance(item, Prefetch) and item.queryset is not None
+                and item.prefetch_to == lookup):
+            return index
+    return None
+
+
+def _build_prefetch(spec: PrefetchSpec, notes: list[str], prune: bool) -> Prefetch:
+    queryset = related_queryset(spec.model)
+    if not queryset.ordered:
+        # Live first()/last() order by pk when unordered: keep rows that way.
+        queryset = queryset.order_by("pk")
+    return Prefetch(spec.lookup, queryset=_merge(queryset, spec.level, notes, prune))
+
+
+def _join_prefetches(level: Level) -> list:
+    """The joins as FK prefetches, for rows that did not load them: one
+    Prefetch per first step (carrying the rest of its chain as joins), then
+    each deeper step as a plain lookup that only queries for rows missing it."""
+    lookups: list = []
+    for join in level.joins:
+        if SEP in join.lookup:
+            lookups.append(join.attribute)
+            continue
+        prefix = join.lookup + SEP
+        queryset = join.model._base_manager.all()
+        below = [j.lookup[len(prefix):] for j in level.joins if j.lookup.startswith(prefix)]
+        if below:
+            queryset = queryset.select_related(*below)
+        if not level.unpruned:
+            columns = {c[len(prefix):] for c in level.columns if c.startswith(prefix)}
+            queryset = queryset.only(*columns, join.model._meta.pk.name)
+        lookups.append(Prefetch(join.attribute, queryset=queryset))
+    return lookups
+
+
+__all__ = [
+    "Decision",
+    "Join",
+    "Level",
+    "PrefetchSpec",
+    "QueryPlan",
+    "build_access_tree",
+    "cannot_apply",
+    "optimize_queryset",
+    "plan_queries",
+    "related_queryset",
+]

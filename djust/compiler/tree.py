@@ -1,0 +1,509 @@
+"""Stage 2: type the paths a template reads against a model's ``_meta``.
+
+``build_access_tree(model, paths)`` turns paths relative to one instance of
+``model`` into a tree of ``nodes.Node``: one node per segment, children sorted
+by segment, ``bare`` where a path ends. Each segment is resolved the way
+Django's template engine would find it on the live object (dict lookup, then
+attribute, then list index), but statically, from the model class:
+
+- on a model instance: ``pk``, concrete fields, a FK's attname, forward and
+  reverse relations by their attribute (accessor) names, ``get_FOO_display``,
+  properties, ``cached_property`` and methods. A ``related_query_name`` is
+  not an attribute, digits and names starting with ``_`` cannot be, so they
+  become UNKNOWN;
+- on a related manager: ``all``, ``count``/``exists``, ``first``/``last``;
+  on ``all``: ``*``, an index, and the same four;
+- inside a JSONField value: KEY (and INDEX for integer segments).
+
+Anything the class does not settle is UNKNOWN, resolved at run time with
+Django's own rules; everything below an UNKNOWN node is UNKNOWN too, and so
+is everything below PROPERTY, METHOD, DISPLAY, AGGREGATE, GENERIC_FK and
+non-JSON fields.
+
+Kind-specific facts live in ``Node.extra`` (read with ``node.get(name)``):
+
+``attname`` (FIELD)
+    The instance attribute holding the value (``author_id`` for the FK
+    column read as ``author_id``; equal to ``field`` otherwise).
+``pk`` (FIELD)
+    True when the segment is ``pk``.
+``query_name`` (FORWARD, REVERSE_ONE, TO_MANY)
+    The ORM lookup name (``select_related``/``only``/filters); differs from
+    the attribute name for reverse relations.
+``parent_link`` (FORWARD)
+    True for a multi-table inheritance parent link: Django builds the parent
+    from the child's own row, it is never joined.
+``remote_field`` (REVERSE_ONE, TO_MANY of relation ``reverse_fk``)
+    Name of the ForeignKey/OneToOneField on the related model pointing back.
+``relation`` (TO_MANY)
+    ``"reverse_fk"``, ``"m2m"``, ``"reverse_m2m"`` or ``"generic_relation"``.
+``through`` (TO_MANY of an M2M)
+    The through model's label.
+``ct_field`` / ``fk_field`` (GENERIC_FK; TO_MANY of a GenericRelation)
+    The content-type and object-id field names on the model holding them.
+``method`` (AGGREGATE, PICK)
+    ``"count"``, ``"exists"``, ``"first"`` or ``"last"``. PICK: the planner
+    orders unordered prefetches by pk, which is what Django does for
+    ``first()``/``last()``; code reading live querysets must do the same.
+``index`` (INDEX)
+    The integer index. Under a JSON value, Django tries the key (``"0"``)
+    first; code reading it must keep that order.
+``cached`` (PROPERTY)
+    True for ``cached_property``.
+``alters_data``, ``do_not_call_in_templates``, ``needs_arguments`` (METHOD)
+    What the class says statically; Django's runtime rules still decide.
+``static`` (METHOD)
+    True for a staticmethod or classmethod.
+
+A path reading a sensitive name (``password``, ``DJUST["SENSITIVE_FIELDS"]``,
+the model's ``djust_sensitive_fields``, ``get_session_auth_hash`` on users)
+becomes a childless SENSITIVE node and emits ``SensitiveFieldWarning`` once
+per (model, path) per process.
+
+    >>> from examples.rentals.models import Lease
+    >>> print(build_access_tree(Lease, ["tenant.phone"]).dump())
+    <root>: root rentals.Lease
+      tenant: forward rentals.Tenant
+        phone: field CharField bare
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.db import models
+from django.utils.functional import cached_property as django_cached_property
+
+from djust import conf
+from djust.compiler.nodes import Kind, Node
+from djust.compiler.paths import STAR, join_path, normalize_paths, split_path
+
+logger = logging.getLogger("djust.compiler.tree")
+
+MANAGER_AGGREGATES = ("count", "exists")
+MANAGER_PICKS = ("first", "last")
+_DISPLAY = re.compile(r"^get_(?P<field>\w+)_display$")
+_MISSING = object()
+
+
+class SensitiveFieldWarning(UserWarning):
+    """A template reads a field djust never emits."""
+
+
+class InvalidPathError(ValueError):
+    """A path with an empty segment: no template can produce it."""
+
+
+@dataclass
+class _Branch:
+    """Paths below one segment, before typing."""
+
+    bare: bool = False
+    children: dict[str, _Branch] = field(default_factory=dict)
+
+
+def build_access_tree(model: type[models.Model], paths: Iterable[str]) -> Node:
+    """Type ``paths`` (relative to one ``model`` instance) into a ROOT node.
+
+        >>> from examples.rentals.models import Property
+        >>> tree = build_access_tree(Property, ["name", "units.count"])
+        >>> tree.child("units").kind, tree.child("units").child("count").kind
+        (<Kind.TO_MANY: 'to_many'>, <Kind.AGGREGATE: 'aggregate'>)
+    """
+    return _Builder(model, warn=True).build(paths)
+
+
+def build_read_tree(model: type[models.Model], paths: Iterable[str]) -> Node:
+    """Like ``build_access_tree`` but for reads djust performs internally
+    (what ``__str__`` or a property reads): sensitive names are typed as
+    ordinary fields, since they are loaded but never emitted.
+
+        >>> from examples.rentals.models import Tenant
+        >>> build_read_tree(Tenant, ["user.password"]).child("user").child("password").kind
+        <Kind.FIELD: 'field'>
+    """
+    return _Builder(model, warn=False).build(paths)
+
+
+def _branches(model: type[models.Model], paths: Iterable[str]) -> _Branch:
+    root = _Branch()
+    for path in normalize_paths(paths):
+        segments = split_path(path)
+        if any(segment == "" for segment in segments):
+            raise InvalidPathError(f"{model._meta.label}: malformed path {path!r}")
+        branch = root
+        for segment in segments:
+            branch = branch.children.setdefault(segment, _Branch())
+        branch.bare = True
+    return root
+
+
+def _is_index(segment: str) -> bool:
+    try:
+        int(segment)
+    except ValueError:
+        return False
+    return True
+
+
+# -- what a model class offers ------------------------------------------------
+
+
+@functools.cache
+def _model_attributes(model: type[models.Model]) -> dict[str, object]:
+    """Instance attribute name → field, relation, or ("attname", field)."""
+    attributes: dict[str, object] = {}
+    for item in model._meta.get_fields():
+        if item.auto_created and not item.concrete:
+            accessor = item.get_accessor_name()
+            if accessor:
+                attributes[accessor] = item
+            continue
+        attributes[item.name] = item
+        attname = getattr(item, "attname", None)
+        if item.concrete and attname and attname != item.name:
+            attributes.setdefault(attname, ("attname", item))
+    return attributes
+
+
+def _value_field_class(model_field: models.Field) -> type:
+    """The class of the field whose value a FK column holds (through chains
+    of FKs, e.g. a FK to a multi-table child whose pk is its parent link)."""
+    while model_field.is_relation and (model_field.many_to_one or model_field.one_to_one):
+        model_field = model_field.target_field
+    return type(model_field)
+
+
+def _generic_classes() -> tuple[type, type] | None:
+    if not apps.is_installed("django.contrib.contenttypes"):
+        return None
+    from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+
+    return GenericForeignKey, GenericRelation
+
+
+def sensitive_names(model: type[models.Model]) -> frozenset[str]:
+    """Attribute names of ``model`` that djust never emits.
+
+        >>> from django.contrib.auth.models import User
+        >>> sorted(sensitive_names(User))
+        ['get_session_auth_hash', 'password']
+    """
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    names = set(conf.get("SENSITIVE_FIELDS"))
+    names.update(getattr(model, "djust_sensitive_fields", ()) or ())
+    if issubclass(model, AbstractBaseUser):
+        names.add("get_session_auth_hash")
+    return frozenset(names)
+
+
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_sensitive(root: type[models.Model], owner: type[models.Model], path: str) -> None:
+    key = (root._meta.label, path)
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    warnings.warn(
+        f"{root._meta.label}: path {path!r} reads {owner._meta.label}."
+        f"{split_path(path)[-1]}, a sensitive field; djust never emits it",
+        SensitiveFieldWarning,
+        stacklevel=4,
+    )
+
+
+def _forget_sensitive_warnings() -> None:
+    """Tests only: let every sensitive path warn again."""
+    with _warned_lock:
+        _warned.clear()
+
+
+# -- the builder ---------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, model: type[models.Model], warn: bool) -> None:
+        if not (isinstance(model, type) and issubclass(model, models.Model)):
+            raise TypeError(f"build_access_tree needs a model class, not {model!r}")
+        self.model = model
+        self.warn = warn
+
+    def build(self, paths: Iterable[str]) -> Node:
+        root = _branches(self.model, paths)
+        children = self._instance_children(self.model, root, ())
+        return Node("", Kind.ROOT, children=children, bare=root.bare, model=self.model)
+
+    # Each resolver returns the node for ``segment`` given what is below it.
+
+    def _instance_children(self, model, branch: _Branch, path: tuple[str, ...]):
+        return tuple(
+            self._on_instance(model, segment, sub, (*path, segment))
+            for segment, sub in sorted(branch.children.items())
+        )
+
+    def _on_instance(self, model, segment: str, branch: _Branch, path) -> Node:
+        if segment.startswith("_"):
+            return _unknown(segment, branch, "Django refuses lookups starting with '_'")
+        if segment == STAR:
+            return _unknown(segment, branch, f"a {model.__name__} instance is not iterable")
+        if _is_index(segment):
+            return _unknown(
+                segment, branch, f"a {model.__name__} instance has no attribute or index {segment}"
+            )
+        if self.warn and segment in sensitive_names(model):
+            _warn_sensitive(self.model, model, join_path(path))
+            return Node(
+                segment, Kind.SENSITIVE, bare=branch.bare, field=segment,
+                note=f"{model._meta.label}.{segment} is sensitive: never emitted",
+            )
+        if segment == "pk":
+            return self._pk(model, branch)
+        entry = _model_attributes(model).get(segment)
+        if entry is not None:
+            return self._on_field(model, segment, entry, branch, path)
+        display = self._display(model, segment, branch)
+        if display is not None:
+            return display
+        return self._on_class_attribute(model, segment, branch)
+
+    def _pk(self, model, branch: _Branch) -> Node:
+        pk = model._meta.pk
+        return Node(
+            "pk", Kind.FIELD, bare=branch.bare, field=pk.name,
+            field_class=_value_field_class(pk),
+            children=_unknown_children(branch, "below a value"),
+            extra=(("attname", pk.attname), ("pk", True)),
+        )
+
+    def _on_field(self, model, segment: str, entry, branch: _Branch, path) -> Node:
+        generic = _generic_classes()
+        if isinstance(entry, tuple):  # a FK's attname, e.g. author_id
+            model_field = entry[1]
+            return Node(
+                segment, Kind.FIELD, bare=branch.bare, field=model_field.name,
+                field_class=_value_field_class(model_field), nullable=model_field.null,
+                children=_unknown_children(branch, "below a value"),
+                extra=(("attname", segment),),
+            )
+        if generic and isinstance(entry, generic[0]):
+            return Node(
+                segment, Kind.GENERIC_FK, bare=branch.bare, field=segment, nullable=True,
+                children=_unknown_children(branch, "the generic target's model is known "
+                                                   "only at run time"),
+                extra=(("ct_field", entry.ct_field), ("fk_field", entry.fk_field)),
+            )
+        if generic and isinstance(entry, generic[1]):
+            return self._to_many(
+                entry.related_model, segment, branch, path,
+                (("ct_field", entry.content_type_field_name),
+                 ("fk_field", entry.object_id_field_name),
+                 ("query_name", segment), ("relation", "generic_relation")),
+            )
+        if entry.auto_created and not entry.concrete:
+            return self._reverse(entry, segment, branch, path)
+        if entry.many_to_many:
+            return self._to_many(
+                entry.related_model, segment, branch, path,
+                (("query_name", segment), ("relation", "m2m"),
+                 ("through", entry.remote_field.through._meta.label)),
+            )
+        if entry.is_relation and (entry.many_to_one or entry.one_to_one) and entry.concrete:
+            parent_link = bool(entry.remote_field.parent_link)
+            return Node(
+                segment, Kind.FORWARD, bare=branch.bare, model=entry.related_model,
+                field=entry.name, nullable=entry.null,
+                children=self._instance_children(entry.related_model, branch, path),
+                extra=(("parent_link", parent_link), ("query_name", entry.name)),
+            )
+        if entry.concrete and not entry.is_relation:
+            return Node(
+                segment, Kind.FIELD, bare=branch.bare, field=entry.name,
+                field_class=type(entry), nullable=entry.null,
+                children=self._value_children(entry, branch),
+                extra=(("attname", entry.attname),),
+            )
+        return _unknown(segment, branch, f"{type(entry).__name__} is not typed by djust")
+
+    def _value_children(self, model_field, branch: _Branch) -> tuple[Node, ...]:
+        if isinstance(model_field, models.JSONField):
+            return _json_children(branch)
+        return _unknown_children(branch, "below a value")
+
+    def _reverse(self, rel, segment: str, branch: _Branch, path) -> Node:
+        related = rel.related_model
+        if rel.one_to_one:
+            return Node(
+                segment, Kind.REVERSE_ONE, bare=branch.bare, model=related, field=segment,
+                children=self._instance_children(related, branch, path),
+                extra=(("query_name", rel.name), ("remote_field", rel.field.name)),
+            )
+        if rel.many_to_many:
+            return self._to_many(
+                related, segment, branch, path,
+                (("query_name", rel.name), ("relation", "reverse_m2m"),
+                 ("through", rel.through._meta.label)),
+            )
+        return self._to_many(
+            related, segment, branch, path,
+            (("query_name", rel.name), ("relation", "reverse_fk"),
+             ("remote_field", rel.field.name)),
+        )
+
+    def _to_many(self, related, segment: str, branch: _Branch, path, extra) -> Node:
+        children = tuple(
+            self._on_rows(related, sub_segment, sub, (*path, sub_segment), manager=True)
+            for sub_segment, sub in sorted(branch.children.items())
+        )
+        return Node(
+            segment, Kind.TO_MANY, bare=branch.bare, model=related, field=segment,
+            children=children, extra=tuple(sorted(extra)),
+        )
+
+    def _on_rows(self, related, segment: str, branch: _Branch, path, manager: bool) -> Node:
+        """A segment on a related manager (``manager``) or on its ``all()``."""
+        if segment in MANAGER_AGGREGATES:
+            return Node(
+                segment, Kind.AGGREGATE, bare=branch.bare, model=related,
+                children=_unknown_children(branch, f"below {segment}()"),
+                extra=(("method", segment),),
+            )
+        if segment in MANAGER_PICKS:
+            return Node(
+                segment, Kind.PICK, bare=branch.bare, model=related, nullable=True,
+                children=self._instance_children(related, branch, path),
+                extra=(("method", segment),),
+            )
+        if manager and segment == "all":
+            children = tuple(
+                self._on_rows(related, sub_segment, sub, (*path, sub_segment), manager=False)
+                for sub_segment, sub in sorted(branch.children.items())
+            )
+            return Node(segment, Kind.ALL, bare=branch.bare, model=related, children=children)
+        if not manager and segment == STAR:
+            return Node(
+                segment, Kind.EACH, bare=branch.bare, model=related,
+                children=self._instance_children(related, branch, path),
+            )
+        if not manager and _is_index(segment):
+            return Node(
+                segment, Kind.INDEX, bare=branch.bare, model=related, nullable=False,
+                children=self._instance_children(related, branch, path),
+                extra=(("index", int(segment)),),
+            )
+        where = "a related manager" if manager else "a queryset"
+        return _unknown(segment, branch, f"{segment!r} on {where} is resolved at run time")
+
+    def _display(self, model, segment: str, branch: _Branch) -> Node | None:
+        match = _DISPLAY.match(segment)
+        if match is None:
+            return None
+        static = inspect.getattr_static(model, segment, _MISSING)
+        if not isinstance(static, functools.partialmethod):
+            return None
+        model_field = static.keywords.get("field")
+        if not isinstance(model_field, models.Field) or model_field.name != match["field"]:
+            return None
+        return Node(
+            segment, Kind.DISPLAY, bare=branch.bare, field=model_field.name,
+            field_class=type(model_field), nullable=model_field.null,
+            children=_unknown_children(branch, "below a display value"),
+        )
+
+    def _on_class_attribute(self, model, segment: str, branch: _Branch) -> Node:
+        static = inspect.getattr_static(model, segment, _MISSING)
+        if static is _MISSING:
+            return _unknown(segment, branch, f"{model._meta.label} has no attribute {segment!r}")
+        below = f"below {model.__name__}.{segment}"
+        if isinstance(static, property):
+            return Node(
+                segment, Kind.PROPERTY, bare=branch.bare, field=segment,
+                children=_unknown_children(branch, below), extra=(("cached", False),),
+            )
+        if isinstance(static, functools.cached_property | django_cached_property):
+            return Node(
+                segment, Kind.PROPERTY, bare=branch.bare, field=segment,
+                children=_unknown_children(branch, below), extra=(("cached", True),),
+            )
+        function, is_static = _method_function(static)
+        if function is not None:
+            return Node(
+                segment, Kind.METHOD, bare=branch.bare, field=segment,
+                children=_unknown_children(branch, below),
+                extra=(
+                    ("alters_data", bool(getattr(function, "alters_data", False))),
+                    ("do_not_call_in_templates",
+                     bool(getattr(function, "do_not_call_in_templates", False))),
+                    ("needs_arguments", _needs_arguments(function, skip_first=not is_static)),
+                    ("static", is_static),
+                ),
+            )
+        kind = type(static).__name__
+        return _unknown(segment, branch, f"class attribute of type {kind} resolved at run time")
+
+
+def _method_function(static) -> tuple[object | None, bool]:
+    """The plain function behind a class attribute the template would call."""
+    if inspect.isfunction(static):
+        return static, False
+    if isinstance(static, staticmethod) and inspect.isfunction(static.__func__):
+        return static.__func__, True
+    if isinstance(static, classmethod) and inspect.isfunction(static.__func__):
+        # Bound to the class, so its first parameter is filled in for it.
+        return static.__func__, False
+    return None, False
+
+
+def _needs_arguments(function, skip_first: bool) -> bool:
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if skip_first and parameters:
+        parameters = parameters[1:]
+    return any(
+        parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        for parameter in parameters
+    )
+
+
+def _unknown(segment: str, branch: _Branch, note: str) -> Node:
+    return Node(
+        segment, Kind.UNKNOWN, bare=branch.bare, note=note,
+        children=_unknown_children(branch, "below a run-time lookup"),
+    )
+
+
+def _unknown_children(branch: _Branch, note: str) -> tuple[Node, ...]:
+    return tuple(_unknown(segment, sub, note) for segment, sub in sorted(branch.children.items()))
+
+
+def _json_children(branch: _Branch) -> tuple[Node, ...]:
+    children = []
+    for segment, sub in sorted(branch.children.items()):
+        if segment.startswith("_"):
+            children.append(_unknown(segment, sub, "Django refuses lookups starting with '_'"))
+        elif segment == STAR:
+            children.append(Node(segment, Kind.EACH, bare=sub.bare, children=_json_children(sub)))
+        elif _is_index(segment):
+            children.append(Node(
+                segment, Kind.INDEX, bare=sub.bare, nullable=True,
+                children=_json_children(sub), extra=(("index", int(segment)),),
+            ))
+        else:
+            children.append(Node(
+                segment, Kind.KEY, bare=sub.bare, nullable=True, children=_json_children(sub)
+            ))
+    return tuple(children)
