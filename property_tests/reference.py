@@ -1,0 +1,239 @@
+"""An independent reference serializer: what Django's template engine sees.
+
+The property tests compare djust's compiled serializers against this module,
+so it deliberately shares no code with ``djust.compiler``. It resolves every
+path on the live object with Django's own lookup machinery, one segment at a
+time (``django.template.base.Variable`` against a one-name ``Context``), and
+builds the nested value that docs/serialization.md describes:
+
+- a node with sub-paths is a dict keyed by its segments; a node whose child
+  is ``*`` (or a displayed list/queryset also read by index) is the list of its
+  elements, each built from the ``*`` subtree merged with its own index
+  subtree (index siblings such as ``0`` are answered by that list);
+- a value both displayed and looked into carries ``"__str__"``; in python
+  mode it is a :class:`Shown` dict whose ``str()`` is that text;
+- a displayed value is encoded by the leaf rules (querysets, lists and
+  tuples become lists of leaf-encoded elements, dicts stay dicts, model
+  instances and other objects become ``str()``, plain and temporal values
+  stay as they are);
+- ``None`` ends a chain; a lookup Django makes silent leaves its key absent;
+  any other exception propagates;
+- sensitive names on model instances are absent (``password``, the
+  ``DJUST["SENSITIVE_FIELDS"]`` setting, a model's ``djust_sensitive_fields``
+  and ``get_session_auth_hash`` on users), re-derived here from the settings
+  rather than through djust.
+
+    >>> reference_python(item, ["title", "owner", "owner.username"])  # doctest: +SKIP
+    {'owner': {'username': 'ann', '__str__': 'ann'}, 'title': 'Lamp'}
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.template import Context, Engine
+from django.template.base import Variable, VariableDoesNotExist
+from django.utils.functional import Promise
+
+STAR = "*"
+DISPLAY_KEY = "__str__"
+_ROOT_NAME = "reference_root"
+# Leaves DjangoJSONEncoder converts itself; python mode keeps them as they are.
+_KEPT_BY_ENCODER = (
+    datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID, Promise,
+)
+
+
+class _Invalid:
+    """What the engine substitutes for a silent failure; never a real value."""
+
+    def __repr__(self):
+        return "<invalid lookup>"
+
+
+_INVALID = _Invalid()
+# The engine only lends its ``string_if_invalid`` to the lookup, so a unique
+# marker tells a silent failure apart from any value an object could hold.
+_LOOKUP_TEMPLATE = Engine(string_if_invalid=_INVALID).from_string("")
+
+
+class Absent:
+    """Returned by :func:`lookup` when Django's engine fails silently."""
+
+    def __repr__(self):
+        return "<absent>"
+
+
+ABSENT = Absent()
+
+
+class Shown(dict):
+    """A python-mode dict that renders as the object it stands for."""
+
+    def __str__(self):
+        return self[DISPLAY_KEY]
+
+
+@dataclass
+class PathTrie:
+    """The paths of one serializer, merged segment by segment."""
+
+    children: dict[str, PathTrie] = field(default_factory=dict)
+    bare: bool = False
+
+    @classmethod
+    def from_paths(cls, paths) -> PathTrie:
+        root = cls()
+        for path in paths:
+            node = root
+            for segment in path.split(".") if path else ():
+                node = node.children.setdefault(segment, cls())
+            node.bare = True
+        return root
+
+    def merge(self, other: PathTrie) -> None:
+        self.bare = self.bare or other.bare
+        for segment, sub in other.children.items():
+            self.children.setdefault(segment, PathTrie()).merge(sub)
+
+
+def lookup(obj, segment: str):
+    """Resolve one template lookup bit on ``obj`` exactly as Django does.
+
+    >>> lookup({"a": 1}, "a")
+    1
+    >>> lookup({"a": 1}, "b")
+    <absent>
+    """
+    context = Context({_ROOT_NAME: obj})
+    context.template = _LOOKUP_TEMPLATE
+    try:
+        value = Variable(f"{_ROOT_NAME}.{segment}").resolve(context)
+    except VariableDoesNotExist:
+        return ABSENT
+    return ABSENT if value is _INVALID else value
+
+
+def sensitive_names(obj) -> frozenset[str]:
+    """Names never emitted from ``obj`` (empty unless it is a model row).
+
+    >>> sensitive_names(object())
+    frozenset()
+    """
+    if not isinstance(obj, models.Model):
+        return frozenset()
+    configured = (getattr(settings, "DJUST", None) or {}).get("SENSITIVE_FIELDS", ())
+    names = {"password", *configured, *getattr(type(obj), "djust_sensitive_fields", ())}
+    if isinstance(obj, AbstractBaseUser):
+        names.add("get_session_auth_hash")
+    return frozenset(names)
+
+
+def iterate(value) -> list:
+    """The elements ``{% for x in value %}`` visits, in order."""
+    return list(value)
+
+
+def encode_leaf(value):
+    """A displayed value, per the leaf rules (temporal values kept as is).
+
+    >>> encode_leaf(("a", 1))
+    ['a', 1]
+    """
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (list, tuple, models.QuerySet)):
+        return [encode_leaf(element) for element in value]
+    if isinstance(value, dict):
+        return {key: encode_leaf(element) for key, element in value.items()}
+    if isinstance(value, _KEPT_BY_ENCODER):
+        return value
+    return str(value)
+
+
+def _build(value, trie: PathTrie):
+    if not trie.children:
+        return encode_leaf(value)
+    if value is None:
+        return None
+    # Indexing alone keeps the dict form ({"0": ...}) so that elements never
+    # read stay on the server; once displayed, every element shows anyway.
+    if STAR in trie.children or (
+        trie.bare
+        and isinstance(value, (list, tuple, models.QuerySet))
+        and all(map(_is_index, trie.children))
+    ):
+        return _build_list(value, trie)
+    return _build_dict(value, trie)
+
+
+def _is_index(segment: str) -> bool:
+    return segment.isascii() and segment.isdigit()
+
+
+def _build_list(value, trie: PathTrie) -> list:
+    """Each element built from the ``*`` subtree merged with its index subtree.
+
+    A displayed collection displays its elements, so they inherit ``bare``:
+    ``join`` and ``first`` then see the same strings as on the live value.
+    """
+    star = trie.children.get(STAR)
+    indexed = {int(s): sub for s, sub in trie.children.items() if _is_index(s)}
+    out = []
+    for position, element in enumerate(iterate(value)):
+        merged = PathTrie(bare=trie.bare)
+        for sub in (star, indexed.get(position)):
+            if sub is not None:
+                merged.merge(sub)
+        out.append(_build(element, merged))
+    return out
+
+
+def _build_dict(value, trie: PathTrie) -> dict:
+    out = Shown() if trie.bare else {}
+    hidden = sensitive_names(value)
+    for segment in sorted(trie.children):
+        if segment in hidden:
+            continue
+        found = lookup(value, segment)
+        if found is ABSENT:
+            continue
+        out[segment] = _build(found, trie.children[segment])
+    if trie.bare:
+        out[DISPLAY_KEY] = str(value)
+    return out
+
+
+def reference_python(instance, paths) -> dict:
+    """The python-mode serialized value of one instance for ``paths``.
+
+    Always a dict; it is a :class:`Shown` when ``""`` is among the paths.
+    """
+    trie = PathTrie.from_paths(paths)
+    if not trie.children:
+        return Shown({DISPLAY_KEY: str(instance)}) if trie.bare else {}
+    return _build_dict(instance, trie)
+
+
+def to_json(value):
+    """What a JSON-mode serializer must produce for a python-mode value."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def reference_json(instance, paths) -> dict:
+    """The JSON-mode serialized value of one instance for ``paths``."""
+    return to_json(reference_python(instance, paths))
+
+
+def reference_many(instances, paths, *, mode: str = "json") -> list:
+    """Reference for each element of a collection, in iteration order."""
+    build = reference_json if mode == "json" else reference_python
+    return [build(instance, paths) for instance in iterate(instances)]
