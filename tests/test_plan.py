@@ -99,9 +99,16 @@ def test_parent_link_loads_the_parent_columns_without_join():
 
 
 def test_refused_methods_read_nothing():
-    plan = plan_for(lib.Author, ["rename", "greet", "as_literal"])
+    plan = plan_for(lib.Author, ["rename", "greet"])
     assert plan.only == ("id",)
     assert {d.action for d in plan.decisions} == {"runtime lookup"}
+
+
+def test_displayed_uncalled_method_reads_what_str_reads():
+    # {{ a.as_literal }} shows str(bound method), which includes repr(a).
+    plan = plan_for(lib.Author, ["as_literal"])
+    assert plan.only == ("id", "name")
+    assert {d.action for d in plan.decisions} == {"python"}
 
 
 def test_sensitive_paths_are_not_loaded():

@@ -261,7 +261,11 @@ def cannot_apply(queryset: object) -> str:
 class _Here:
     """Where the planner stands: ORM and attribute prefixes within the
     current level, the path so far, and the template path that led here when
-    planning what code reads (``origin``; None for template paths)."""
+    planning what code reads (``origin``; None for template paths).
+
+    ``back`` is set on a row a one-to-one join reached: Django caches the row
+    it came from under that row's link back, so reading the link back costs
+    nothing but the columns of the row it came from."""
 
     orm: str = ""
     attribute: str = ""
@@ -269,14 +273,24 @@ class _Here:
     origin: str | None = None
     escaping: bool = False
     fresh: bool = False
+    back: _Back | None = None
 
     def down(self, segment: str, orm: str | None = None, attribute: str | None = None) -> _Here:
         return _Here(
             self.orm if orm is None else orm,
             self.attribute if attribute is None else attribute,
             join_path([p for p in (self.path, segment) if p]),
-            self.origin, self.escaping, self.fresh,
+            self.origin, self.escaping, self.fresh, self.back,
         )
+
+
+@dataclass(frozen=True)
+class _Back:
+    """The link of a joined row back to the row it was joined from."""
+
+    segment: str
+    model: type
+    here: _Here
 
 
 class _LevelBuilder:
@@ -361,6 +375,9 @@ class _Planner:
             self._note(here, "column", f"{label}.{node.field} loaded with the row")
         elif kind is Kind.FORWARD and node.get("parent_link"):
             self._parent_link(node, level, here)
+        elif here.back is not None and node.segment == here.back.segment and kind in (
+                Kind.FORWARD, Kind.REVERSE_ONE):
+            self._read_back(node, level, here)
         elif here.fresh and kind in (Kind.FORWARD, Kind.REVERSE_ONE, Kind.TO_MANY,
                                      Kind.GENERIC_FK):
             self._note(here, "runtime lookup",
@@ -404,8 +421,22 @@ class _Planner:
             level.need(f"{lookup}{SEP}{target.name}")
         self._note(here, "join", f"select_related({lookup!r})", always=True)
         below = here.down("", orm=lookup + SEP, attribute=attribute + SEP)
+        back = _back_link(node, model)
         self._object(node, node.model, level, _Here(
-            below.orm, below.attribute, here.path, here.origin, here.escaping, here.fresh))
+            below.orm, below.attribute, here.path, here.origin, here.escaping, here.fresh,
+            None if back is None else _Back(back, model, here.down("", orm=here.orm,
+                                                                  attribute=here.attribute))))
+
+    def _read_back(self, node: Node, level: _LevelBuilder, here: _Here) -> None:
+        """Plan a read of a joined row's link back as a read of the row it
+        was joined from: Django sets that link from the known instance."""
+        back = here.back
+        self._note(here, "row it came from",
+                   f"Django links the joined row back to its {back.model._meta.label}: "
+                   "no join, no query")
+        self._object(node, back.model, level, _Here(
+            back.here.orm, back.here.attribute, here.path, here.origin, here.escaping,
+            back.here.fresh))
 
     def _to_many(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
         served = [c for c in node.children if c.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK)]
@@ -479,11 +510,20 @@ class _Planner:
         if node.kind is Kind.METHOD and refused and here.origin is None:
             self._note(here, "runtime lookup",
                        f"the template engine does not call it ({', '.join(refused)})")
+            if node.bare and node.get("do_not_call_in_templates"):
+                self._bound_method_display(model, level, here)
             return
         what = "property" if node.kind is Kind.PROPERTY else "method"
         self._code(model, node.field, level, here, f"{what} {model.__name__}.{node.field}")
         for child in node.children:
             self._note(here.down(child.segment), "runtime lookup", child.note)
+
+    def _bound_method_display(self, model: type, level: _LevelBuilder, here: _Here) -> None:
+        # The engine displays the method itself: str() of a bound method holds
+        # repr() of the row, and Django's Model.__repr__ calls __str__.
+        name = "__str__" if _defining_class(model, "__repr__") is models.Model else "__repr__"
+        self._code(model, name, level, here, f"repr() of the {model.__name__} row in the "
+                   "displayed bound method")
 
     def _code(self, model: type, name: str, level: _LevelBuilder, here: _Here,
               what: str) -> None:
@@ -503,12 +543,27 @@ class _Planner:
             return
         tree = build_read_tree(model, reads.paths)
         origin = here.path if here.origin is None else here.origin
-        inside = _Here(here.orm, here.attribute, "", origin, True, here.fresh)
+        inside = _Here(here.orm, here.attribute, "", origin, True, here.fresh, here.back)
         self.analyzing.add(key)
         try:
             self._object(tree, model, level, inside)
         finally:
             self.analyzing.discard(key)
+
+
+def _back_link(node: Node, model: type) -> str | None:
+    """The attribute of a row joined through ``node`` that Django sets to the
+    row it was joined from (None when it sets none: a plain forward FK)."""
+    if node.kind is Kind.REVERSE_ONE:
+        return node.get("remote_field")
+    field = model._meta.get_field(node.field)
+    if field.unique and field.remote_field is not None:
+        return field.remote_field.get_accessor_name()
+    return None
+
+
+def _defining_class(model: type, name: str) -> type | None:
+    return next((klass for klass in model.__mro__ if name in vars(klass)), None)
 
 
 def _has_dynamic_getattr(model: type) -> bool:

@@ -199,7 +199,8 @@ def sensitive_names(model: type[models.Model]) -> frozenset[str]:
     """
     from django.contrib.auth.base_user import AbstractBaseUser
 
-    names = set(conf.get("SENSITIVE_FIELDS"))
+    # Contract §4: the settings list adds to ``password``, never replaces it.
+    names = {"password", *conf.get("SENSITIVE_FIELDS")}
     names.update(getattr(model, "djust_sensitive_fields", ()) or ())
     if issubclass(model, AbstractBaseUser):
         names.add("get_session_auth_hash")
