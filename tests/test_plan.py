@@ -108,7 +108,7 @@ def test_displayed_uncalled_method_reads_what_str_reads():
     # {{ a.as_literal }} shows str(bound method), which includes repr(a).
     plan = plan_for(lib.Author, ["as_literal"])
     assert plan.only == ("id", "name")
-    assert {d.action for d in plan.decisions} == {"python"}
+    assert "python" in {d.action for d in plan.decisions}
 
 
 def test_sensitive_paths_are_not_loaded():
