@@ -30,6 +30,8 @@ TEST_TARGETS = [
     ("3.13", "Django>=6.0"),
 ]
 PYTEST_NO_TESTS_COLLECTED = 5
+# One set of extras for every command, so switching never reinstalls.
+TEST_EXTRAS = "test,postgres,browser"
 
 
 def say(message: str) -> None:
@@ -92,7 +94,7 @@ def run_demo(args: list[str]) -> int:
     ``python3 run.py demo explain TEMPLATE ...`` runs ``python -m djust`` instead.
     """
     version, django_spec = TEST_TARGETS[0]
-    python = str(ensure_venv(version, django_spec, "test"))
+    python = str(ensure_venv(version, django_spec, TEST_EXTRAS))
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="examples.settings")
     if args:
         return subprocess.run([python, "-m", "djust", *args], cwd=ROOT, env=env).returncode
@@ -135,7 +137,7 @@ def run_tests(args: list[str]) -> int:
     sys.path.insert(0, str(ROOT / "scripts"))
     import pgserver
 
-    pythons = [(v, spec, ensure_venv(v, spec, "test,postgres,browser"))
+    pythons = [(v, spec, ensure_venv(v, spec, TEST_EXTRAS))
                for v, spec in TEST_TARGETS]
     ensure_chromium()
     first = pythons[0][2]

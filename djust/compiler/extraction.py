@@ -1,0 +1,1069 @@
+"""Template path extraction: Django template → ``{context name: paths}``.
+
+The first stage of the compiler. Django's own Lexer and Parser, with the
+engine's tag and filter libraries, turn the source into a Node tree; this
+module walks that tree and records, for every context name the template
+reads, the paths it looks up on it (see ``djust.compiler.paths``).
+
+    >>> extraction = extract_template_variables(
+    ...     "{% for l in leases %}{{ l.tenant.phone }}{% endfor %}")
+    >>> dict(extraction)
+    {'leases': ('*.tenant.phone',)}
+
+How the walk maps template constructs to paths:
+
+- ``{{ a.b|upper }}``: the variable's lookups (``a: b``); filters add no
+  segment. Variables among filter arguments are read as whole values
+  (``{{ a|default:b.c }}`` gives ``a: ""`` and ``b: c``). Literals and
+  translated strings read nothing.
+- Local names (loop variables, ``with`` aliases, ``include ... with``,
+  ``regroup``, ``cycle``/``firstof ... as``) are *bindings*: a lookup on a
+  local name continues on whatever it was bound to, so every path ends up
+  relative to a context name. Binding a name reads nothing by itself: an
+  alias that is never used contributes no path.
+- ``{% for x in seq %}``: ``x`` is bound to ``seq.*``. A loop whose
+  variables are never read still iterates, so it records ``seq: *``.
+  Tuple unpacking reads index segments of each element:
+  ``{% for k, v in d.items %}`` binds ``k`` to ``d.items.*.0`` and ``v`` to
+  ``d.items.*.1`` (Django's own lookup rules resolve ``0``/``1`` on a tuple),
+  and records ``d: items.*`` when neither is read.
+- A filter that keeps its input's shape (``slice``, ``dictsort``,
+  ``dictsortreversed``) lets lookups on its result continue on its input;
+  ``first``/``last``/``random`` continue on one element (``*``);
+  ``default``/``default_if_none`` continue on the input and the fallback.
+  Any other filter reads its input as a whole value (``""``) and its result
+  is opaque. ``dictsort:"a.b"`` also reads ``*.a.b`` on its input.
+- ``{% regroup seq by a.b as groups %}``: ``groups.*.grouper`` continues on
+  ``seq: *.a.b``, ``groups.*.list.*`` on ``seq: *``; any use of ``groups``
+  reads ``seq: *.a.b``, which the grouping itself needs.
+- ``forloop``, ``True``, ``False``, ``None`` and names a tag assigns with
+  ``as`` (``url``, ``now``, ``widthratio``, ...) are never context roots.
+- ``{% include "x.html" %}`` (static name) and ``{% extends %}`` are
+  followed through the engine's loaders: the effective template after
+  inheritance is walked, ``{{ block.super }}`` walks the overridden block.
+  A template already being included is not entered again (a recursive
+  include), and is reported.
+- Tags this module does not know (custom tags, dynamic ``include`` or
+  ``extends``, ``{% debug %}``) still contribute every value Django parsed
+  as a variable in their arguments, their nested node lists are walked,
+  and an ``Unanalysed`` record says what could not be analysed.
+
+Results are cached in a bounded, thread-safe LRU keyed by the source's
+content hash, the engine and the template name; a cached result is reused
+only while every template it followed (includes, parents) still has the
+content it had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from django.template import (
+    Engine,
+    Template,
+    TemplateDoesNotExist,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+    engines,
+    loader_tags,
+)
+from django.template.base import (
+    UNKNOWN_SOURCE,
+    FilterExpression,
+    Node,
+    NodeList,
+    Origin,
+    TextNode,
+    TokenType,
+    Variable,
+    VariableNode,
+)
+from django.template.library import InclusionNode, SimpleNode
+from django.template.smartif import TokenBase
+from django.template.utils import InvalidTemplateEngineError
+
+try:
+    from django.template.library import SimpleBlockNode
+except ImportError:  # pragma: no cover - older Django
+    SimpleBlockNode = None
+from django.templatetags import cache as cache_tags
+from django.templatetags import i18n, l10n, static, tz
+
+from djust import conf
+from djust.compiler.paths import SEPARATOR, STAR, join_path
+
+logger = logging.getLogger("djust.extraction")
+
+__all__ = [
+    "Extraction",
+    "Unanalysed",
+    "cache_clear",
+    "extract_template_variables",
+    "extract_template_variables_from_name",
+]
+
+Segments = tuple[str, ...]
+
+# Names the template engine itself provides: never context roots.
+_NEVER_ROOTS = frozenset({"forloop", "True", "False", "None"})
+# Attribute names under which tags keep the name their ``as`` clause assigns.
+_ASSIGNMENT_ATTRS = frozenset(
+    {"asvar", "target_var", "varname", "variable", "var_name", "variable_name"}
+)
+_SHAPE_KEEPING_FILTERS = frozenset({"slice", "dictsort", "dictsortreversed"})
+_ELEMENT_FILTERS = frozenset({"first", "last", "random"})
+_FALLBACK_FILTERS = frozenset({"default", "default_if_none"})
+_ELEMENT_KEY_FILTERS = frozenset({"dictsort", "dictsortreversed"})
+# How deep the generic inspection of an unknown node's attributes goes.
+_GENERIC_DEPTH = 4
+
+
+# --------------------------------------------------------------------------
+# Public data
+
+
+@dataclass(frozen=True, slots=True)
+class Unanalysed:
+    """A tag whose effect on the context djust could not analyse.
+
+    Its arguments were still extracted; ``reason`` says what is unknown.
+    """
+
+    tag: str
+    template: str
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.template}, line {self.line}" if self.line else self.template
+        return f"{{% {self.tag} %}} in {where}: {self.reason}"
+
+
+class Extraction(Mapping):
+    """Immutable ``{root name: sorted paths}`` plus what the walk learnt.
+
+    ``unanalysed`` lists the tags djust could not analyse; ``templates``
+    names every template the result depends on (itself, parents, includes).
+
+        >>> e = Extraction({"a": ["b", "b", ""]}, templates=("page.html",))
+        >>> e["a"], e.templates
+        (('', 'b'), ('page.html',))
+    """
+
+    __slots__ = ("_paths", "templates", "unanalysed")
+
+    def __init__(
+        self,
+        paths: Mapping[str, Iterable[str]],
+        unanalysed: Iterable[Unanalysed] = (),
+        templates: Iterable[str] = (),
+    ) -> None:
+        frozen = {name: tuple(sorted(set(paths[name]))) for name in sorted(paths)}
+        object.__setattr__(self, "_paths", frozen)
+        object.__setattr__(self, "unanalysed", tuple(unanalysed))
+        object.__setattr__(self, "templates", tuple(templates))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Extraction is immutable")
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        return self._paths[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Extraction):
+            return (self._paths, self.unanalysed, self.templates) == (
+                other._paths,
+                other.unanalysed,
+                other.templates,
+            )
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((tuple(self._paths.items()), self.unanalysed, self.templates))
+
+    def __repr__(self) -> str:
+        paths = ", ".join(f"{name}: {list(paths)}" for name, paths in self._paths.items())
+        extra = ""
+        if self.unanalysed:
+            extra += f", unanalysed={len(self.unanalysed)}"
+        if self.templates:
+            extra += f", templates={list(self.templates)}"
+        return f"<Extraction {{{paths}}}{extra}>"
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """A plain, JSON-ready copy: ``{name: [paths]}``."""
+        return {name: list(paths) for name, paths in self._paths.items()}
+
+
+# --------------------------------------------------------------------------
+# Public functions
+
+
+def extract_template_variables(
+    source: str, *, engine: Engine | None = None, name: str | None = None
+) -> Extraction:
+    """Extract the paths a template source reads, per context name.
+
+    ``name`` labels errors and records, and resolves relative includes.
+
+        >>> extract_template_variables("{{ a.b|upper }} {{ c }}")["a"]
+        ('b',)
+    """
+    engine = engine or _default_engine()
+    source = str(source)
+    key = ("source", _digest(source), engine, name)
+    cached = _cached(key, engine)
+    if cached is not None:
+        return cached
+    label = name or UNKNOWN_SOURCE
+    template = _compile(source, engine, name, label)
+    walker = _Walker(engine)
+    extraction, dependencies = walker.run(template, label)
+    _store(key, dependencies, extraction)
+    return extraction
+
+
+def extract_template_variables_from_name(
+    template_name: str, *, engine: Engine | None = None
+) -> Extraction:
+    """Find a template through the engine's loaders and extract its paths.
+
+        >>> extract_template_variables_from_name("rentals/dashboard.html")
+        <Extraction {expiring_leases: [...], ...}>
+    """
+    engine = engine or _default_engine()
+    try:
+        template = _load(engine, template_name, skip=None)
+    except TemplateSyntaxError as exc:
+        raise _syntax_error(exc, template_name) from exc
+    key = ("name", _digest(_source_of(template)), engine, template_name)
+    cached = _cached(key, engine)
+    if cached is not None:
+        return cached
+    walker = _Walker(engine)
+    extraction, dependencies = walker.run(template, template_name)
+    _store(key, dependencies, extraction)
+    return extraction
+
+
+def cache_clear() -> None:
+    """Forget every cached extraction (tests, template reloads)."""
+    _CACHE.clear()
+
+
+# --------------------------------------------------------------------------
+# Parsing and loading
+
+
+def _default_engine() -> Engine:
+    try:
+        return engines["django"].engine
+    except InvalidTemplateEngineError:  # no backend aliased "django"
+        return Engine.get_default()
+
+
+def _compile(source: str, engine: Engine, name: str | None, label: str) -> Template:
+    origin = Origin(label, template_name=name)
+    try:
+        return Template(source, origin=origin, name=name, engine=engine)
+    except Exception as exc:  # a tag's compile function failing is a syntax error too
+        raise _syntax_error(exc, label) from exc
+
+
+def _syntax_error(exc: Exception, label: str) -> TemplateSyntaxError:
+    """Django's error, re-raised with the template name and line in its message."""
+    token = getattr(exc, "token", None)
+    line = getattr(token, "lineno", None)
+    if line is None:
+        line = (getattr(exc, "template_debug", None) or {}).get("line")
+    message = getattr(exc, "raw_error_message", None) or (exc.args[0] if exc.args else "")
+    if not isinstance(exc, TemplateSyntaxError):
+        message = f"{type(exc).__name__}: {exc}"
+    where = f"{label}, line {line}" if line else label
+    error = TemplateSyntaxError(f"{where}: {message}")
+    error.template_name = label
+    error.lineno = line
+    if token is not None:
+        error.token = token
+    if hasattr(exc, "template_debug"):
+        error.template_debug = exc.template_debug
+    return error
+
+
+def _load(engine: Engine, name: str, skip: tuple | None):
+    """Load a template as Django would: ``get_template`` for includes,
+    ``find_template`` with the extends history for parents."""
+    try:
+        if skip is None:
+            return engine.get_template(name)
+        template, origin = engine.find_template(name, skip=list(skip))
+        if not hasattr(template, "render"):  # a loader that returns source
+            template = Template(template, origin, name, engine=engine)
+        return template
+    except (TemplateDoesNotExist, TemplateSyntaxError):
+        raise
+    except Exception as exc:
+        raise _syntax_error(exc, name) from exc
+
+
+def _source_of(template) -> str:
+    if isinstance(template, Template):
+        return template.source
+    # A partial (Django 6): its content lives in the file that defines it.
+    origin = getattr(template, "origin", None)
+    try:
+        return origin.loader.get_contents(origin)
+    except Exception:
+        logger.debug("no source for %r: cached by name only", template)
+        return ""
+
+
+def _digest(source: str) -> str:
+    return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _label_of(template) -> str:
+    origin = template.origin
+    label = origin.template_name or getattr(template, "name", None) or origin.name
+    if not isinstance(template, Template) and getattr(template, "name", None):
+        label = f"{label}#{template.name}"  # a partial (Django 6)
+    return label or UNKNOWN_SOURCE
+
+
+def _node_label(node: Node) -> str:
+    origin = getattr(node, "origin", None)
+    if origin is None:
+        return UNKNOWN_SOURCE
+    return origin.template_name or origin.name
+
+
+def _node_line(node: Node) -> int | None:
+    return getattr(getattr(node, "token", None), "lineno", None)
+
+
+def _tag_name(node: Node) -> str:
+    token = getattr(node, "token", None)
+    contents = getattr(token, "contents", "") or ""
+    return contents.split(None, 1)[0] if contents.strip() else type(node).__name__
+
+
+# --------------------------------------------------------------------------
+# Cache
+
+
+@dataclass(frozen=True, slots=True)
+class _Dependency:
+    """A template the result followed: how it was loaded and its content."""
+
+    name: str
+    skip: tuple | None
+    digest: str
+
+
+class _LRU:
+    def __init__(self) -> None:
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key, entry, size: int) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > size:
+                self._entries.popitem(last=False)
+
+    def discard(self, key) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_CACHE = _LRU()
+
+
+def _cached(key, engine: Engine) -> Extraction | None:
+    if conf.get("EXTRACTION_CACHE_SIZE") <= 0:
+        return None
+    entry = _CACHE.get(key)
+    if entry is None:
+        return None
+    dependencies, extraction = entry
+    if all(_still_same(engine, dependency) for dependency in dependencies):
+        return extraction
+    logger.debug("an included or parent template changed: re-extracting %s", key[-1])
+    _CACHE.discard(key)
+    return None
+
+
+def _still_same(engine: Engine, dependency: _Dependency) -> bool:
+    try:
+        template = _load(engine, dependency.name, dependency.skip)
+    except Exception:  # gone or now invalid: the re-extraction reports it
+        return False
+    return _digest(_source_of(template)) == dependency.digest
+
+
+def _store(key, dependencies: tuple[_Dependency, ...], extraction: Extraction) -> None:
+    size = conf.get("EXTRACTION_CACHE_SIZE")
+    if size > 0:
+        _CACHE.put(key, (dependencies, extraction), size)
+
+
+# --------------------------------------------------------------------------
+# Bindings: what a local name stands for, in terms of context names
+
+
+class _Binding:
+    """Maps lookups on a name to ``(context name, segments)`` reads."""
+
+    __slots__ = ()
+
+    def resolve(self, rest: Segments) -> Iterator[tuple[str, Segments]]:
+        return iter(())
+
+
+class _Nothing(_Binding):
+    __slots__ = ()
+
+
+NOTHING = _Nothing()
+
+
+class _ContextName(_Binding):
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def resolve(self, rest: Segments) -> Iterator[tuple[str, Segments]]:
+        yield self.name, rest
+
+
+class _Alias(_Binding):
+    """Lookups continue on each source, after its prefix."""
+
+    __slots__ = ("sources",)
+
+    def __init__(self, sources: tuple[tuple[_Binding, Segments], ...]) -> None:
+        self.sources = sources
+
+    def resolve(self, rest: Segments) -> Iterator[tuple[str, Segments]]:
+        for binding, prefix in self.sources:
+            yield from binding.resolve(prefix + rest)
+
+
+class _Derived(_Binding):
+    """A filtered value: using it at all reads ``reads``; lookups go to ``value``."""
+
+    __slots__ = ("reads", "value")
+
+    def __init__(self, reads: tuple[tuple[_Binding, Segments], ...], value: _Binding) -> None:
+        self.reads = reads
+        self.value = value
+
+    def resolve(self, rest: Segments) -> Iterator[tuple[str, Segments]]:
+        for binding, segments in self.reads:
+            yield from binding.resolve(segments)
+        yield from self.value.resolve(rest)
+
+
+class _Regroup(_Binding):
+    """``{% regroup seq by key as name %}``: a list of (grouper, list) pairs."""
+
+    __slots__ = ("key", "seq")
+
+    def __init__(self, seq: _Binding, key: _Binding) -> None:
+        self.seq = seq
+        self.key = key
+
+    def resolve(self, rest: Segments) -> Iterator[tuple[str, Segments]]:
+        # Grouping evaluates the key on every element, whatever is read.
+        yield from self.key.resolve(())
+        if not rest:
+            yield from self.seq.resolve((STAR,))
+            return
+        if not _is_index(rest[0]):
+            return
+        group = rest[1:]
+        if not group:
+            yield from self.seq.resolve((STAR,))
+        elif group[0] in ("grouper", "0"):
+            yield from self.key.resolve(group[1:])
+        elif group[0] in ("list", "1"):
+            members = group[1:]
+            if members and _is_index(members[0]):
+                members = members[1:]
+            yield from self.seq.resolve((STAR, *members))
+
+
+class _Tracked(_Binding):
+    """A loop variable: remembers whether any read went through it."""
+
+    __slots__ = ("inner", "usage")
+
+    def __init__(self, inner: _Binding, usage: list[bool]) -> None:
+        self.inner = inner
+        self.usage = usage
+
+    def resolve(self, rest: Segments) -> Iterator[tuple[str, Segments]]:
+        for read in self.inner.resolve(rest):
+            self.usage[0] = True
+            yield read
+
+
+class _BlockRef(_Binding):
+    """``block`` inside a block body: ``block.super`` renders ``supers[0]``."""
+
+    __slots__ = ("supers",)
+
+    def __init__(self, supers: tuple) -> None:
+        self.supers = supers
+
+
+def _is_index(segment: str) -> bool:
+    return segment == STAR or segment.isdigit()
+
+
+class _Scope:
+    """One context frame; ``isolated`` for ``include ... only``."""
+
+    __slots__ = ("isolated", "names", "parent")
+
+    def __init__(self, parent: _Scope | None = None, *, isolated: bool = False) -> None:
+        self.names: dict[str, _Binding] = {}
+        self.parent = parent
+        self.isolated = isolated
+
+    def lookup(self, name: str) -> _Binding:
+        scope: _Scope | None = self
+        while scope is not None:
+            binding = scope.names.get(name)
+            if binding is not None:
+                return binding
+            if scope.isolated:
+                return NOTHING
+            scope = scope.parent
+        if name in _NEVER_ROOTS:
+            return NOTHING
+        return _ContextName(name)
+
+    def child(self) -> _Scope:
+        return _Scope(self)
+
+    def bind(self, name: str, binding: _Binding) -> None:
+        self.names[name] = binding
+
+
+# --------------------------------------------------------------------------
+# The walk
+
+
+class _Walker:
+    """Walks one template's effective node tree, recording every read."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.paths: dict[str, set[str]] = {}
+        self.unanalysed: dict[Unanalysed, None] = {}
+        self.templates: dict[str, None] = {}
+        self.dependencies: dict[tuple, _Dependency] = {}
+        self.blocks: dict[str, tuple] = {}
+        self.including: list[str] = []
+        self.partials: list[int] = []
+        # Per walk: a template included from a loop is loaded and scanned once.
+        self.loaded: dict[tuple, object] = {}
+        self.block_maps: dict[int, dict[str, tuple]] = {}
+
+    def run(self, template, label: str) -> tuple[Extraction, tuple[_Dependency, ...]]:
+        if label != UNKNOWN_SOURCE:
+            self.templates[label] = None
+        self.including.append(label)
+        try:
+            self.walk_template(template, _Scope())
+        except RecursionError as exc:
+            # Django parsed it, but aliases of aliases nest deeper than the walk can follow.
+            error = TemplateSyntaxError(f"{label}: the template nests too deeply to analyse")
+            error.template_name, error.lineno = label, None
+            raise error from exc
+        extraction = Extraction(self.paths, self.unanalysed, self.templates)
+        return extraction, tuple(self.dependencies.values())
+
+    # -- recording ---------------------------------------------------------
+
+    def record(self, binding: _Binding, rest: Segments = ()) -> None:
+        for name, segments in binding.resolve(rest):
+            self.paths.setdefault(name, set()).add(join_path(segments))
+
+    def note(self, node: Node, reason: str) -> None:
+        record = Unanalysed(_tag_name(node), _node_label(node), _node_line(node), reason)
+        self.unanalysed[record] = None
+        logger.debug("unanalysed: %s", record)
+
+    def display(self, expression, scope: _Scope) -> None:
+        """The expression's value is used as a whole (printed, tested, passed)."""
+        if expression is not None:
+            self.record(self.expression_binding(expression, scope))
+
+    # -- expressions -------------------------------------------------------
+
+    def variable_binding(self, variable: Variable, scope: _Scope) -> _Binding:
+        if variable.lookups is None:  # a literal or a translated string
+            return NOTHING
+        root = scope.lookup(variable.lookups[0])
+        rest = tuple(variable.lookups[1:])
+        if isinstance(root, _BlockRef):
+            if rest[:1] == ("super",):
+                self.walk_block_super(root, scope)
+            return NOTHING
+        return _Alias(((root, rest),)) if rest else root
+
+    def expression_binding(self, expression, scope: _Scope) -> _Binding:
+        """What a FilterExpression's value stands for, and what computing it reads."""
+        if isinstance(expression, Variable):
+            return self.variable_binding(expression, scope)
+        if not isinstance(expression, FilterExpression):
+            return NOTHING
+        value = NOTHING
+        if isinstance(expression.var, Variable):
+            value = self.variable_binding(expression.var, scope)
+        reads: list[tuple[_Binding, Segments]] = []
+        for func, args in expression.filters:
+            value = self.apply_filter(func, args, value, reads, scope)
+        return _Derived(tuple(reads), value) if reads else value
+
+    def apply_filter(self, func, args, value: _Binding, reads: list, scope: _Scope) -> _Binding:
+        arguments = [self.variable_binding(arg, scope) for is_var, arg in args if is_var]
+        name = getattr(func, "_filter_name", None)
+        if getattr(func, "__module__", None) != defaultfilters.__name__:
+            name = None  # a project's own filter of the same name may do anything
+        if name in _FALLBACK_FILTERS:
+            return _Alias(((value, ()), *((argument, ()) for argument in arguments)))
+        reads.extend((argument, ()) for argument in arguments)
+        if name in _SHAPE_KEEPING_FILTERS:
+            if name in _ELEMENT_KEY_FILTERS:
+                reads.extend((value, (STAR, *key)) for key in _literal_keys(args))
+            return value
+        if name in _ELEMENT_FILTERS:
+            return _Alias(((value, (STAR,)),))
+        reads.append((value, ()))
+        return NOTHING
+
+    def condition(self, condition, scope: _Scope) -> None:
+        """Walk a smartif tree: operands are read, operators never are."""
+        if isinstance(condition, defaulttags.TemplateLiteral):
+            self.display(condition.value, scope)
+            return
+        for operand in (getattr(condition, "first", None), getattr(condition, "second", None)):
+            if operand is not None:
+                self.condition(operand, scope)
+
+    # -- templates, inheritance, blocks --------------------------------------
+
+    def walk_template(self, template, scope: _Scope) -> None:
+        saved = self.blocks
+        try:
+            chain = self.inheritance_chain(template, scope)
+            if chain is None:
+                return
+            self.blocks = self.block_map(chain)
+            self.walk(chain[-1].nodelist, scope)
+        finally:
+            self.blocks = saved
+
+    def block_map(self, chain: list) -> dict[str, tuple]:
+        """Each block name → its definitions, the most derived first."""
+        key = id(chain[0])
+        cached = self.block_maps.get(key)
+        if cached is None:
+            blocks: dict[str, list] = {}
+            for member in chain:
+                for block in member.nodelist.get_nodes_by_type(loader_tags.BlockNode):
+                    blocks.setdefault(block.name, []).append(block)
+            cached = {name: tuple(found) for name, found in blocks.items()}
+            self.block_maps[key] = cached
+        return cached
+
+    def inheritance_chain(self, template, scope: _Scope) -> list | None:
+        """``[template, parent, ..., root]``; None when a parent is dynamic."""
+        chain = [template]
+        history = [template.origin]
+        extends = _extends_node(template.nodelist)
+        while extends is not None:
+            parent_name = _static_name(extends.parent_name)
+            if parent_name is None:
+                self.walk_unknown_parent(extends, chain, scope)
+                return None
+            parent = self.load(parent_name, tuple(history), extends, "extended")
+            chain.append(parent)
+            history.append(parent.origin)
+            extends = _extends_node(parent.nodelist)
+        return chain
+
+    def walk_unknown_parent(self, extends, chain: list, scope: _Scope) -> None:
+        self.note(extends, "dynamic parent template: only the known templates' blocks are read")
+        self.display(extends.parent_name, scope)
+        self.blocks = {}
+        for template in chain:
+            for block in template.nodelist.get_nodes_by_type(loader_tags.BlockNode):
+                inner = scope.child()
+                inner.bind("block", _BlockRef(()))
+                self.walk(block.nodelist, inner)
+
+    def walk_block(self, node, scope: _Scope) -> None:
+        chain = self.blocks.get(node.name) or (node,)
+        inner = scope.child()
+        inner.bind("block", _BlockRef(chain[1:]))
+        self.walk(chain[0].nodelist, inner)
+
+    def walk_block_super(self, ref: _BlockRef, scope: _Scope) -> None:
+        if not ref.supers:
+            return
+        inner = scope.child()
+        inner.bind("block", _BlockRef(ref.supers[1:]))
+        self.walk(ref.supers[0].nodelist, inner)
+
+    def load(self, name: str, skip: tuple | None, node: Node, how: str):
+        key = (name, None if skip is None else tuple(origin.name for origin in skip))
+        if key in self.loaded:
+            return self.loaded[key]
+        try:
+            template = _load(self.engine, name, skip)
+        except TemplateDoesNotExist as exc:
+            where = f"{how} by {_node_label(node)}, line {_node_line(node)}"
+            raise TemplateDoesNotExist(
+                f"{name} ({where})", tried=exc.tried, backend=exc.backend, chain=exc.chain
+            ) from exc
+        except TemplateSyntaxError as exc:
+            raise _syntax_error(exc, name) from exc
+        label = _label_of(template)
+        self.templates[label] = None
+        self.dependencies[key] = _Dependency(name, skip, _digest(_source_of(template)))
+        self.loaded[key] = template
+        return template
+
+    # -- nodes -------------------------------------------------------------
+
+    def walk(self, nodelist: Iterable[Node] | None, scope: _Scope) -> None:
+        for node in nodelist or ():
+            visit = _VISITORS.get(type(node))
+            if visit is None:
+                self.visit_unknown(node, scope)
+            else:
+                visit(self, node, scope)
+
+    def visit_text(self, node, scope: _Scope) -> None:
+        pass
+
+    def visit_variable(self, node, scope: _Scope) -> None:
+        self.display(node.filter_expression, scope)
+
+    def visit_if(self, node, scope: _Scope) -> None:
+        for condition, nodelist in node.conditions_nodelists:
+            if condition is not None:
+                self.condition(condition, scope)
+            self.walk(nodelist, scope)
+
+    def visit_for(self, node, scope: _Scope) -> None:
+        sequence = self.expression_binding(node.sequence, scope)
+        usage = [False]
+        inner = scope.child()
+        if len(node.loopvars) == 1:
+            inner.bind(node.loopvars[0], _Tracked(_Alias(((sequence, (STAR,)),)), usage))
+        else:
+            for index, name in enumerate(node.loopvars):
+                element = _Alias(((sequence, (STAR, str(index))),))
+                inner.bind(name, _Tracked(element, usage))
+        self.walk(node.nodelist_loop, inner)
+        if not usage[0]:
+            self.record(sequence, (STAR,))
+        self.walk(node.nodelist_empty, scope)
+
+    def visit_with(self, node, scope: _Scope) -> None:
+        inner = scope.child()
+        for name, expression in node.extra_context.items():
+            inner.bind(name, self.expression_binding(expression, scope))
+        self.walk(node.nodelist, inner)
+
+    def visit_include(self, node, scope: _Scope) -> None:
+        values = {
+            name: self.expression_binding(expression, scope)
+            for name, expression in node.extra_context.items()
+        }
+        name = _static_name(node.template)
+        if name is None:
+            self.note(node, "dynamic template name: the included template is unknown")
+            self.display(node.template, scope)
+            for binding in values.values():
+                self.record(binding)
+            return
+        if name in self.including:
+            self.note(node, f"recursive include of {name}: not followed a second time")
+            return
+        template = self.load(name, None, node, "included")
+        inner = _Scope(isolated=True) if node.isolated_context else scope.child()
+        for alias, binding in values.items():
+            inner.bind(alias, binding)
+        self.including.append(name)
+        try:
+            self.walk_template(template, inner)
+        finally:
+            self.including.pop()
+
+    def visit_block(self, node, scope: _Scope) -> None:
+        self.walk_block(node, scope)
+
+    def visit_extends(self, node, scope: _Scope) -> None:
+        pass  # followed by walk_template before the walk reaches it
+
+    def visit_cycle(self, node, scope: _Scope) -> None:
+        bindings = [self.expression_binding(value, scope) for value in node.cyclevars]
+        if not node.silent:
+            for binding in bindings:
+                self.record(binding)
+        if node.variable_name:
+            scope.bind(node.variable_name, _Alias(tuple((b, ()) for b in bindings)))
+
+    def visit_firstof(self, node, scope: _Scope) -> None:
+        bindings = [self.expression_binding(value, scope) for value in node.vars]
+        for binding in bindings:
+            self.record(binding)
+        if node.asvar:
+            scope.bind(node.asvar, _Alias(tuple((b, ()) for b in bindings)))
+
+    def visit_ifchanged(self, node, scope: _Scope) -> None:
+        for expression in node._varlist:
+            self.display(expression, scope)
+        self.walk(node.nodelist_true, scope)
+        self.walk(node.nodelist_false, scope)
+
+    def visit_filter(self, node, scope: _Scope) -> None:
+        # The expression is "var|filters", ``var`` being the rendered body.
+        self.walk(node.nodelist, scope)
+        for _func, args in node.filter_expr.filters:
+            for is_var, arg in args:
+                if is_var:
+                    self.record(self.variable_binding(arg, scope))
+
+    def visit_regroup(self, node, scope: _Scope) -> None:
+        sequence = self.expression_binding(node.target, scope)
+        element = scope.child()
+        element.bind(node.var_name, _Alias(((sequence, (STAR,)),)))
+        key = self.expression_binding(node.expression, element)
+        scope.bind(node.var_name, _Regroup(sequence, key))
+
+    def visit_debug(self, node, scope: _Scope) -> None:
+        self.note(node, "reads the whole context")
+
+    def visit_partial(self, node, scope: _Scope) -> None:
+        try:
+            partial = node.partial_mapping[node.partial_name]
+        except KeyError:
+            error = TemplateSyntaxError(
+                f"{_node_label(node)}, line {_node_line(node)}: "
+                f"Partial '{node.partial_name}' is not defined in the current template."
+            )
+            error.template_name, error.lineno = _node_label(node), _node_line(node)
+            raise error from None
+        if id(partial) in self.partials:
+            self.note(node, f"recursive partial {node.partial_name}: not followed again")
+            return
+        self.partials.append(id(partial))
+        try:
+            self.walk(partial.nodelist, scope)
+        finally:
+            self.partials.pop()
+
+    def visit_partialdef(self, node, scope: _Scope) -> None:
+        if node.inline:
+            self.walk(node.nodelist, scope)
+
+    def visit_translate(self, node, scope: _Scope) -> None:
+        self.display(node.filter_expression, scope)
+        self.display(node.message_context, scope)
+        if node.asvar:
+            scope.bind(node.asvar, NOTHING)
+
+    def visit_blocktranslate(self, node, scope: _Scope) -> None:
+        self.display(node.message_context, scope)
+        inner = scope.child()
+        for name, expression in node.extra_context.items():
+            inner.bind(name, self.expression_binding(expression, scope))
+        if node.countervar and node.counter is not None:
+            counter = self.expression_binding(node.counter, scope)
+            self.record(counter)  # the count picks singular or plural
+            inner.bind(node.countervar, counter)
+        for token in (*node.singular, *(node.plural or ())):
+            # The body's placeholders are flat context keys, not lookups.
+            if token.token_type == TokenType.VAR and SEPARATOR not in token.contents:
+                self.record(inner.lookup(token.contents.strip()))
+        if node.asvar:
+            scope.bind(node.asvar, NOTHING)
+
+    def visit_arguments(self, node, scope: _Scope) -> None:
+        """Tags whose effect is known: display their arguments, walk their bodies."""
+        self.generic(node, scope, scope)
+
+    def visit_simple(self, node, scope: _Scope) -> None:
+        if node.func is getattr(defaulttags, "querystring", None):
+            self.generic(node, scope, scope)
+            return
+        if node.takes_context:
+            reason = "custom tag that takes the context: it may read any name"
+        else:
+            reason = "custom tag: its arguments are extracted, not what its code reads"
+        self.visit_unknown(node, scope, reason)
+
+    def visit_unknown(self, node, scope: _Scope, reason: str | None = None) -> None:
+        self.note(node, reason or f"unknown tag ({type(node).__name__}): arguments extracted")
+        self.generic(node, scope, scope.child())
+
+    # -- generic inspection ------------------------------------------------
+
+    def generic(self, node, scope: _Scope, body_scope: _Scope) -> None:
+        """Display every parsed variable among the node's attributes, walk its
+        node lists, and treat its ``as`` name as a local."""
+        seen: set[int] = set()
+        for attribute, value in vars(node).items():
+            if attribute in ("token", "origin"):
+                continue
+            if attribute in _ASSIGNMENT_ATTRS and isinstance(value, str):
+                scope.bind(value, NOTHING)
+                continue
+            self.generic_value(value, scope, body_scope, seen, _GENERIC_DEPTH)
+
+    def generic_value(self, value, scope, body_scope, seen: set[int], depth: int) -> None:
+        if depth <= 0 or id(value) in seen:
+            return
+        if isinstance(value, (FilterExpression, Variable)):
+            self.display(value, scope)
+        elif isinstance(value, NodeList):
+            seen.add(id(value))
+            self.walk(value, body_scope)
+        elif isinstance(value, Node):
+            seen.add(id(value))
+            self.walk((value,), body_scope)
+        elif isinstance(value, TokenBase):
+            self.condition(value, scope)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            seen.add(id(value))
+            for item in value:
+                self.generic_value(item, scope, body_scope, seen, depth - 1)
+        elif isinstance(value, dict):
+            seen.add(id(value))
+            for item in value.values():
+                self.generic_value(item, scope, body_scope, seen, depth - 1)
+
+
+def _extends_node(nodelist) -> loader_tags.ExtendsNode | None:
+    # Django insists that ``extends`` is the first non-text node.
+    for node in nodelist:
+        if not isinstance(node, TextNode):
+            return node if isinstance(node, loader_tags.ExtendsNode) else None
+    return None
+
+
+def _static_name(expression) -> str | None:
+    """The template name of ``include``/``extends`` when it is a plain string."""
+    static = (
+        isinstance(expression, FilterExpression)
+        and not expression.filters
+        and isinstance(expression.var, str)
+        and expression.var
+    )
+    return str(expression.var) if static else None
+
+
+def _literal_keys(args) -> Iterator[Segments]:
+    for is_var, arg in args:
+        if is_var or arg is None:
+            continue
+        segments = tuple(str(arg).split(SEPARATOR))
+        if all(segments) and not any(segment.startswith("_") for segment in segments):
+            yield segments
+
+
+def _visitors() -> dict[type, object]:
+    W = _Walker
+    table: dict[type, object] = {
+        TextNode: W.visit_text,
+        VariableNode: W.visit_variable,
+        defaulttags.IfNode: W.visit_if,
+        defaulttags.ForNode: W.visit_for,
+        defaulttags.WithNode: W.visit_with,
+        defaulttags.CycleNode: W.visit_cycle,
+        defaulttags.FirstOfNode: W.visit_firstof,
+        defaulttags.IfChangedNode: W.visit_ifchanged,
+        defaulttags.FilterNode: W.visit_filter,
+        defaulttags.RegroupNode: W.visit_regroup,
+        defaulttags.DebugNode: W.visit_debug,
+        loader_tags.IncludeNode: W.visit_include,
+        loader_tags.BlockNode: W.visit_block,
+        loader_tags.ExtendsNode: W.visit_extends,
+        i18n.TranslateNode: W.visit_translate,
+        i18n.BlockTranslateNode: W.visit_blocktranslate,
+        defaulttags.CommentNode: W.visit_text,
+        defaulttags.CsrfTokenNode: W.visit_text,
+        defaulttags.LoadNode: W.visit_text,
+        defaulttags.ResetCycleNode: W.visit_text,
+        defaulttags.TemplateTagNode: W.visit_text,
+        defaulttags.VerbatimNode: W.visit_text,
+    }
+    # Known tags whose attributes are plain arguments, ``as`` names and bodies.
+    for node_class in (
+        defaulttags.AutoEscapeControlNode,
+        defaulttags.SpacelessNode,
+        defaulttags.NowNode,
+        defaulttags.LoremNode,
+        defaulttags.URLNode,
+        defaulttags.WidthRatioNode,
+        i18n.GetAvailableLanguagesNode,
+        i18n.GetLanguageInfoNode,
+        i18n.GetLanguageInfoListNode,
+        i18n.GetCurrentLanguageNode,
+        i18n.GetCurrentLanguageBidiNode,
+        i18n.LanguageNode,
+        l10n.LocalizeNode,
+        tz.LocalTimeNode,
+        tz.TimezoneNode,
+        tz.GetCurrentTimezoneNode,
+        static.StaticNode,
+        static.PrefixNode,
+        cache_tags.CacheNode,
+    ):
+        table[node_class] = W.visit_arguments
+    table[SimpleNode] = W.visit_simple
+    table[InclusionNode] = W.visit_simple
+    if SimpleBlockNode is not None:  # Django 5.2+
+        table[SimpleBlockNode] = W.visit_simple
+    if hasattr(defaulttags, "PartialNode"):  # Django 6.0+
+        table[defaulttags.PartialNode] = W.visit_partial
+        table[defaulttags.PartialDefNode] = W.visit_partialdef
+    return table
+
+
+_VISITORS = _visitors()

@@ -1,0 +1,89 @@
+"""``python -m djust explain``, called in-process."""
+
+import pytest
+
+from djust import __main__ as cli
+
+
+def run(capsys, *argv):
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_explain_prints_paths_per_root_and_the_chain(capsys):
+    status, out, err = run(capsys, "explain", "extraction/child.html")
+    assert (status, err) == (0, "")
+    assert out.splitlines()[:2] == [
+        "Template extraction/child.html",
+        "  chain: extraction/child.html, extraction/middle.html, extraction/base.html",
+    ]
+    assert "\nPaths\n  base_only:\n    x\n  child:\n    a\n" in out
+    assert out.rstrip().endswith("Unanalysed tags\n  (none)")
+
+
+def test_explain_lists_unanalysed_tags(capsys):
+    status, out, _ = run(capsys, "explain", "extraction/custom.html")
+    assert status == 0
+    assert "  {% shout %} extraction/custom.html, line 3: custom tag" in out
+
+
+def test_explain_restricted_to_a_model_and_name(capsys):
+    status, out, _ = run(
+        capsys, "explain", "rentals/dashboard.html", "--model", "rentals.Lease",
+        "--name", "expiring_leases",
+    )
+    assert status == 0
+    assert "  model: rentals.Lease (context name 'expiring_leases')" in out
+    assert "    *.tenant.user.email" in out
+    assert "properties" not in out
+
+
+def test_explain_name_the_template_never_reads(capsys):
+    status, out, _ = run(
+        capsys, "explain", "extraction/row.html", "--model", "rentals.Lease", "--name", "nope",
+    )
+    assert status == 0
+    assert "nope: the template never reads this name" in out
+
+
+def test_sections_are_built_by_replaceable_functions(capsys, monkeypatch):
+    extra = cli.Section("Plan", ("select_related: tenant",))
+    monkeypatch.setattr(cli, "SECTION_BUILDERS", [*cli.SECTION_BUILDERS, lambda r: extra])
+    status, out, _ = run(capsys, "explain", "extraction/row.html")
+    assert status == 0
+    assert out.rstrip().endswith("Plan\n  select_related: tenant")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "nowhere.html"], "djust explain: error: template not found: nowhere.html"),
+        (
+            ["explain", "extraction/includes_broken.html"],
+            "djust explain: error: template syntax error: extraction/broken.html, line 3:",
+        ),
+        (
+            ["explain", "extraction/row.html", "--model", "rentals.Nope", "--name", "x"],
+            "djust explain: error: unknown model 'rentals.Nope'",
+        ),
+        (
+            ["explain", "extraction/row.html", "--model", "nodot", "--name", "x"],
+            "djust explain: error: unknown model 'nodot'",
+        ),
+    ],
+)
+def test_errors_print_one_line_and_exit_2(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert out == ""
+    assert err.startswith(message)
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_model_without_name_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["explain", "extraction/row.html", "--model", "rentals.Lease"])
+    assert info.value.code == 2
+    assert "--model and --name go together" in capsys.readouterr().err
