@@ -94,12 +94,29 @@ def unanalysed_section(request: ExplainRequest) -> Section:
     return Section("Unanalysed tags", lines)
 
 
+def serializer_section(request: ExplainRequest) -> Section | None:
+    """With ``--model/--name``: the access tree, the query plan, the
+    generated source and its verification, for the paths read from that
+    name (element paths when the template iterates it)."""
+    if request.model is None or request.name not in request.extraction:
+        return None
+    from djust.compiler import compile_serializer
+    from djust.jit import split_collection_paths
+
+    paths = list(request.extraction[request.name])
+    if any(path.split(".")[0] == "*" for path in paths):
+        paths, _ = split_collection_paths(paths)
+    serializer = compile_serializer(request.model, paths)
+    return Section(f"Serializer for {request.name}", tuple(serializer.explain().splitlines()))
+
+
 # Later stages append builders here; a builder returns None to stay silent
 # (for example when no ``--model`` was given).
 SECTION_BUILDERS: list[Callable[[ExplainRequest], Section | None]] = [
     template_section,
     paths_section,
     unanalysed_section,
+    serializer_section,
 ]
 
 
