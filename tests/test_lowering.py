@@ -168,11 +168,12 @@ def test_each_over_a_json_value_and_rows_in_python_mode():
                                  unknown("0"),
                              )))
     tenant = Tenant(emergency_contact=[{"n": 1}, {"m": 2}])
+    # Index 0 is displayed, so element 0 merges it and carries "__str__".
     assert compile_tree(Tenant, tree, ("x",), "json")(tenant) == {
-        "emergency_contact": [{"n": 1}, {}]
+        "emergency_contact": [{"__str__": "{'n': 1}", "n": 1}, {}]
     }
     python = compile_tree(Tenant, tree, ("x",), "python")(tenant)["emergency_contact"]
-    assert python == [{"n": 1}, {}] and python["0"] == {"n": 1}
+    assert python[0]["n"] == 1 and str(python[0]) == "{'n': 1}" and python[1] == {}
 
 
 class Hostile:

@@ -25,7 +25,7 @@ import builtins
 import inspect
 import keyword
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import models
 
@@ -68,6 +68,7 @@ HELPERS = {
     "_first": runtime.pick_first,
     "_PLAIN": runtime.PLAIN_TYPES,
     "_last": runtime.pick_last,
+    "_kept": runtime.is_kept_leaf,
 }
 LOOKUP_HELPER = "_lookup"
 
@@ -272,6 +273,52 @@ def method_strategy(model: type | None, name: str) -> str:
     return "call"
 
 
+# ------------------------------------------------------- representation
+
+
+def _is_index(segment: str) -> bool:
+    return segment.isascii() and segment.isdigit()
+
+
+def _is_collection(node: Node) -> bool:
+    """True when ``node``'s value is serialized as the list of its elements.
+
+    A ``*`` child makes it a list; so does displaying related rows that are
+    otherwise only read by index (``{{ p.units.all|length }}`` with
+    ``{{ p.units.all.0.number }}``). Indexing alone keeps the dict form, so
+    rows never read stay on the server.
+    """
+    if node.child(STAR) is not None:
+        return True
+    return (node.kind is Kind.ALL and node.bare and bool(node.children)
+            and all(_is_index(child.segment) for child in node.children))
+
+
+def _keeps_value_itself(node: Node) -> bool:
+    # Only values that are not model rows: a row kept as is would let the
+    # template query the database.
+    return node.bare and node.model is None and node.kind is not Kind.ROOT
+
+
+def _merge(left: Node, right: Node) -> Node:
+    """``left`` answering ``right``'s sub-paths too (same segment and typing)."""
+    children = {child.segment: child for child in left.children}
+    for child in right.children:
+        mine = children.get(child.segment)
+        children[child.segment] = child if mine is None else _merge(mine, child)
+    merged = replace(left, bare=left.bare or right.bare)
+    return merged.with_children(tuple(children.values()))
+
+
+def _element(model, displayed: bool, star: Node | None, index: Node | None = None) -> Node:
+    """The ``*`` node one element is built from: ``star`` merged with ``index``."""
+    element = Node(STAR, Kind.EACH, bare=displayed, model=model)
+    for part in (star, index):
+        if part is not None:
+            element = _merge(element, replace(part, segment=STAR, kind=Kind.EACH))
+    return element
+
+
 # ---------------------------------------------------------------- lowerer
 
 
@@ -317,28 +364,55 @@ class _Lowerer:
 
     def container(self, node, var, model, *, may_be_none, root=False):
         """(prelude, expr) building the dict/list for ``node``'s value in ``var``."""
-        each = node.child(STAR)
-        others = [child for child in node.children if child.segment != STAR]
-        if each is not None and self.mode == "json":
-            others = []  # a JSON list cannot carry them (see assemble)
-        pieces = [p for p in (self.piece(child, var, model, node) for child in others) if p]
+        if _is_collection(node):
+            return self.collection(node, var, model, may_be_none=may_be_none)
+        if self.mode == "python" and _keeps_value_itself(node):
+            return self.kept_or_displayed(node, var, model)
+        return self.mapping(node, var, model, may_be_none=may_be_none, root=root)
+
+    def kept_or_displayed(self, node, var, model):
+        """A displayed value also looked into: itself when a template can use it as is.
+
+        Dates, numbers, strings (python mode) display and answer lookups
+        exactly as the live value does; anything else becomes a Displayed.
+        """
+        # None is kept, so the dict is never built for it.
+        stmts, expr = self.mapping(node, var, model, may_be_none=False)
+        result = self.local(node.segment or "value")
+        kept = ast.If(
+            test=_call(self.helper("_kept"), _name(var)),
+            body=[_assign(result, _name(var))],
+            orelse=[*stmts, _assign(result, expr)],
+        )
+        return [kept], _name(result)
+
+    def collection(self, node, var, model, *, may_be_none):
+        """(prelude, expr) of a collection node: the list of its elements.
+
+        Named siblings of ``*`` survive in python mode only (``Rows``).
+        """
+        named = [child for child in node.children if child.segment != STAR
+                 and not _is_index(child.segment)]
+        if self.mode == "json":
+            named = []  # a JSON list cannot carry them
+        pieces = [p for p in (self.piece(child, var, model, node) for child in named) if p]
         pairs: list[tuple[str, ast.expr]] = []
-        if node.bare and each is None:
-            pairs.append(("__str__", _call(_name("str"), _name(var))))
-        prelude: list[ast.stmt] = []
         maybes: list[Maybe] = []
+        prelude: list[ast.stmt] = []
         for piece in pieces:
             if isinstance(piece, Always):
                 prelude += piece.prelude
                 pairs.append((piece.key, piece.expr))
             else:
                 maybes.append(piece)
-        items_prelude, items = ([], None)
-        if each is not None:
-            items_prelude, items = self.sequence(each, var)
-        stmts, expr = self.assemble(node, prelude + items_prelude, pairs, maybes, items, root)
+        items_prelude, items = self.elements(node, var)
+        stmts, expr = self.assemble(node, prelude + items_prelude, pairs, maybes, items, False)
         if not may_be_none:
             return stmts, expr
+        return self.none_guarded(node, var, stmts, expr)
+
+    def none_guarded(self, node, var, stmts, expr):
+        """``None`` ends the chain: (stmts, expr) run only for another value."""
         if not stmts:
             return [], _none_or(var, expr)
         result = self.local(node.segment or "value")
@@ -348,6 +422,26 @@ class _Lowerer:
             orelse=[*stmts, _assign(result, expr)],
         )
         return [guarded], _name(result)
+
+    def mapping(self, node, var, model, *, may_be_none, root=False):
+        """(prelude, expr) building the dict for ``node``'s value in ``var``."""
+        others = [child for child in node.children if child.segment != STAR]
+        pieces = [p for p in (self.piece(child, var, model, node) for child in others) if p]
+        pairs: list[tuple[str, ast.expr]] = []
+        if node.bare:
+            pairs.append(("__str__", _call(_name("str"), _name(var))))
+        prelude: list[ast.stmt] = []
+        maybes: list[Maybe] = []
+        for piece in pieces:
+            if isinstance(piece, Always):
+                prelude += piece.prelude
+                pairs.append((piece.key, piece.expr))
+            else:
+                maybes.append(piece)
+        stmts, expr = self.assemble(node, prelude, pairs, maybes, None, root)
+        if not may_be_none:
+            return stmts, expr
+        return self.none_guarded(node, var, stmts, expr)
 
     def assemble(self, node, prelude, pairs, maybes, items, root):
         display: ast.expr = _dict(pairs)
@@ -369,6 +463,46 @@ class _Lowerer:
         if items is not None and self.mode == "python":
             return stmts, _call(self.helper("_Rows"), items, _name(target))
         return stmts, _name(target)
+
+    def elements(self, node: Node, var: str):
+        """(prelude, list expr) of ``node``'s elements, index sub-paths merged in.
+
+        Element ``i`` answers the ``*`` sub-paths and those of index ``i``;
+        a displayed collection displays each element too.
+        """
+        star = node.child(STAR)
+        indexed = {int(c.segment): c for c in node.children if _is_index(c.segment)}
+        model = star.model if star is not None else node.model
+        default = _element(model, node.bare, star)
+        if all(_element(model, node.bare, star, sub) == default for sub in indexed.values()):
+            return self.sequence(default, var)
+        row, items, position = self.local("row"), self.local("items"), self.local("position")
+        branch = self.append_element(default, row, items)
+        for index in sorted(indexed, reverse=True):
+            element = _element(model, node.bare, star, indexed[index])
+            if element == default:
+                continue
+            branch = [ast.If(
+                test=ast.Compare(left=_name(position), ops=[ast.Eq()],
+                                 comparators=[ast.Constant(index)]),
+                body=self.append_element(element, row, items),
+                orelse=branch,
+            )]
+        step = ast.AugAssign(target=ast.Name(id=position, ctx=ast.Store()), op=ast.Add(),
+                             value=ast.Constant(1))
+        loop = ast.For(target=ast.Name(id=row, ctx=ast.Store()), iter=_name(var),
+                       body=[*branch, step], orelse=[], **_NO_LOCATION)
+        start = [_assign(items, ast.List(elts=[], ctx=ast.Load())),
+                 _assign(position, ast.Constant(0))]
+        return [*start, loop], _name(items)
+
+    def append_element(self, element: Node, row: str, items: str) -> list[ast.stmt]:
+        if not element.children:
+            expr = self.leaf(element, row, element.model)
+            return [ast.Expr(_method(_name(items), "append", expr))]
+        prelude, expr = self.container(element, row, element.model,
+                                       may_be_none=element.model is None)
+        return [*prelude, ast.Expr(_method(_name(items), "append", expr))]
 
     def sequence(self, each: Node, var: str):
         """(prelude, list expr) of ``each`` over the iterable in ``var``."""

@@ -307,6 +307,19 @@ def encode_python(value):
     return str(value)
 
 
+def is_kept_leaf(value) -> bool:
+    """True for a value python mode keeps as is even when also looked into.
+
+    A template displays and looks into such a value (``{{ day }}``,
+    ``{{ day.year }}``, ``{{ day|date:"Y" }}``) exactly as the live value,
+    and it cannot reach the database.
+
+        >>> is_kept_leaf(datetime.date(2024, 5, 1)), is_kept_leaf({"a": 1})
+        (True, False)
+    """
+    return type(value) in _PLAIN or isinstance(value, _KEPT)
+
+
 def encoder_for(mode: str):
     """The generic leaf encoder of ``mode``.
 
