@@ -395,16 +395,7 @@ class _Lowerer:
                  and not _is_index(child.segment)]
         if self.mode == "json":
             named = []  # a JSON list cannot carry them
-        pieces = [p for p in (self.piece(child, var, model, node) for child in named) if p]
-        pairs: list[tuple[str, ast.expr]] = []
-        maybes: list[Maybe] = []
-        prelude: list[ast.stmt] = []
-        for piece in pieces:
-            if isinstance(piece, Always):
-                prelude += piece.prelude
-                pairs.append((piece.key, piece.expr))
-            else:
-                maybes.append(piece)
+        prelude, pairs, maybes = self.pieces(named, var, model, node)
         items_prelude, items = self.elements(node, var)
         stmts, expr = self.assemble(node, prelude + items_prelude, pairs, maybes, items, False)
         if not may_be_none:
@@ -426,22 +417,29 @@ class _Lowerer:
     def mapping(self, node, var, model, *, may_be_none, root=False):
         """(prelude, expr) building the dict for ``node``'s value in ``var``."""
         others = [child for child in node.children if child.segment != STAR]
-        pieces = [p for p in (self.piece(child, var, model, node) for child in others) if p]
-        pairs: list[tuple[str, ast.expr]] = []
+        prelude, pairs, maybes = self.pieces(others, var, model, node)
         if node.bare:
-            pairs.append(("__str__", _call(_name("str"), _name(var))))
+            pairs.insert(0, ("__str__", _call(_name("str"), _name(var))))
+        stmts, expr = self.assemble(node, prelude, pairs, maybes, None, root)
+        if not may_be_none:
+            return stmts, expr
+        return self.none_guarded(node, var, stmts, expr)
+
+    def pieces(self, children, var, model, parent):
+        """Split the children's pieces: (prelude, always-present pairs, maybes)."""
         prelude: list[ast.stmt] = []
+        pairs: list[tuple[str, ast.expr]] = []
         maybes: list[Maybe] = []
-        for piece in pieces:
+        for child in children:
+            piece = self.piece(child, var, model, parent)
+            if not piece:
+                continue
             if isinstance(piece, Always):
                 prelude += piece.prelude
                 pairs.append((piece.key, piece.expr))
             else:
                 maybes.append(piece)
-        stmts, expr = self.assemble(node, prelude, pairs, maybes, None, root)
-        if not may_be_none:
-            return stmts, expr
-        return self.none_guarded(node, var, stmts, expr)
+        return prelude, pairs, maybes
 
     def assemble(self, node, prelude, pairs, maybes, items, root):
         display: ast.expr = _dict(pairs)
