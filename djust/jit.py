@@ -21,7 +21,6 @@ own lookup rules. That is logged once per (template, name).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -31,7 +30,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from djust.compiler.errors import CompilerError
-from djust.compiler.paths import SEPARATOR, STAR, split_path
+from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths
 
 logger = logging.getLogger("djust.jit")
 
@@ -130,8 +129,10 @@ def serialize_queryset(queryset: models.QuerySet, paths: list[str], *, mode: str
     from djust.compiler import compile_serializer
 
     element_paths, lookups = split_collection_paths(paths)
+    # Anything but count/exists/first/last (an index, the bare collection)
+    # needs the rows.
     iterated = any(p.partition(SEPARATOR)[0] == STAR for p in paths) or bool(
-        lookups - COLLECTION_LOOKUPS - {""}) or "" in lookups
+        lookups - COLLECTION_LOOKUPS)
     if not iterated and not (lookups & {"first", "last"}):
         # Only count/exists: ask the database, do not load the rows.
         rows = Collection()
@@ -153,46 +154,32 @@ def generic_serialize(value: Any, paths: list[str]) -> Any:
     """The safe fallback: known paths plus ``pk`` and ``str``, resolved at run time."""
     if isinstance(value, models.QuerySet) or is_instance_list(value):
         element_paths, _ = split_collection_paths(paths)
-        trie = _path_trie(sorted(set(element_paths) | {"pk", ""}))
-        return Collection(_resolve_generically(obj, trie) for obj in value)
+        branch = branch_paths([*element_paths, "pk", ""])
+        return Collection(_resolve_generically(obj, branch) for obj in value)
     if isinstance(value, models.Model):
-        return _resolve_generically(value, _path_trie(sorted(set(paths) | {"pk", ""})))
+        return _resolve_generically(value, branch_paths([*paths, "pk", ""]))
     return value
 
 
-_END = None  # marks "a path ends here" in a trie; never a segment
-
-
-def _path_trie(paths: list[str]) -> dict:
-    trie: dict = {}
-    for path in paths:
-        node = trie
-        for segment in split_path(path):
-            node = node.setdefault(segment, {})
-        node[_END] = True
-    return trie
-
-
-def _resolve_generically(value: Any, trie: dict) -> Any:
-    """Follow ``trie`` with Django's lookup rules, skipping sensitive names."""
+def _resolve_generically(value: Any, branch: Branch) -> Any:
+    """Follow ``branch`` with Django's lookup rules, skipping sensitive names."""
     from djust.compiler.runtime import MISSING, Displayed, encode_python, resolve_lookup
     from djust.compiler.tree import sensitive_names
 
-    children = {segment: sub for segment, sub in trie.items() if segment is not _END}
-    if not children or value is None:
+    if not branch.children or value is None:
         return encode_python(value)
-    if STAR in children:
-        return [_resolve_generically(item, children[STAR]) for item in value]
+    if STAR in branch.children:
+        return [_resolve_generically(item, branch.children[STAR]) for item in value]
     hidden = sensitive_names(type(value)) if isinstance(value, models.Model) else frozenset()
-    out: dict[str, Any] = Displayed() if _END in trie else {}
-    if _END in trie:
+    out: dict[str, Any] = Displayed() if branch.bare else {}
+    if branch.bare:
         out["__str__"] = str(value)
-    for segment, sub in children.items():
+    for segment, below in branch.children.items():
         if segment in hidden:
             continue
         found = resolve_lookup(value, segment)
         if found is not MISSING:
-            out[segment] = _resolve_generically(found, sub)
+            out[segment] = _resolve_generically(found, below)
     return out
 
 
@@ -242,8 +229,9 @@ NOT_STATE = frozenset({"view", "request", "csrf_token", "perms", "user", "messag
 
 
 def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
-                  serialized: Mapping[str, Any], *, template: str) -> dict[str, Any]:
-    """The JSON state sent to the browser: only names the template reads."""
+                  serialized: Mapping[str, Any]) -> dict[str, Any]:
+    """The state sent to the browser (encode it with ``StateEncoder``): only
+    names the template reads."""
     state: dict[str, Any] = {}
     for name, value in serialized.items():
         if name in NOT_STATE:
@@ -252,6 +240,5 @@ def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
             # JIT off: the page rendered the live value; the browser still
             # only gets what the template reads.
             value = generic_serialize(value, list(extraction[name]))
-        state[name] = json.loads(json.dumps(value, cls=StateEncoder))
+        state[name] = value
     return state
-

@@ -13,6 +13,7 @@ The empty path means the object itself is displayed (``{{ lease }}``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 STAR = "*"
 SEPARATOR = "."
@@ -29,3 +30,27 @@ def join_path(segments: Iterable[str]) -> str:
 def normalize_paths(paths: Iterable[str]) -> tuple[str, ...]:
     """Sorted and de-duplicated: the form every cache key and tree uses."""
     return tuple(sorted(set(paths)))
+
+
+@dataclass
+class Branch:
+    """Paths below one segment, untyped: ``bare`` when a path ends here."""
+
+    bare: bool = False
+    children: dict[str, Branch] = field(default_factory=dict)
+
+
+def branch_paths(paths: Iterable[str]) -> Branch:
+    """The paths as a tree of segments.
+
+        >>> root = branch_paths(["", "tenant.phone", "tenant"])
+        >>> root.bare, root.children["tenant"].bare, list(root.children["tenant"].children)
+        (True, True, ['phone'])
+    """
+    root = Branch()
+    for path in normalize_paths(paths):
+        branch = root
+        for segment in split_path(path):
+            branch = branch.children.setdefault(segment, Branch())
+        branch.bare = True
+    return root

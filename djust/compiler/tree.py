@@ -76,7 +76,6 @@ import re
 import threading
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.db import models
@@ -84,7 +83,7 @@ from django.utils.functional import cached_property as django_cached_property
 
 from djust import conf
 from djust.compiler.nodes import Kind, Node
-from djust.compiler.paths import STAR, join_path, normalize_paths, split_path
+from djust.compiler.paths import STAR, Branch, branch_paths, join_path, normalize_paths, split_path
 
 logger = logging.getLogger("djust.compiler.tree")
 
@@ -100,14 +99,6 @@ class SensitiveFieldWarning(UserWarning):
 
 class InvalidPathError(ValueError):
     """A path with an empty segment: no template can produce it."""
-
-
-@dataclass
-class _Branch:
-    """Paths below one segment, before typing."""
-
-    bare: bool = False
-    children: dict[str, _Branch] = field(default_factory=dict)
 
 
 def build_access_tree(model: type[models.Model], paths: Iterable[str]) -> Node:
@@ -133,17 +124,12 @@ def build_read_tree(model: type[models.Model], paths: Iterable[str]) -> Node:
     return _Builder(model, warn=False).build(paths)
 
 
-def _branches(model: type[models.Model], paths: Iterable[str]) -> _Branch:
-    root = _Branch()
-    for path in normalize_paths(paths):
-        segments = split_path(path)
-        if any(segment == "" for segment in segments):
+def _branches(model: type[models.Model], paths: Iterable[str]) -> Branch:
+    paths = normalize_paths(paths)
+    for path in paths:
+        if "" in split_path(path):
             raise InvalidPathError(f"{model._meta.label}: malformed path {path!r}")
-        branch = root
-        for segment in segments:
-            branch = branch.children.setdefault(segment, _Branch())
-        branch.bare = True
-    return root
+    return branch_paths(paths)
 
 
 def _is_index(segment: str) -> bool:
@@ -248,13 +234,13 @@ class _Builder:
 
     # Each resolver returns the node for ``segment`` given what is below it.
 
-    def _instance_children(self, model, branch: _Branch, path: tuple[str, ...]):
+    def _instance_children(self, model, branch: Branch, path: tuple[str, ...]):
         return tuple(
             self._on_instance(model, segment, sub, (*path, segment))
             for segment, sub in sorted(branch.children.items())
         )
 
-    def _on_instance(self, model, segment: str, branch: _Branch, path) -> Node:
+    def _on_instance(self, model, segment: str, branch: Branch, path) -> Node:
         if segment.startswith("_"):
             return _unknown(segment, branch, "Django refuses lookups starting with '_'")
         if segment == STAR:
@@ -279,7 +265,7 @@ class _Builder:
             return display
         return self._on_class_attribute(model, segment, branch)
 
-    def _pk(self, model, branch: _Branch) -> Node:
+    def _pk(self, model, branch: Branch) -> Node:
         pk = model._meta.pk
         return Node(
             "pk", Kind.FIELD, bare=branch.bare, field=pk.name,
@@ -288,7 +274,7 @@ class _Builder:
             extra=(("attname", pk.attname), ("pk", True)),
         )
 
-    def _on_field(self, model, segment: str, entry, branch: _Branch, path) -> Node:
+    def _on_field(self, model, segment: str, entry, branch: Branch, path) -> Node:
         generic = _generic_classes()
         if isinstance(entry, tuple):  # a FK's attname, e.g. author_id
             model_field = entry[1]
@@ -337,12 +323,12 @@ class _Builder:
             )
         return _unknown(segment, branch, f"{type(entry).__name__} is not typed by djust")
 
-    def _value_children(self, model_field, branch: _Branch) -> tuple[Node, ...]:
+    def _value_children(self, model_field, branch: Branch) -> tuple[Node, ...]:
         if isinstance(model_field, models.JSONField):
             return _json_children(branch)
         return _unknown_children(branch, "below a value")
 
-    def _reverse(self, rel, segment: str, branch: _Branch, path) -> Node:
+    def _reverse(self, rel, segment: str, branch: Branch, path) -> Node:
         related = rel.related_model
         if rel.one_to_one:
             return Node(
@@ -362,7 +348,7 @@ class _Builder:
              ("remote_field", rel.field.name)),
         )
 
-    def _to_many(self, related, segment: str, branch: _Branch, path, extra) -> Node:
+    def _to_many(self, related, segment: str, branch: Branch, path, extra) -> Node:
         children = tuple(
             self._on_rows(related, sub_segment, sub, (*path, sub_segment), manager=True)
             for sub_segment, sub in sorted(branch.children.items())
@@ -372,7 +358,7 @@ class _Builder:
             children=children, extra=tuple(sorted(extra)),
         )
 
-    def _on_rows(self, related, segment: str, branch: _Branch, path, manager: bool) -> Node:
+    def _on_rows(self, related, segment: str, branch: Branch, path, manager: bool) -> Node:
         """A segment on a related manager (``manager``) or on its ``all()``."""
         if segment in MANAGER_AGGREGATES:
             return Node(
@@ -406,7 +392,7 @@ class _Builder:
         where = "a related manager" if manager else "a queryset"
         return _unknown(segment, branch, f"{segment!r} on {where} is resolved at run time")
 
-    def _display(self, model, segment: str, branch: _Branch) -> Node | None:
+    def _display(self, model, segment: str, branch: Branch) -> Node | None:
         match = _DISPLAY.match(segment)
         if match is None:
             return None
@@ -422,7 +408,7 @@ class _Builder:
             children=_unknown_children(branch, "below a display value"),
         )
 
-    def _on_class_attribute(self, model, segment: str, branch: _Branch) -> Node:
+    def _on_class_attribute(self, model, segment: str, branch: Branch) -> Node:
         static = inspect.getattr_static(model, segment, _MISSING)
         if static is _MISSING:
             return _unknown(segment, branch, f"{model._meta.label} has no attribute {segment!r}")
@@ -480,18 +466,18 @@ def _needs_arguments(function, skip_first: bool) -> bool:
     )
 
 
-def _unknown(segment: str, branch: _Branch, note: str) -> Node:
+def _unknown(segment: str, branch: Branch, note: str) -> Node:
     return Node(
         segment, Kind.UNKNOWN, bare=branch.bare, note=note,
         children=_unknown_children(branch, "below a run-time lookup"),
     )
 
 
-def _unknown_children(branch: _Branch, note: str) -> tuple[Node, ...]:
+def _unknown_children(branch: Branch, note: str) -> tuple[Node, ...]:
     return tuple(_unknown(segment, sub, note) for segment, sub in sorted(branch.children.items()))
 
 
-def _json_children(branch: _Branch) -> tuple[Node, ...]:
+def _json_children(branch: Branch) -> tuple[Node, ...]:
     children = []
     for segment, sub in sorted(branch.children.items()):
         if segment.startswith("_"):
