@@ -33,7 +33,6 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, get_type_hints
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.template import engines
@@ -147,7 +146,7 @@ class LiveView(View):
 
     # -- rendering -------------------------------------------------------
     def render_page(self, request: HttpRequest) -> tuple[str, dict[str, Any]]:
-        """Render the template; return the HTML and the JSON-ready state."""
+        """Render the template; return the HTML and the browser state."""
         extraction = self.get_extraction()
         context = self.get_context_data()
         started = time.perf_counter()
@@ -155,8 +154,7 @@ class LiveView(View):
             extraction, context, template=self.template_label(), jit=self.jit_enabled(),
         )
         elapsed = time.perf_counter() - started
-        browser_state = jit.browser_state(extraction, context, serialized,
-                                          template=self.template_label())
+        browser_state = jit.browser_state(extraction, context, serialized)
         render_context = dict(serialized)
         # Names the template reads that are not model data (view, request...)
         for name in ("view", "request"):
@@ -174,7 +172,7 @@ class LiveView(View):
             page,
             {"data-djust-id": state_id, "data-djust-csrf": get_token(request)},
             script=static("djust/djust.js"),
-            state_json=json.dumps(browser_state, cls=DjangoJSONEncoder),
+            state_json=json.dumps(browser_state, cls=jit.StateEncoder),
         )
         return HttpResponse(page)
 
@@ -196,7 +194,7 @@ class LiveView(View):
         return JsonResponse(
             {"html": html.root_inner_html(page), "state": browser_state,
              "stats": self.last_stats},
-            encoder=DjangoJSONEncoder,
+            encoder=jit.StateEncoder,
         )
 
     def parse_event(self, request: HttpRequest) -> dict[str, Any]:
