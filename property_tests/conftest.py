@@ -28,10 +28,10 @@ settings.register_profile(
 )
 settings.register_profile(
     "thorough",
+    settings.get_profile("default"),
     max_examples=500,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    print_blob=True,
+    # A soak can afford the explain phase.
+    phases=list(Phase),
 )
 ACTIVE_PROFILE = os.environ.get(PROFILE_ENV, "default")
 settings.load_profile(ACTIVE_PROFILE)
