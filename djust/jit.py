@@ -14,9 +14,10 @@ or compiling fails, the value goes through ``generic_serialize`` instead:
 the paths that are known plus ``pk`` and ``str()``, resolved with Django's
 own lookup rules. That is logged once per (template, name).
 
-    >>> from djust.jit import serialize_context               # doctest: +SKIP
-    >>> serialize_context(extraction, {"leases": Lease.objects.all()})
-    {'leases': [{'tenant': {...}}, ...]}
+    >>> from djust.compiler import extract_template_variables
+    >>> extraction = extract_template_variables("{{ title }}: {{ leases.count }}")
+    >>> serialize_context(extraction, {"title": "Leases", "secret": "x"}, template="demo")
+    {'title': 'Leases'}
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def split_collection_paths(paths: list[str]) -> tuple[list[str], set[str]]:
     ``first.x``, ``last.x`` and ``0.x`` read an element, so their tails join
     the element paths; ``count``/``exists`` and the bare collection do not.
 
-        >>> split_collection_paths(["count", "*.name", "first.city", ""])
-        (['', 'city', 'name'], {'', 'count', 'first'})
+        >>> elements, lookups = split_collection_paths(["count", "*.name", "first.city", ""])
+        >>> elements, sorted(lookups)
+        (['', 'city', 'name'], ['', 'count', 'first'])
     """
     element: set[str] = set()
     lookups: set[str] = set()

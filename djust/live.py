@@ -15,13 +15,15 @@ A request goes through these steps:
    carries the new inner HTML of the ``dj-root`` element and the new JSON
    state. Bad requests get a 400 with a message and change nothing.
 
-    >>> class Dashboard(LiveView):                      # doctest: +SKIP
-    ...     template_name = "dashboard.html"
-    ...     def mount(self, request):
-    ...         self.leases = Lease.objects.filter(status="active")
-    ...     @event_handler
-    ...     def only(self, status: str):
-    ...         self.leases = Lease.objects.filter(status=status)
+    class Dashboard(LiveView):
+        template_name = "dashboard.html"
+
+        def mount(self, request):
+            self.leases = Lease.objects.filter(status="active")
+
+        @event_handler
+        def only(self, status: str):
+            self.leases = Lease.objects.filter(status=status)
 """
 
 from __future__ import annotations

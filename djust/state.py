@@ -6,9 +6,8 @@ made of the session key, the view class and that id, so one session cannot
 reach another's state. QuerySets are stored as their ``query`` (pickling a
 QuerySet would evaluate it) and model instances as (model, pk).
 
-    >>> view_id = save(request, Dashboard, {"status": "active"})  # doctest: +SKIP
-    >>> load(request, Dashboard, view_id)                         # doctest: +SKIP
-    {'status': 'active'}
+    view_id = save(request, Dashboard, {"status": "active"})
+    load(request, Dashboard, view_id)    # {'status': 'active'}
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Counting what a request costs: queries and time.
 
-    >>> with measure() as cost:                    # doctest: +SKIP
-    ...     render()
-    >>> cost.queries, round(cost.ms)
-    (4, 12)
+    >>> with measure() as cost:
+    ...     pass
+    >>> cost.queries, cost.ms >= 0
+    (0, True)
 """
 
 from __future__ import annotations
