@@ -29,6 +29,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.query import ModelIterable
 
 from djust.compiler.errors import CompilerError
 from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths
@@ -110,10 +111,17 @@ def is_instance_list(value: Any) -> bool:
     )
 
 
+def yields_instances(queryset: models.QuerySet) -> bool:
+    """False for ``values()``/``values_list()`` querysets: their rows are plain data."""
+    return queryset._iterable_class is ModelIterable
+
+
 def serialize_value(value: Any, paths: list[str], *, mode: str) -> Any:
     """Serialize one context value for the paths read from it."""
     from djust.compiler import compile_serializer
 
+    if isinstance(value, models.QuerySet) and not yields_instances(value):
+        return generic_serialize(value, paths)
     if isinstance(value, models.QuerySet):
         return serialize_queryset(value, paths, mode=mode)
     if isinstance(value, models.Model):
@@ -154,6 +162,10 @@ def serialize_queryset(queryset: models.QuerySet, paths: list[str], *, mode: str
 
 def generic_serialize(value: Any, paths: list[str]) -> Any:
     """The safe fallback: known paths plus ``pk`` and ``str``, resolved at run time."""
+    if isinstance(value, models.QuerySet) and not yields_instances(value):
+        element_paths, _ = split_collection_paths(paths)
+        branch = branch_paths(element_paths)
+        return Collection(_resolve_generically(row, branch) for row in value)
     if isinstance(value, models.QuerySet) or is_instance_list(value):
         element_paths, _ = split_collection_paths(paths)
         branch = branch_paths([*element_paths, "pk", ""])
@@ -203,16 +215,18 @@ def serialize_context(
         if not needs_serializing(value) or not jit:
             out[name] = value
         elif unanalysed:
+            # Some lookups are unknown: the page renders from the live value
+            # (correct, maybe N+1); browser_state sends the generic value.
             where = ", ".join(f"{u.tag} (line {u.line})" for u in unanalysed)
             log_fallback_once(template, name, f"the template has tags djust cannot analyse: "
                               f"{where}")
-            out[name] = generic_serialize(value, paths)
+            out[name] = value
         else:
             try:
                 out[name] = serialize_value(value, paths, mode=mode)
             except CompilerError as exc:
                 log_fallback_once(template, name, f"{type(exc).__name__}: {exc}")
-                out[name] = generic_serialize(value, paths)
+                out[name] = value
     return out
 
 
@@ -239,8 +253,8 @@ def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
         if name in NOT_STATE:
             continue
         if value is context.get(name) and needs_serializing(value):
-            # JIT off: the page rendered the live value; the browser still
-            # only gets what the template reads.
+            # JIT off, or the fallback: the page rendered the live value; the
+            # browser still only gets what the template reads.
             value = generic_serialize(value, list(extraction[name]))
         state[name] = value
     return state

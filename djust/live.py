@@ -35,6 +35,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, get_type_hints
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.template import engines
@@ -124,21 +125,21 @@ class LiveView(View):
         }
 
     # -- templates -------------------------------------------------------
+    def check_template(self) -> None:
+        if self.template is None and self.template_name is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} needs template_name or template")
+
     def get_template(self):
+        self.check_template()
         if self.template is not None:
             return engines["django"].from_string(self.template)
-        if self.template_name is None:
-            from django.core.exceptions import ImproperlyConfigured
-
-            raise ImproperlyConfigured(
-                f"{type(self).__name__} needs template_name or template"
-            )
         return engines["django"].get_template(self.template_name)
 
     def template_label(self) -> str:
         return self.template_name or f"<inline template of {type(self).__qualname__}>"
 
     def get_extraction(self):
+        self.check_template()
         if self.template is not None:
             return extract_template_variables(self.template, name=self.template_label())
         return extract_template_variables_from_name(self.template_name)

@@ -3,12 +3,13 @@ import logging
 import re
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from djust.html import root_inner_html
-from examples.rentals.models import Lease
+from examples.rentals.models import Lease, Property
 from examples.rentals.seed import seed
 
 pytestmark = pytest.mark.django_db
@@ -186,8 +187,14 @@ def test_unanalysable_template_falls_back_and_logs_once(rentals, caplog):
     records = [r for r in caplog.records if "leases" in r.getMessage()]
     assert len(records) == 1
     assert "include" in records[0].getMessage()
-    statuses = "".join(lease.status for lease in Lease.objects.order_by("id"))
-    assert statuses in first.content.decode()
+    content = first.content.decode()
+    leases = Lease.objects.order_by("id")
+    assert "".join(lease.status for lease in leases) in content
+    # Lookups only the dynamically included template makes still render:
+    # the page renders from the live value.
+    assert "".join(f"[{lease.tenant.phone}]" for lease in leases) in content
+    # The browser state stays generic: the known paths, pk and str only.
+    assert set(page_state(content)["leases"][0]) == {"__str__", "pk", "status"}
 
 
 def test_edited_template_is_used_on_the_next_request_in_debug(rentals, settings, tmp_path):
@@ -212,3 +219,16 @@ def test_edited_template_is_used_on_the_next_request_in_debug(rentals, settings,
     phone = Lease.objects.order_by("id").first().tenant.phone
     assert f"<b>{phone}</b>" in second
     assert set(page_state(second)["leases"][0]) == {"tenant"}
+
+
+def test_values_querysets_serialize_their_rows_generically(rentals):
+    content = Client().get("/values/").content.decode()
+    cities = list(Property.objects.order_by("city").values_list("city", flat=True))
+    assert "".join(f"<i>{city}</i>" for city in cities) in content
+    assert f"{len(cities)}</main>" in content
+    assert page_state(content)["cities"] == [{"city": city} for city in cities]
+
+
+def test_a_view_without_template_says_so(rentals):
+    with pytest.raises(ImproperlyConfigured, match="NoTemplate needs template_name or template"):
+        Client().get("/no-template/")

@@ -10,4 +10,6 @@ urlpatterns = [
     path("unanalysable/", views.Unanalysable.as_view()),
     path("from-file/", views.FromFile.as_view()),
     path("dashboard/", Dashboard.as_view()),
+    path("values/", views.ValuesRows.as_view()),
+    path("no-template/", views.NoTemplate.as_view()),
 ]

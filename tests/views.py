@@ -61,3 +61,15 @@ class FromFile(LiveView):
 
     def mount(self, request, **kwargs):
         self.leases = Lease.objects.order_by("id")
+
+
+class ValuesRows(LiveView):
+    template = ('<main dj-root>{% for row in cities %}<i>{{ row.city }}</i>{% endfor %}'
+                "{{ cities.count }}</main>")
+
+    def mount(self, request, **kwargs):
+        self.cities = Property.objects.order_by("city").values("city", "name")
+
+
+class NoTemplate(LiveView):
+    pass
