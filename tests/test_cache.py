@@ -1,13 +1,16 @@
 """The serializer cache: bounded, single compilation per key, schema-keyed."""
 
 import threading
+import warnings
 
 import pytest
 from django.db import models
 from django.test.utils import isolate_apps
 
+from djust.compiler import serializer as serializer_module
 from djust.compiler.cache import SerializerCache, schema_fingerprint
 from djust.compiler.serializer import cache_key
+from djust.compiler.tree import SensitiveFieldWarning
 from examples.rentals.models import Lease, Unit
 
 
@@ -104,3 +107,179 @@ def test_settings_are_part_of_the_key(settings):
     settings.DJUST = {"SENSITIVE_FIELDS": ["password", "number"]}
     assert cache_key(Unit, ("number",), "json") != plain
     assert cache_key(Unit, ("number",), "python") != cache_key(Unit, ("number",), "json")
+
+
+def test_an_alias_finds_its_entry_only_with_the_same_stamp():
+    cache = SerializerCache(maxsize=4)
+    cache.get_or_compile("key", lambda: "value")
+    cache.remember(("as", "given"), "stamp-1", "key")
+    assert cache.lookup(("as", "given"), "stamp-1") == "value"
+    assert cache.lookup(("as", "given"), "stamp-2") is None
+    assert cache.lookup(("never", "remembered"), "stamp-1") is None
+
+
+def test_an_alias_of_an_evicted_or_cleared_entry_finds_nothing():
+    cache = SerializerCache(maxsize=1)
+    cache.get_or_compile("a", lambda: 1)
+    cache.remember("alias of a", "s", "a")
+    cache.get_or_compile("b", lambda: 2)  # evicts "a"
+    assert cache.lookup("alias of a", "s") is None
+    cache.remember("alias of b", "s", "b")
+    cache.clear()
+    assert cache.lookup("alias of b", "s") is None
+
+
+def test_an_alias_hit_refreshes_the_entry_recency():
+    cache = SerializerCache(maxsize=2)
+    cache.get_or_compile("a", lambda: 1)
+    cache.remember("alias of a", "s", "a")
+    cache.get_or_compile("b", lambda: 2)
+    assert cache.lookup("alias of a", "s") == 1
+    cache.get_or_compile("c", lambda: 3)  # evicts the least recent: "b"
+    assert cache.get("b") is None and cache.get("a") == 1
+
+
+def test_aliases_stay_bounded():
+    cache = SerializerCache(maxsize=3)
+    cache.get_or_compile("key", lambda: "value")
+    for spelling in range(50):
+        cache.remember(("spelling", spelling), "s", "key")
+        assert len(cache._aliases) <= 6
+    assert cache.lookup(("spelling", 49), "s") == "value"
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch):
+    """An empty process-wide serializer cache, restored afterwards."""
+    from djust.compiler import cache as cache_module
+
+    cache = SerializerCache(maxsize=16)
+    monkeypatch.setattr(cache_module, "_DEFAULT", cache)
+    return cache
+
+
+def test_reordered_paths_share_one_compilation(fresh_cache, monkeypatch):
+    compiled = _count_compilations(monkeypatch)
+    paths = ["bedrooms", "square_feet", "is_available"]
+    first = serializer_module.compile_serializer(Unit, paths, mode="python")
+    again = serializer_module.compile_serializer(Unit, list(reversed(paths)), mode="python")
+    twice = serializer_module.compile_serializer(Unit, (p for p in paths), mode="python")
+    assert first is again is twice
+    assert compiled == [("bedrooms", "is_available", "square_feet")]
+    assert len(fresh_cache) == 1
+
+
+def test_a_settings_change_reaches_a_request_seen_before(fresh_cache, settings):
+    paths = ["bedrooms", "is_available", "number", "property.city"]
+    before = serializer_module.compile_serializer(Unit, paths)
+    assert "number" in before(Unit(number="7", bedrooms=1))
+    settings.DJUST = {"SENSITIVE_FIELDS": ["password", "number"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SensitiveFieldWarning)
+        after = serializer_module.compile_serializer(Unit, paths)
+    assert after is not before
+    assert "number" not in after(Unit(number="7", bedrooms=1))
+
+
+def test_an_unrelated_setting_change_keeps_the_settings_memo(settings):
+    serializer_module.sensitive_settings()
+    settings.TIME_ZONE = "Europe/Oslo"
+    assert serializer_module._SENSITIVE is not None
+    settings.DJUST = {"SENSITIVE_FIELDS": ["password", "city"]}
+    assert serializer_module._SENSITIVE is None
+    assert serializer_module.sensitive_settings() == ("password", "city")
+
+
+def test_a_settings_read_racing_a_change_is_not_remembered(monkeypatch):
+    from djust import conf
+
+    real_get = conf.get
+
+    def get_while_settings_change(key):
+        value = real_get(key)
+        # Another thread's override_settings lands between this read and its storing.
+        serializer_module._forget_settings(setting="DJUST")
+        return value
+
+    serializer_module._forget_settings(setting="DJUST")
+    monkeypatch.setattr(conf, "get", get_while_settings_change)
+    assert serializer_module.sensitive_settings() == ("password",)
+    assert serializer_module._SENSITIVE is None
+    monkeypatch.setattr(conf, "get", real_get)
+    assert serializer_module.sensitive_settings() == ("password",)
+    assert serializer_module._SENSITIVE == ("password",)
+
+
+@isolate_apps("tests.testapp")
+def test_a_schema_change_reaches_a_request_seen_before(fresh_cache):
+    class Widget(models.Model):
+        name = models.CharField(max_length=10)
+
+        class Meta:
+            app_label = "testapp"
+
+    before = serializer_module.compile_serializer(Widget, ["name", "size"])
+    assert "size" not in before(Widget(name="w"))
+    Widget.add_to_class("size", models.IntegerField(default=3))
+    after = serializer_module.compile_serializer(Widget, ["name", "size"])
+    assert after is not before
+    assert after(Widget(name="w")) == {"name": "w", "size": 3}
+
+
+def test_concurrent_first_requests_compile_once(fresh_cache, monkeypatch):
+    compiled = _count_compilations(monkeypatch)
+    started = threading.Event()
+    release = threading.Event()
+    real = serializer_module._compile
+
+    def slow_compile(model, normalized, mode):
+        started.set()
+        release.wait()
+        return real(model, normalized, mode)
+
+    monkeypatch.setattr(serializer_module, "_compile", slow_compile)
+    paths = ["square_feet", "property.address", "property.built"]
+    results = []
+
+    def ask():
+        results.append(serializer_module.compile_serializer(Unit, paths))
+
+    owner = threading.Thread(target=ask)
+    owner.start()
+    assert started.wait(timeout=30), "the first request never started compiling"
+    waiters = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in waiters:
+        thread.start()
+    release.set()
+    for thread in [owner, *waiters]:
+        thread.join()
+    assert len(results) == 5 and all(result is results[0] for result in results)
+    assert compiled == [("property.address", "property.built", "square_feet")]
+
+
+def _count_compilations(monkeypatch) -> list:
+    """Record the normalized paths of every compilation (the cache's misses)."""
+    compiled = []
+    real = serializer_module._compile
+
+    def counting(model, normalized, mode):
+        compiled.append(normalized)
+        return real(model, normalized, mode)
+
+    monkeypatch.setattr(serializer_module, "_compile", counting)
+    return compiled
+
+
+def test_a_hit_reads_no_settings_and_sorts_nothing(fresh_cache, monkeypatch):
+    from djust import conf
+
+    paths = ["number", "bedrooms", "property.name"]
+    first = serializer_module.compile_serializer(Unit, paths)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the hit path must not derive the full key")
+
+    monkeypatch.setattr(conf, "get", forbidden)
+    monkeypatch.setattr(serializer_module, "normalize_paths", forbidden)
+    assert serializer_module.compile_serializer(Unit, paths) is first
+    assert serializer_module.compile_serializer(Unit, tuple(paths)) is first

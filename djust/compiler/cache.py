@@ -11,6 +11,12 @@ Two threads asking for the same missing key compile once: the first
 compiles, the others wait for its result (or its exception, which is not
 cached).
 
+Deriving a full key costs more than the lookup itself, so callers can also
+record an *alias* (the request as they received it) with a *stamp* (what
+the key was derived from): ``lookup(alias, stamp)`` finds the entry
+without deriving the key again, as long as the stamp is unchanged. An alias
+only names a key; the entry itself stays subject to the LRU.
+
     >>> cache = SerializerCache(maxsize=2)
     >>> cache.get_or_compile(("k",), lambda: "compiled")
     'compiled'
@@ -77,6 +83,8 @@ class SerializerCache:
         self.maxsize = maxsize
         self._entries: OrderedDict[Hashable, object] = OrderedDict()
         self._pending: dict[Hashable, _Pending] = {}
+        # alias -> (stamp, key); read without the lock (one dict lookup is atomic).
+        self._aliases: dict[Hashable, tuple[Hashable, Hashable]] = {}
         self._lock = threading.Lock()
         self.compilations = 0
 
@@ -86,6 +94,37 @@ class SerializerCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._aliases.clear()
+
+    def lookup(self, alias: Hashable, stamp: Hashable):
+        """The cached value ``alias`` was remembered for with this ``stamp``,
+        or None (a new stamp, an unknown alias, an evicted entry).
+
+            >>> cache = SerializerCache(maxsize=2)
+            >>> cache.remember("as given", "v1", ("key",))
+            >>> cache.get_or_compile(("key",), lambda: "compiled")
+            'compiled'
+            >>> cache.lookup("as given", "v1"), cache.lookup("as given", "v2")
+            ('compiled', None)
+        """
+        entry = self._aliases.get(alias)
+        if entry is None or entry[0] != stamp:
+            return None
+        key = entry[1]
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def remember(self, alias: Hashable, stamp: Hashable, key: Hashable) -> None:
+        """Let ``lookup(alias, stamp)`` find the entry of ``key``."""
+        with self._lock:
+            # Aliases are shortcuts: when callers spell requests in too many
+            # ways, forgetting them all is cheaper than tracking their age.
+            if len(self._aliases) >= 2 * max(self.maxsize, 1) and alias not in self._aliases:
+                self._aliases.clear()
+            self._aliases[alias] = (stamp, key)
 
     def get(self, key: Hashable):
         """The cached value for ``key`` or None (refreshes its recency)."""

@@ -48,10 +48,15 @@ How the walk maps template constructs to paths:
   as a variable in their arguments, their nested node lists are walked,
   and an ``Unanalysed`` record says what could not be analysed.
 
-Results are cached in a bounded, thread-safe LRU keyed by the source's
-content hash, the engine and the template name; a cached result is reused
-only while every template it followed (includes, parents) still has the
-content it had.
+Results are cached in a bounded, thread-safe LRU keyed by the source, the
+engine and the template name; a cached result is reused only while every
+template it followed (includes, parents) still has the content it had.
+The source itself is the key, not a digest of it: a str caches its hash,
+so the engine's cached loader (which hands out the same template, and so
+the same source string, until a template changes) makes the key almost
+free, where digesting the page cost more than the rest of a cache hit. For
+the same reason a followed template is known unchanged, without reading
+it, when the loader returns the very object the walk saw.
 """
 
 from __future__ import annotations
@@ -59,9 +64,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.template import (
     Engine,
@@ -223,7 +229,7 @@ def extract_template_variables(
     """
     engine = engine or _default_engine()
     source = str(source)
-    key = ("source", _digest(source), engine, name)
+    key = ("source", source, engine, name)
     cached = _cached(key, engine)
     if cached is not None:
         return cached
@@ -240,15 +246,16 @@ def extract_template_variables_from_name(
 ) -> Extraction:
     """Find a template through the engine's loaders and extract its paths.
 
-        >>> extract_template_variables_from_name("rentals/dashboard.html")
-        <Extraction {expiring_leases: [...], ...}>
+        >>> extraction = extract_template_variables_from_name("rentals/dashboard.html")
+        >>> "*.tenant.user.email" in extraction["expiring_leases"], extraction.templates
+        (True, ('rentals/dashboard.html', 'rentals/base.html'))
     """
     engine = engine or _default_engine()
     try:
         template = _load(engine, template_name, skip=None)
     except TemplateSyntaxError as exc:
         raise _syntax_error(exc, template_name) from exc
-    key = ("name", _digest(_source_of(template)), engine, template_name)
+    key = ("name", _source_of(template), engine, template_name)
     cached = _cached(key, engine)
     if cached is not None:
         return cached
@@ -365,11 +372,16 @@ def _tag_name(node: Node) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Dependency:
-    """A template the result followed: how it was loaded and its content."""
+    """A template the result followed: how it was loaded and its content.
+
+    ``template`` (a weak reference to the loaded object, when it allows one)
+    lets a later check skip hashing when the loader hands out that same object.
+    """
 
     name: str
     skip: tuple | None
     digest: str
+    template: weakref.ref | None = field(default=None, compare=False)
 
 
 class _LRU:
@@ -425,7 +437,20 @@ def _still_same(engine: Engine, dependency: _Dependency) -> bool:
         template = _load(engine, dependency.name, dependency.skip)
     except Exception:  # gone or now invalid: the re-extraction reports it
         return False
+    seen = dependency.template
+    if seen is not None and seen() is template:
+        # A loader hands out the same object only until it re-reads the file
+        # (the cached loader's reset on autoreload): its content was hashed.
+        return True
     return _digest(_source_of(template)) == dependency.digest
+
+
+def _dependency(name: str, skip: tuple | None, template) -> _Dependency:
+    try:
+        seen = weakref.ref(template)
+    except TypeError:  # an object without weak references: always hashed
+        seen = None
+    return _Dependency(name, skip, _digest(_source_of(template)), seen)
 
 
 def _store(key, dependencies: tuple[_Dependency, ...], extraction: Extraction) -> None:
@@ -616,8 +641,12 @@ class _Walker:
     # -- recording ---------------------------------------------------------
 
     def record(self, binding: _Binding, rest: Segments = ()) -> None:
+        paths = self.paths
+        if type(binding) is _ContextName:  # the common case, without a generator
+            paths.setdefault(binding.name, set()).add(join_path(rest))
+            return
         for name, segments in binding.resolve(rest):
-            self.paths.setdefault(name, set()).add(join_path(segments))
+            paths.setdefault(name, set()).add(join_path(segments))
 
     def note(self, node: Node, reason: str) -> None:
         record = Unanalysed(_tag_name(node), _node_label(node), _node_line(node), reason)
@@ -626,8 +655,20 @@ class _Walker:
 
     def display(self, expression, scope: _Scope) -> None:
         """The expression's value is used as a whole (printed, tested, passed)."""
-        if expression is not None:
-            self.record(self.expression_binding(expression, scope))
+        if expression is None:
+            return
+        if type(expression) is FilterExpression and not expression.filters:
+            # ``{{ a.b.c }}``, most of a page: read the lookups directly rather
+            # than through an alias of the root.
+            variable = expression.var
+            if type(variable) is not Variable or variable.lookups is None:
+                return  # a literal reads nothing
+            lookups = variable.lookups
+            root = scope.lookup(lookups[0])
+            if type(root) is not _BlockRef:
+                self.record(root, tuple(lookups[1:]))
+                return
+        self.record(self.expression_binding(expression, scope))
 
     # -- expressions -------------------------------------------------------
 
@@ -702,8 +743,8 @@ class _Walker:
         if cached is None:
             blocks: dict[str, list] = {}
             for member in chain:
-                for block in member.nodelist.get_nodes_by_type(loader_tags.BlockNode):
-                    blocks.setdefault(block.name, []).append(block)
+                for name, block in _blocks_of(member).items():
+                    blocks.setdefault(name, []).append(block)
             cached = {name: tuple(found) for name, found in blocks.items()}
             self.block_maps[key] = cached
         return cached
@@ -762,15 +803,19 @@ class _Walker:
             raise _syntax_error(exc, name) from exc
         label = _label_of(template)
         self.templates[label] = None
-        self.dependencies[key] = _Dependency(name, skip, _digest(_source_of(template)))
+        self.dependencies[key] = _dependency(name, skip, template)
         self.loaded[key] = template
         return template
 
     # -- nodes -------------------------------------------------------------
 
     def walk(self, nodelist: Iterable[Node] | None, scope: _Scope) -> None:
+        visitors = _VISITORS
         for node in nodelist or ():
-            visit = _VISITORS.get(type(node))
+            kind = type(node)
+            if kind is TextNode:  # most nodes of a page: skip without a call
+                continue
+            visit = visitors.get(kind)
             if visit is None:
                 self.visit_unknown(node, scope)
             else:
@@ -977,6 +1022,18 @@ class _Walker:
             seen.add(id(value))
             for item in value.values():
                 self.generic_value(item, scope, body_scope, seen, depth - 1)
+
+
+def _blocks_of(template) -> dict[str, loader_tags.BlockNode]:
+    """The blocks a template defines, by name."""
+    extends = _extends_node(template.nodelist)
+    if extends is not None:
+        # Django's parser already collected a child template's blocks.
+        return extends.blocks
+    return {
+        block.name: block
+        for block in template.nodelist.get_nodes_by_type(loader_tags.BlockNode)
+    }
 
 
 def _extends_node(nodelist) -> loader_tags.ExtendsNode | None:
