@@ -72,3 +72,17 @@ def test_source_must_match_the_ast():
     ast.fix_missing_locations(module)
     with pytest.raises((emit.VerificationError, SyntaxError)):
         emit.build_function(module, {"__builtins__": {}}, name="f", filename="<djust bad>")
+
+
+def test_extended_arguments_name_the_right_global():
+    # More than 256 names: LOAD_GLOBAL needs an EXTENDED_ARG prefix.
+    names = [f"helper_{index}" for index in range(300)]
+    module = _module(f"def f(obj):\n    return ({', '.join(names)},)\n")
+    namespace = {"__builtins__": {}, **{name: index for index, name in enumerate(names)}}
+    function, _, report = emit.build_function(module, namespace, name="f",
+                                              filename="<djust test wide>")
+    assert function(None) == tuple(range(300))
+    assert set(report.globals_loaded) == set(names)
+    del namespace["helper_299"]
+    with pytest.raises(emit.VerificationError, match="'helper_299'"):
+        emit.build_function(module, namespace, name="f", filename="<djust test wide bad>")

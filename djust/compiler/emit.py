@@ -4,7 +4,7 @@
 standard ``ast.unparse`` elsewhere); ``build_function`` compiles that text —
 so a traceback's line numbers point at the rendered source, which is
 registered in ``linecache`` under a deterministic filename — then checks
-every code object with ``bytecode`` before the function may run:
+the bytecode of every code object with the ``bytecode`` package before the function may run:
 
 - global names loaded are the namespace's helpers or allowed builtins;
 - no import, class-building, global-store or attribute-store opcodes.
@@ -36,6 +36,8 @@ _FORBIDDEN_OPCODES = frozenset({
     "IMPORT_NAME", "IMPORT_FROM", "IMPORT_STAR", "LOAD_BUILD_CLASS",
     "STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME", "DELETE_NAME",
     "STORE_ATTR", "DELETE_ATTR", "LOAD_NAME", "SETUP_ANNOTATIONS",
+    # 3.12+: class bodies and annotation scopes read names through it.
+    "LOAD_FROM_DICT_OR_GLOBALS",
 })
 _GLOBAL_OPCODES = frozenset({"LOAD_GLOBAL"})
 # Since 3.11 LOAD_GLOBAL's low bit says "also push NULL"; the name is arg >> 1.
@@ -121,9 +123,11 @@ def verify(code: types.CodeType, namespace: dict, *, filename: str = "") -> Veri
         # several times cheaper to build than the abstract Bytecode.
         concrete = bytecode.ConcreteBytecode.from_code(code_object)
         for instr in concrete:
-            if instr.name in _FORBIDDEN_OPCODES and not _is_module_definition(index, instr):
-                raise VerificationError(f"{filename}: forbidden opcode {instr.name}")
-            if instr.name in _GLOBAL_OPCODES:
+            name = instr.name
+            if name in _FORBIDDEN_OPCODES and not (index == 0 and name == "STORE_NAME"):
+                # The module body only binds the function's name.
+                raise VerificationError(f"{filename}: forbidden opcode {name}")
+            if name in _GLOBAL_OPCODES:
                 global_name = concrete.names[instr.arg >> _GLOBAL_ARG_SHIFT]
                 if global_name not in allowed:
                     raise VerificationError(f"{filename}: loads unknown global {global_name!r}")
@@ -138,8 +142,3 @@ def _code_objects(code: types.CodeType):
     for constant in code.co_consts:
         if isinstance(constant, types.CodeType):
             yield from _code_objects(constant)
-
-
-def _is_module_definition(index: int, instr) -> bool:
-    # The module body only binds the function's name.
-    return index == 0 and instr.name == "STORE_NAME"
