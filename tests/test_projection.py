@@ -46,6 +46,7 @@ def test_projectable_trees(model, paths, expected):
 @pytest.mark.parametrize(("model", "paths"), [
     (Lease, S1),
     (Lease, ["pk", "tenant_id", "deposit", "reference", "unit.bedrooms", "unit.square_feet"]),
+    (Lease, ["tenant.phone"]),  # one column: rows are still 1-tuples
     (MaintenanceRequest, ["title", "unit.property.name", "get_priority_display", "created_at",
                           "resolved_in", "tenant.phone", "tenant.user.first_name"]),
 ])

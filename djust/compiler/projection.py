@@ -150,7 +150,8 @@ def lower_projection(tree: Node, mode: str, *, name: str):
     if not columns:
         return None
     targets = [ast.Name(id=f"c{i}", ctx=ast.Store()) for i in range(len(columns))]
-    target = targets[0] if len(targets) == 1 else ast.Tuple(elts=targets, ctx=ast.Store())
+    # values_list() rows are tuples even for one column: always unpack.
+    target = ast.Tuple(elts=targets, ctx=ast.Store())
     body: list[ast.stmt] = [ast.Expr(ast.Constant(
         f"Serialize {tree.model._meta.label} rows of values_list{columns!r}."))]
     # Choice labels may be lazy translations: resolved once per call, in the
