@@ -90,3 +90,24 @@ def test_projection_reads_one_query():
 ])
 def test_which_querysets_can_be_projected(make, accepted):
     assert queryset_accepts_projection(make()) is accepted
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["json", "python"])
+def test_many_projects_querysets_and_loads_instances_otherwise(mode, monkeypatch):
+    seed(scale=0.02)
+    serializer = compile_serializer(Lease, S1, mode=mode)
+    instances = list(Lease.objects.order_by("-end_date")[:7])
+    expected = [serializer(lease) for lease in instances]
+    created = []
+    original = Lease.from_db.__func__
+    monkeypatch.setattr(Lease, "from_db", classmethod(
+        lambda cls, *args: created.append(1) or original(cls, *args)))
+    with CaptureQueriesContext(connection) as captured:
+        projected = serializer.many(Lease.objects.order_by("-end_date")[:7])
+    assert projected == expected
+    assert len(captured.captured_queries) == 1
+    assert created == []  # no model instance was built
+    # A queryset that asks for prefetching keeps the instance path.
+    loaded = serializer.many(Lease.objects.order_by("-end_date").prefetch_related("tenant")[:7])
+    assert loaded == expected and created
