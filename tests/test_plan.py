@@ -68,6 +68,23 @@ def test_generic_relations_and_foreign_keys():
     assert {"content_type", "object_id"} <= set(target.only)
 
 
+def test_generic_foreign_key_paths_are_planned_on_each_known_target():
+    plan = plan_for(lib.Comment, ["target", "target.pages"])
+    target = spec(plan, "target")
+    assert [level.model for level in target.targets] == [lib.Book]
+    (book,) = target.targets
+    # Book.__str__ shows its author's name; the template reads pages.
+    assert book.select_related == ("author",)
+    assert {"title", "pages", "author__name"} <= set(book.only)
+    assert "genre" not in book.only
+    assert "GenericPrefetch('target')" in plan.explain()
+
+
+def test_generic_foreign_key_without_known_targets_stays_a_plain_lookup():
+    assert plan_module.generic_targets(lib.Comment, "content_type") == ()
+    assert plan_module.generic_targets(lib.Book, "title") == ()
+
+
 def test_str_reads_are_joined_so_display_costs_no_query():
     plan = plan_for(Lease, ["tenant"])
     assert plan.select_related == ("tenant", "tenant__user")

@@ -102,7 +102,7 @@ def test_many_projects_querysets_and_loads_instances_otherwise(mode, monkeypatch
     created = []
     original = Lease.from_db.__func__
     monkeypatch.setattr(Lease, "from_db", classmethod(
-        lambda cls, *args: created.append(1) or original(cls, *args)))
+        lambda cls, *args, **kwargs: created.append(1) or original(cls, *args, **kwargs)))
     with CaptureQueriesContext(connection) as captured:
         projected = serializer.many(Lease.objects.order_by("-end_date")[:7])
     assert projected == expected

@@ -69,6 +69,9 @@ HELPERS = {
     "_PLAIN": runtime.PLAIN_TYPES,
     "_last": runtime.pick_last,
     "_kept": runtime.is_kept_leaf,
+    "_truthy": runtime.truthy_text,
+    "_is_rows": runtime.is_rows,
+    "_ShownList": runtime.ShownList,
 }
 LOOKUP_HELPER = "_lookup"
 
@@ -294,6 +297,14 @@ def _is_collection(node: Node) -> bool:
             and all(_is_index(child.segment) for child in node.children))
 
 
+def _may_be_rows(node: Node) -> bool:
+    """True when ``node`` is displayed and otherwise only read by index, and
+    its value may be a list, tuple or queryset (a JSON value, a property's,
+    a run-time lookup's): ``rows_or_single`` decides at run time."""
+    return (node.model is None and node.kind is not Kind.ROOT and node.bare
+            and bool(node.children) and all(_is_index(child.segment) for child in node.children))
+
+
 def _keeps_value_itself(node: Node) -> bool:
     # Only values that are not model rows: a row kept as is would let the
     # template query the database.
@@ -366,6 +377,31 @@ class _Lowerer:
         """(prelude, expr) building the dict/list for ``node``'s value in ``var``."""
         if _is_collection(node):
             return self.collection(node, var, model, may_be_none=may_be_none)
+        if _may_be_rows(node):
+            return self.rows_or_single(node, var, model, may_be_none=may_be_none)
+        return self.single(node, var, model, may_be_none=may_be_none, root=root)
+
+    def rows_or_single(self, node, var, model, *, may_be_none):
+        """A value of a type known only at run time, displayed and read by
+        index: the list of its elements when it is a list, tuple or queryset
+        (as for related rows), else what any other value becomes."""
+        rows_stmts, rows_expr = self.collection(node, var, model, may_be_none=False)
+        if self.mode == "python":
+            # Shown as the live value is: the elements' repr would show their
+            # serialized form ("__str__" keys, a row's text for the row).
+            rows_expr = _call(self.helper("_ShownList"), rows_expr,
+                              _call(_name("str"), _name(var)))
+        other_stmts, other_expr = self.single(node, var, model, may_be_none=may_be_none)
+        result = self.local(node.segment or "value")
+        choice = ast.If(
+            test=_call(self.helper("_is_rows"), _name(var)),
+            body=[*rows_stmts, _assign(result, rows_expr)],
+            orelse=[*other_stmts, _assign(result, other_expr)],
+        )
+        return [choice], _name(result)
+
+    def single(self, node, var, model, *, may_be_none, root=False):
+        """(prelude, expr) for a value that is not serialized as a list."""
         if self.mode == "python" and _keeps_value_itself(node):
             return self.kept_or_displayed(node, var, model)
         return self.mapping(node, var, model, may_be_none=may_be_none, root=root)
@@ -736,11 +772,11 @@ class _Lowerer:
         """The encoded expression of a displayed value with no sub-paths."""
         if element or (node.kind is Kind.EACH and model is not None):
             # Rows of a model: each displayed as str(row).
-            return _call(_name("str"), _name(var))
+            return self.display_text(var)
         if generic:
             return self.plain_or_encoded(var)
         if node.kind in _MODEL_VALUED:
-            shown = _call(_name("str"), _name(var))
+            shown = self.display_text(var)
             if node.kind is Kind.REVERSE_ONE or (node.kind is Kind.FORWARD and not node.nullable):
                 return shown
             return _none_or(var, shown)
@@ -749,6 +785,15 @@ class _Lowerer:
         if node.kind is Kind.DISPLAY and self.mode == "python":
             return _name(var)
         return self.plain_or_encoded(var)
+
+    def display_text(self, var: str) -> ast.expr:
+        """``str()`` of the object in ``var``; in python mode an empty text
+        stays true when the object is (``runtime.TruthyText``), because the
+        template tests the value with ``{% if %}`` as well as showing it."""
+        text = _call(_name("str"), _name(var))
+        if self.mode == "json":
+            return text
+        return ast.BoolOp(op=ast.Or(), values=[text, _call(self.helper("_truthy"), _name(var))])
 
     def plain_or_encoded(self, var: str) -> ast.expr:
         # Most method, property and display values are plain str/int/...:

@@ -15,7 +15,11 @@ plain immutable data describing, per queryset ("level"),
   Django's related managers do, so rows and their order are what the live
   ``obj.rel.all()`` returns (unordered relations are ordered by pk, which is
   what ``first()``/``last()`` use); ``count``/``exists``/``first``/``last``
-  are answered from those rows.
+  are answered from those rows;
+- a GenericForeignKey: the paths below it are typed on every model known to
+  be a target (``generic_targets``), each planned as its own level and
+  applied as one ``GenericPrefetch`` queryset per content type, so that
+  displaying a target or reading below it costs no query per row.
 
 ``QueryPlan.apply(queryset)`` merges the plan into what the queryset already
 does (its own select_related, prefetch_related, only/defer) so that
@@ -36,6 +40,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Prefetch, prefetch_related_objects
@@ -83,12 +88,19 @@ class Level:
 
 @dataclass(frozen=True)
 class PrefetchSpec:
-    """One prefetch lookup; ``level`` is None for a GenericForeignKey, whose
-    querysets Django picks per content type."""
+    """One prefetch lookup.
+
+    ``level`` is None for a GenericForeignKey, whose rows Django fetches
+    with one query per content type; ``targets`` then holds one level per
+    model known to be a target (each model with a GenericRelation answering
+    the foreign key), applied as a ``GenericPrefetch``. Rows of any other
+    model load whole, through its base manager, as Django does unaided.
+    """
 
     lookup: str
     model: type | None
     level: Level | None
+    targets: tuple[Level, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -300,6 +312,7 @@ class _LevelBuilder:
         self.columns: set[str] = {model._meta.pk.name}
         self.unpruned = ""
         self.prefetches: dict[str, tuple[type | None, _LevelBuilder | None]] = {}
+        self.targets: dict[str, dict[type, _LevelBuilder]] = {}
 
     def need(self, lookup: str) -> None:
         self.columns.add(lookup)
@@ -324,10 +337,19 @@ class _LevelBuilder:
 
     def generic(self, lookup: str) -> None:
         self.prefetches.setdefault(lookup, (None, None))
+        self.targets.setdefault(lookup, {})
+
+    def generic_target(self, lookup: str, model: type) -> _LevelBuilder:
+        self.generic(lookup)
+        targets = self.targets[lookup]
+        if model not in targets:
+            targets[model] = _LevelBuilder(model)
+        return targets[model]
 
     def freeze(self) -> Level:
         prefetches = tuple(
-            PrefetchSpec(lookup, model, None if builder is None else builder.freeze())
+            PrefetchSpec(lookup, model, None if builder is None else builder.freeze(),
+                         self._frozen_targets(lookup))
             for lookup, (model, builder) in sorted(self.prefetches.items())
         )
         return Level(
@@ -337,6 +359,11 @@ class _LevelBuilder:
             prefetches=prefetches,
             unpruned=self.unpruned,
         )
+
+    def _frozen_targets(self, lookup: str) -> tuple[Level, ...]:
+        targets = self.targets.get(lookup, {})
+        return tuple(targets[model].freeze()
+                     for model in sorted(targets, key=lambda m: m._meta.label))
 
 
 class _Planner:
@@ -388,7 +415,7 @@ class _Planner:
         elif kind is Kind.TO_MANY:
             self._to_many(node, model, level, here)
         elif kind is Kind.GENERIC_FK:
-            self._generic(node, level, here)
+            self._generic(node, model, level, here)
         elif kind in (Kind.PROPERTY, Kind.METHOD):
             self._callable(node, model, level, here)
         elif kind is Kind.SENSITIVE:
@@ -494,15 +521,36 @@ class _Planner:
             inner.need(node.get("ct_field"))
             inner.need(node.get("fk_field"))
 
-    def _generic(self, node: Node, level: _LevelBuilder, here: _Here) -> None:
+    def _generic(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
         level.need(here.orm + node.get("ct_field"))
         level.need(here.orm + node.get("fk_field"))
-        level.generic(here.attribute + node.field)
+        lookup = here.attribute + node.field
+        level.generic(lookup)
+        targets = generic_targets(model, node.field)
+        if not targets:
+            self._note(here, "prefetch",
+                       f"prefetch_related({lookup!r}): one query per content type; no model "
+                       "declares a GenericRelation to it, so targets load whole rows",
+                       always=True)
+            for child in node.children:
+                self._note(here.down(child.segment), "runtime lookup", child.note)
+            return
+        labels = ", ".join(target._meta.label for target in targets)
         self._note(here, "prefetch",
-                   f"prefetch_related({here.attribute + node.field!r}): one query per content "
-                   "type; what the target displays is not analyzed", always=True)
-        for child in node.children:
-            self._note(here.down(child.segment), "runtime lookup", child.note)
+                   f"GenericPrefetch({lookup!r}): one query per content type; what is read "
+                   f"below it is planned for {labels}", always=True)
+        # The serializer reads below a generic target with Django's own lookup
+        # rules; typing the same paths on each known target model tells what
+        # those lookups touch, so each target queryset can load it up front.
+        paths = _paths_below(node)
+        # Template paths are typed as templates read them: a sensitive name
+        # warns and is not loaded (run-time lookups refuse it anyway).
+        typed = build_access_tree if here.origin is None else build_read_tree
+        for target in targets:
+            tree = typed(target, paths)
+            inner = level.generic_target(lookup, target)
+            self._object(tree, target, inner, _Here(path=here.path, origin=here.origin,
+                                                    escaping=here.escaping))
 
     def _callable(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
         refused = [name for name in ("alters_data", "needs_arguments",
@@ -551,6 +599,42 @@ class _Planner:
             self.analyzing.discard(key)
 
 
+def generic_targets(model: type, name: str) -> tuple[type, ...]:
+    """The models a GenericForeignKey ``model.<name>`` is known to point at:
+    those declaring a GenericRelation over its content type and object id
+    fields, one per content type, sorted by label.
+
+        >>> from tests.testapp.models import Comment
+        >>> [target.__name__ for target in generic_targets(Comment, "target")]
+        ['Book']
+    """
+    from django.apps import apps
+    from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+
+    gfk = next((f for f in model._meta.private_fields
+                if isinstance(f, GenericForeignKey) and f.name == name), None)
+    if gfk is None:
+        return ()
+    found: dict[str, type] = {}
+    for candidate in apps.get_models():
+        for relation in candidate._meta.private_fields:
+            if (isinstance(relation, GenericRelation)
+                    and relation.related_model is model
+                    and relation.content_type_field_name == gfk.ct_field
+                    and relation.object_id_field_name == gfk.fk_field):
+                # Django fetches one queryset per content type, and the
+                # content type of a proxy is its concrete model's by default.
+                target = candidate._meta.concrete_model if gfk.for_concrete_model else candidate
+                found[target._meta.label] = target
+    return tuple(found[label] for label in sorted(found))
+
+
+def _paths_below(node: Node) -> tuple[str, ...]:
+    """The paths read below ``node``, relative to its value (``""`` when it
+    is displayed)."""
+    return tuple(join_path(segments[1:]) for segments, below in node.walk() if below.bare)
+
+
 def _back_link(node: Node, model: type) -> str | None:
     """The attribute of a row joined through ``node`` that Django sets to the
     row it was joined from (None when it sets none: a plain forward FK)."""
@@ -573,8 +657,11 @@ def _has_dynamic_getattr(model: type) -> bool:
 def _levels(level: Level, path: str) -> Iterable[tuple[str, Level]]:
     yield path, level
     for spec in level.prefetches:
+        below = SEP.join(p for p in (path, spec.lookup) if p)
         if spec.level is not None:
-            yield from _levels(spec.level, SEP.join(p for p in (path, spec.lookup) if p))
+            yield from _levels(spec.level, below)
+        for target in spec.targets:
+            yield from _levels(target, f"{below}[{target.model._meta.label}]")
 
 
 def _describe_level(level: Level, indent: int) -> list[str]:
@@ -593,6 +680,9 @@ def _describe_level(level: Level, indent: int) -> list[str]:
     for spec in level.prefetches:
         if spec.level is None:
             lines.append(f"{pad}prefetch {spec.lookup} (generic: per content type)")
+            for target in spec.targets:
+                lines.append(f"{pad}  as {target.model._meta.label}:")
+                lines += _describe_level(target, indent + 2)
             continue
         lines.append(f"{pad}prefetch {spec.lookup} ({spec.model._meta.label}):")
         lines += _describe_level(spec.level, indent + 1)
@@ -694,7 +784,8 @@ def _lookup_order(lookup) -> tuple[int, int]:
     # Shallow lookups first, and a lookup carrying a queryset before a plain
     # one on the same path: Django raises when a path it has already
     # traversed is given a queryset later.
-    has_queryset = isinstance(lookup, Prefetch) and lookup.queryset is not None
+    has_queryset = isinstance(lookup, Prefetch) and (
+        lookup.queryset is not None or bool(getattr(lookup, "querysets", None)))
     return _lookup_path(lookup).count(SEP), 0 if has_queryset else 1
 
 
@@ -715,7 +806,7 @@ def _own_prefetches(level: Level, notes: list[str], user: list) -> list:
     ours: list = []
     for spec in level.prefetches:
         if spec.level is None:
-            ours.append(spec.lookup)
+            ours.append(_generic_lookup(spec, notes, user))
             continue
         deeper = any(_lookup_path(u).startswith(spec.lookup + SEP) for u in user)
         index = _user_prefetch_index(user, spec.lookup)
@@ -750,6 +841,53 @@ def _build_prefetch(spec: PrefetchSpec, notes: list[str], prune: bool) -> Prefet
     return Prefetch(spec.lookup, queryset=_merge(queryset, spec.level, notes, prune))
 
 
+def _generic_lookup(spec: PrefetchSpec, notes: list[str], user: list):
+    """A GenericPrefetch with one planned queryset per known target model,
+    or the plain lookup when there is none (or the user prefetches it)."""
+    if not spec.targets:
+        return spec.lookup
+    if any(_lookup_path(u) == spec.lookup or _lookup_path(u).startswith(spec.lookup + SEP)
+           for u in user):
+        notes.append(f"{spec.lookup}: your own lookups use those rows; prefetched as they say")
+        return spec.lookup
+    # A GenericForeignKey reads its target through the base manager.
+    querysets = [_merge(target.model._base_manager.all(), target, notes, prune=True)
+                 for target in spec.targets]
+    return KnownTargetsPrefetch(spec.lookup, querysets)
+
+
+class KnownTargetsPrefetch(GenericPrefetch):
+    """A GenericPrefetch that hands Django only the querysets of models whose
+    content type is already cached.
+
+    Django looks up the content type of every queryset it is given before it
+    looks at the rows, which costs a query per target model not seen yet in
+    this process, whether or not any row points at it. A model not handed
+    over is fetched the way Django does unaided (whole rows, through its base
+    manager); fetching it caches its content type, so the next evaluation
+    uses the planned queryset.
+    """
+
+    def get_current_querysets(self, level):
+        querysets = super().get_current_querysets(level)
+        if querysets is None:
+            return None
+        return [queryset for queryset in querysets
+                if _content_type_is_cached(queryset.model, queryset.db)]
+
+
+def _content_type_is_cached(model: type, using: str) -> bool:
+    from django.contrib.contenttypes.models import ContentType
+
+    try:
+        # Private, but the only way to ask without querying; present and
+        # unchanged in every Django djust supports.
+        ContentType.objects.db_manager(using)._get_from_cache(model._meta)
+    except KeyError:
+        return False
+    return True
+
+
 def _join_prefetches(level: Level) -> list:
     """The joins as FK prefetches, for rows that did not load them: one
     Prefetch per first step (carrying the rest of its chain as joins), then
@@ -774,11 +912,13 @@ def _join_prefetches(level: Level) -> list:
 __all__ = [
     "Decision",
     "Join",
+    "KnownTargetsPrefetch",
     "Level",
     "PrefetchSpec",
     "QueryPlan",
     "build_access_tree",
     "cannot_apply",
+    "generic_targets",
     "optimize_queryset",
     "plan_queries",
     "related_queryset",

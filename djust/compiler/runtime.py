@@ -8,7 +8,9 @@ one lookup bit at a time, and the leaf encodings of both output modes:
 - ``json``: exactly what ``json.loads(json.dumps(value, cls=DjangoJSONEncoder))``
   gives, with ``str(value)`` for what the encoder cannot write;
 - ``python``: the Python values, with ``str(value)`` for model instances,
-  managers and other objects, and lists for querysets, lists and tuples.
+  managers and other objects (a ``TruthyText`` when that text is empty but
+  the object is true, so ``{% if %}`` agrees with the live object), and
+  lists for querysets, lists and tuples.
 
     >>> resolve_lookup({"a": 1}, "a")
     1
@@ -20,9 +22,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import inspect
 import uuid
 
+from django.core.signals import setting_changed
+from django.db.models import Model
 from django.db.models.query import QuerySet
 from django.template.base import VariableDoesNotExist
 from django.utils.duration import duration_iso_string
@@ -68,6 +73,72 @@ class Displayed(dict):
 
     def __str__(self):
         return self["__str__"]
+
+
+class ShownList(list):
+    """The elements of a list, tuple or queryset that a template both
+    displays and reads by index (python mode), displayed as the live value.
+
+        >>> shown = ShownList([1, {"a": 2, "__str__": "{'a': 2}"}], "[1, {'a': 2}]")
+        >>> str(shown), shown[1]["a"], len(shown)
+        ("[1, {'a': 2}]", 2, 2)
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, items=(), text=""):
+        super().__init__(items)
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+    def __reduce__(self):
+        return (ShownList, (list(self), self.text))
+
+
+class TruthyText(str):
+    """The empty display text of an object a template finds true (python mode).
+
+    A row only displayed becomes its text; when ``str(row)`` is ``""`` a
+    plain string would make ``{% if row %}`` false while the live row is
+    true. This text renders, compares and measures like the plain string
+    and is true whatever it holds.
+
+        >>> text = TruthyText("")
+        >>> bool(text), text == "", len(text), f"[{text}]"
+        (True, True, 0, '[]')
+    """
+
+    __slots__ = ()
+
+    def __bool__(self):
+        return True
+
+    def __reduce__(self):
+        return (TruthyText, (str(self),))
+
+
+def truthy_text(value):
+    """What python mode shows for ``value`` whose ``str()`` is empty: a
+    ``TruthyText`` when a template finds ``value`` true, else ``""``.
+
+    Generated code writes ``str(value) or truthy_text(value)``, so the common
+    case of a non-empty text costs no call.
+
+        >>> type(truthy_text(object())).__name__, truthy_text([])
+        ('TruthyText', '')
+    """
+    return TruthyText("") if value else ""
+
+
+def display_text(value):
+    """``str(value)``, kept true when ``value`` is true (see ``TruthyText``).
+
+        >>> display_text(3.5), bool(display_text(type("Blank", (), {"__str__": lambda s: ""})()))
+        ('3.5', True)
+    """
+    return str(value) or truthy_text(value)
 
 
 class Rows(list):
@@ -139,7 +210,10 @@ def resolve_lookup(current, bit):
     called by ``call_like_template``; a failure the engine makes silent
     (missing key or attribute, ``silent_variable_failure``) gives MISSING;
     any other exception propagates. Bits starting with ``_`` are refused by
-    Django's template parser, so they are never looked up here.
+    Django's template parser, so they are never looked up here, and a
+    sensitive name on a model row (``tree.sensitive_names``) is MISSING:
+    run-time lookups reach rows the access tree could not type (below a
+    generic foreign key, a property, a method).
 
         >>> resolve_lookup([10, 20], "1")
         20
@@ -147,6 +221,8 @@ def resolve_lookup(current, bit):
         True
     """
     if not isinstance(bit, str) or not bit or bit[0] == "_":
+        return MISSING
+    if isinstance(current, Model) and bit in _sensitive_names_of(type(current)):
         return MISSING
     try:
         try:
@@ -176,8 +252,36 @@ def resolve_lookup(current, bit):
     return current
 
 
+@functools.lru_cache(maxsize=512)
+def _sensitive_names_of(model) -> frozenset[str]:
+    # Run-time lookups are frequent: settings are read once per model, and
+    # forgotten when they change (override_settings sends setting_changed).
+    from djust.compiler.tree import sensitive_names
+
+    return sensitive_names(model)
+
+
+def _forget_sensitive_names(*, setting, **kwargs) -> None:
+    if setting == "DJUST":
+        _sensitive_names_of.cache_clear()
+
+
+setting_changed.connect(_forget_sensitive_names, dispatch_uid="djust.runtime.sensitive")
+
+
 def is_silent(error: BaseException) -> bool:
-    """True when the template engine hides ``error`` (renders string_if_invalid)."""
+    """True when the template engine hides ``error`` (renders string_if_invalid).
+
+    ``_resolve_lookup`` re-raises what is not marked ``silent_variable_failure``,
+    but ``FilterExpression.resolve`` then turns a ``VariableDoesNotExist``
+    into string_if_invalid wherever it came from, a property or method
+    included; ``{% if %}`` and ``{% for %}`` see None.
+
+        >>> is_silent(VariableDoesNotExist("no")), is_silent(ValueError("loud"))
+        (True, False)
+    """
+    if isinstance(error, VariableDoesNotExist):
+        return True
     return bool(getattr(error, "silent_variable_failure", False))
 
 
@@ -293,7 +397,8 @@ def encode_python(value):
     """Any value for server-side rendering: Python values kept.
 
     Dicts, lists, tuples and querysets are rebuilt recursively; model
-    instances, managers and other objects become ``str(value)``.
+    instances, managers and other objects become their display text
+    (``display_text``: ``str(value)``, still true when it is empty).
 
         >>> encode_python((datetime.date(2024, 5, 1), None))
         [datetime.date(2024, 5, 1), None]
@@ -304,7 +409,17 @@ def encode_python(value):
         return {key: encode_python(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, QuerySet)):
         return [encode_python(item) for item in value]
-    return str(value)
+    return display_text(value)
+
+
+def is_rows(value) -> bool:
+    """True for a value serialized as the list of its elements when it is
+    displayed and read by index: a list, a tuple or a queryset.
+
+        >>> is_rows((1, 2)), is_rows({"0": 1}), is_rows("ab")
+        (True, False, False)
+    """
+    return isinstance(value, (list, tuple, QuerySet))
 
 
 def is_kept_leaf(value) -> bool:

@@ -1,0 +1,155 @@
+"""Query-plan regressions the query-parity property
+(property_tests/test_query_parity.py) found, as plain tests.
+
+Each is the shrunk reproduction: serializing one row and serializing several
+rows through the plan must issue the same number of queries.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.models import Prefetch
+from django.test.utils import CaptureQueriesContext
+
+from djust.compiler.plan import KnownTargetsPrefetch, plan_queries
+from djust.compiler.serializer import compile_serializer
+from djust.compiler.tree import build_access_tree
+from property_tests.fuzzapp.models import Item, Note, Owner, SpecialItem, Tag
+
+
+def _compile(paths, mode="json"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return compile_serializer(Item, paths, mode=mode)
+
+
+def _queries(serializer, rows) -> tuple[int, list]:
+    with CaptureQueriesContext(connection) as queries:
+        result = serializer.many(rows)
+    return len(queries), result
+
+
+@pytest.fixture
+def noted_items(db):
+    """Three items with one note each; every item has its own owner, whom
+    Item.__str__ displays."""
+    items = []
+    for n in range(3):
+        owner = Owner.objects.create(username=f"owner{n}")
+        item = Item.objects.create(title=f"t{n}", owner=owner)
+        item.tags.add(Tag.objects.create(name=f"tag{n}"))
+        Note.objects.create(target=item, text=f"note{n}")
+        items.append(item)
+    return items
+
+
+def _unoptimized(paths, items):
+    """What the same serializer gives on rows it did not prepare."""
+    serializer = _compile(paths)
+    return [serializer(Item.objects.get(pk=item.pk)) for item in items]
+
+
+def test_generic_target_displayed_below_an_index_costs_no_query_per_row(noted_items):
+    # notes.all.0.target is an Item whose __str__ reads its owner: the
+    # GenericForeignKey prefetch fetched bare Items, and str() of each one
+    # loaded its owner with one query per row.
+    paths = ["pk", "notes.all.0.target.pk", "notes.all.0.target"]
+    serializer = _compile(paths)
+    one, _ = _queries(serializer, Item.objects.filter(pk=noted_items[0].pk))
+    several, result = _queries(serializer, Item.objects.all())
+    # The rows, the notes, the targets (one content type): joins do the rest.
+    assert (one, several) == (3, 3)
+    assert result == _unoptimized(paths, noted_items)
+    assert result[1]["notes"]["all"]["0"]["target"]["__str__"] == "t1 by owner1"
+
+
+def test_relation_below_a_generic_target_is_prefetched_through_it(noted_items):
+    paths = ["notes.all.*.target.tags.count", "notes.all.*.target.owner.username"]
+    serializer = _compile(paths)
+    one, _ = _queries(serializer, Item.objects.filter(pk=noted_items[0].pk))
+    several, result = _queries(serializer, Item.objects.all())
+    assert (one, several) == (4, 4)  # rows, notes, targets, the targets' tags
+    assert result == _unoptimized(paths, noted_items)
+    assert result[2]["notes"]["all"] == [{"target": {"owner": {"username": "owner2"},
+                                                     "tags": {"count": 1}}}]
+
+
+def test_generic_target_plan_types_the_paths_for_each_known_target():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        plan = plan_queries(build_access_tree(Note, ["target", "target.tags.count"]))
+    (spec,) = plan.prefetches
+    assert spec.lookup == "target" and spec.level is None
+    # Item and its multi-table child both declare the GenericRelation.
+    assert [level.model for level in spec.targets] == [Item, SpecialItem]
+    item_level = spec.targets[0]
+    assert item_level.select_related == ("owner",)  # Item.__str__ shows its owner
+    assert [inner.lookup for inner in item_level.prefetches] == ["tags"]
+    assert "as fuzzapp.Item:" in plan.explain()
+
+
+def test_note_rows_display_their_targets_without_a_query_per_row(noted_items):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        serializer = compile_serializer(Note, ["target", "text"])
+    one, _ = _queries(serializer, Note.objects.filter(pk=Note.objects.first().pk))
+    several, result = _queries(serializer, Note.objects.all())
+    assert (one, several) == (2, 2)
+    assert [row["target"] for row in result] == ["t0 by owner0", "t1 by owner1", "t2 by owner2"]
+
+
+def test_target_model_whose_content_type_is_not_cached_is_fetched_as_django_does(noted_items):
+    # Handing Django a queryset costs a content-type query per target model
+    # not seen yet, even when no row points at it: such models are left to
+    # Django until their content type is known.
+    special = SpecialItem.objects.create(title="s", owner=noted_items[0].owner)
+    Note.objects.create(target=special, text="special note")
+    expected = [str(note.target) for note in Note.objects.all()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        serializer = compile_serializer(Note, ["target"])
+    ContentType.objects.clear_cache()
+    cold, first = _queries(serializer, Note.objects.all())
+    count, second = _queries(serializer, Note.objects.all())
+    assert [row["target"] for row in first] == expected
+    assert [row["target"] for row in second] == expected
+    # Warm: the notes, the Item targets (owners joined), the SpecialItem target.
+    assert count == 3
+    assert cold > count  # content types, and the owners of the bare Item targets
+
+
+def test_planned_generic_prefetch_drops_only_uncached_content_types(noted_items):
+    ContentType.objects.clear_cache()
+    ContentType.objects.get_for_model(Item)
+    prefetch = KnownTargetsPrefetch(
+        "target", [Item._base_manager.all(), SpecialItem._base_manager.all()]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        kept = prefetch.get_current_querysets(0)
+    assert [queryset.model for queryset in kept] == [Item]
+    assert len(queries) == 0
+
+
+def test_users_own_generic_lookup_is_kept_as_given(noted_items):
+    serializer = _compile(["notes.all.*.target"])
+    rows = Item.objects.prefetch_related(Prefetch("notes"), "notes__target")
+    one, _ = _queries(serializer, rows.filter(pk=noted_items[0].pk))
+    several, result = _queries(serializer, rows)
+    assert one == several
+    assert [row["notes"]["all"] for row in result] == [
+        [{"target": f"t{n} by owner{n}"}] for n in range(3)
+    ]
+
+
+def test_users_own_lookup_on_the_generic_key_wins_and_is_explained(noted_items):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        serializer = compile_serializer(Note, ["target"])
+    rows = Note.objects.prefetch_related("target")
+    assert "your own lookups use those rows" in serializer.plan.explain(rows)
+    _, result = _queries(serializer, rows)
+    assert [row["target"] for row in result] == [f"t{n} by owner{n}" for n in range(3)]
