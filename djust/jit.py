@@ -176,21 +176,18 @@ def generic_serialize(value: Any, paths: list[str]) -> Any:
 
 
 def _resolve_generically(value: Any, branch: Branch) -> Any:
-    """Follow ``branch`` with Django's lookup rules, skipping sensitive names."""
+    """Follow ``branch`` with Django's lookup rules (``resolve_lookup`` also
+    refuses sensitive names on model rows)."""
     from djust.compiler.runtime import MISSING, Displayed, encode_python, resolve_lookup
-    from djust.compiler.tree import sensitive_names
 
     if not branch.children or value is None:
         return encode_python(value)
     if STAR in branch.children:
         return [_resolve_generically(item, branch.children[STAR]) for item in value]
-    hidden = sensitive_names(type(value)) if isinstance(value, models.Model) else frozenset()
     out: dict[str, Any] = Displayed() if branch.bare else {}
     if branch.bare:
         out["__str__"] = str(value)
     for segment, below in branch.children.items():
-        if segment in hidden:
-            continue
         found = resolve_lookup(value, segment)
         if found is not MISSING:
             out[segment] = _resolve_generically(found, below)

@@ -232,3 +232,12 @@ def test_values_querysets_serialize_their_rows_generically(rentals):
 def test_a_view_without_template_says_so(rentals):
     with pytest.raises(ImproperlyConfigured, match="NoTemplate needs template_name or template"):
         Client().get("/no-template/")
+
+
+def test_generic_state_never_carries_sensitive_fields(rentals, settings):
+    settings.DJUST = {"JIT": False}
+    from djust.jit import generic_serialize
+
+    user = Lease.objects.first().tenant.user
+    state = generic_serialize(user, ["password", "email", "get_session_auth_hash"])
+    assert set(state) == {"__str__", "pk", "email"}
