@@ -8,7 +8,8 @@ virtual environment under ``.venv/`` (created on first use, refreshed when
 ``property_tests/``) on SQLite on every target of ``TEST_TARGETS``: Python
 3.11 with Django 5.2 LTS, and Python 3.13 with the newest Django; then
 ``tests/`` again on a throwaway PostgreSQL server that this script starts
-itself (see ``scripts/pgserver.py``) and stops afterwards.
+itself (see ``scripts/pgserver.py``) and stops afterwards. A throwaway
+Redis server (``scripts/redisserver.py``) serves the store's tests.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ TEST_TARGETS = [
 ]
 PYTEST_NO_TESTS_COLLECTED = 5
 # One set of extras for every command, so switching never reinstalls.
-TEST_EXTRAS = "test,postgres,browser"
+TEST_EXTRAS = "test,postgres,browser,redis"
 
 
 def say(message: str) -> None:
@@ -136,6 +137,7 @@ def run_pytest(python: Path, label: str, env: dict[str, str], extra: list[str]) 
 def run_tests(args: list[str]) -> int:
     sys.path.insert(0, str(ROOT / "scripts"))
     import pgserver
+    import redisserver
 
     pythons = [(v, spec, ensure_venv(v, spec, TEST_EXTRAS))
                for v, spec in TEST_TARGETS]
@@ -145,9 +147,9 @@ def run_tests(args: list[str]) -> int:
     if subprocess.run([str(first), "-m", "ruff", "check", "."], cwd=ROOT).returncode != 0:
         return 1
     ok = True
-    with pgserver.running() as pg_env:
+    with pgserver.running() as pg_env, redisserver.running() as redis_env:
         for version, spec, python in pythons:
-            base = dict(os.environ)
+            base = dict(os.environ, **redis_env)
             base.pop("DJUST_TEST_DB", None)
             ok &= run_pytest(python, f"Python {version}, {spec}, SQLite", base, args)
             # The database-independent property suite runs once per Python,

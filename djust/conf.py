@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     # Bounded in-process caches (entries).
     "EXTRACTION_CACHE_SIZE": 512,
     "SERIALIZER_CACHE_SIZE": 1024,
+    # The store shared across processes (djust.store): analysed templates and
+    # generated serializers. "memory" shares nothing; see djust/store.py for
+    # "filesystem" (LOCATION), "redis" (URL, TIMEOUT) and "django" (ALIAS).
+    "CACHE": {"BACKEND": "memory"},
 }
 
 

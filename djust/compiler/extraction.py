@@ -234,9 +234,12 @@ def extract_template_variables(
     if cached is not None:
         return cached
     label = name or UNKNOWN_SOURCE
-    template = _compile(source, engine, name, label)
-    walker = _Walker(engine)
-    extraction, dependencies = walker.run(template, label)
+
+    def walk():
+        return _Walker(engine).run(_compile(source, engine, name, label), label)
+
+    extraction, dependencies = _walk_or_load(
+        engine, "source", label, source, Origin(label, template_name=name), walk)
     _store(key, dependencies, extraction)
     return extraction
 
@@ -255,14 +258,27 @@ def extract_template_variables_from_name(
         template = _load(engine, template_name, skip=None)
     except TemplateSyntaxError as exc:
         raise _syntax_error(exc, template_name) from exc
-    key = ("name", _source_of(template), engine, template_name)
+    source = _source_of(template)
+    key = ("name", source, engine, template_name)
     cached = _cached(key, engine)
     if cached is not None:
         return cached
-    walker = _Walker(engine)
-    extraction, dependencies = walker.run(template, template_name)
+    extraction, dependencies = _walk_or_load(
+        engine, "name", template_name, source, template.origin,
+        lambda: _Walker(engine).run(template, template_name))
     _store(key, dependencies, extraction)
     return extraction
+
+
+def _walk_or_load(engine: Engine, how: str, label: str, source: str, origin: Origin, walk):
+    """``walk()``, or its result from the store other workers share (djust/store.py)."""
+    from djust import store
+
+    shared = store.configured_store()
+    if shared is None:
+        return walk()
+    return store.extract_shared(shared, engine, how=how, label=label, source=source,
+                                root_origin=origin, walk=walk)
 
 
 def cache_clear() -> None:

@@ -204,8 +204,13 @@ setting_changed.connect(_forget_settings, dispatch_uid="djust.serializer.setting
 
 
 def _compile(model, normalized: tuple[str, ...], mode: str) -> Serializer:
+    from djust import store
     from djust.compiler.tree import build_access_tree
 
+    shared = store.configured_store()
+    if shared is not None:
+        # Another worker may have generated it already (djust/store.py).
+        return store.compile_shared(shared, model, normalized, mode)
     tree = build_access_tree(model, normalized)
     plan = _plan_for(tree)
     return compile_tree(model, tree, normalized, mode, plan=plan)
