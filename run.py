@@ -32,7 +32,7 @@ TEST_TARGETS = [
 ]
 PYTEST_NO_TESTS_COLLECTED = 5
 # One set of extras for every command, so switching never reinstalls.
-TEST_EXTRAS = "test,postgres,browser,redis"
+TEST_EXTRAS = "test,postgres,browser,redis,bench"
 
 
 def say(message: str) -> None:

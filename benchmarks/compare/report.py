@@ -1,0 +1,300 @@
+"""The report: ``RESULTS.md`` (tables, targets, cold start) and
+``results.png`` (end-to-end time against N), from the workers' results.
+
+    >>> milliseconds(0.0123456)
+    '12.35'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.compare.contenders import BASELINE, CONTENDERS
+from benchmarks.compare.scenarios import SCENARIOS
+
+TARGET_SERIALIZE = 1.1
+TARGET_S1_SPEEDUP = 1.5
+TARGET_DRF_SPEEDUP = 10.0
+
+NORMALIZATION = """\
+Every contender's output goes through the same `json.dumps(data,
+cls=DjangoJSONEncoder)` (what `JsonResponse` does), and the run stops unless
+every contender's JSON equals the hand-written optimum's, per scenario and N.
+One normalization is applied before that comparison: DRF's `DateTimeField`
+writes microseconds (`…T09:31:05.258113Z`) where `DjangoJSONEncoder`, and so
+the template contract, writes milliseconds (`…T09:31:05.258Z`); DRF's
+datetimes are cut to milliseconds. Same instant, other precision; DRF does
+the (slightly larger) work of writing microseconds in its timings. The
+shapes are the template's: a related manager read as `units.count` and
+`units.all` is an object with `count` and `all` keys in every contender
+(nested serializers over the manager in DRF and serpy, custom pairs in
+django-readers)."""
+
+MEASURES = """\
+- **end-to-end**: the view's queryset to JSON text: queries, model rows,
+  serialization and `json.dumps`.
+- **serialize**: rows already fetched (queryset evaluated, prefetches done)
+  to JSON text; **build** is its part without `json.dumps` (rows to
+  JSON-ready data). naive, django-readers and serpy leave dates and
+  decimals to the encoder, so part of their work is in `json.dumps`: compare
+  them on serialize, not build. For naive, serializing is where its queries
+  happen.
+- Medians over rounds; a round runs each contender once, in a rotating
+  order, and **vs opt** is the median of the per-round ratio against the
+  hand-written optimum (the machine is shared: load drifts between rounds
+  more than within one). The cyclic garbage collector is paused inside a
+  timed run, as `timeit` does.
+- **queries**: counted on one end-to-end run. **peak MiB**: the peak of
+  `tracemalloc` during one end-to-end run (Python allocations only).
+- A contender whose first run alone takes more than five budgets (naive at
+  10,000 leases: tens of thousands of queries) is reported from that single
+  run (taken while its queries were being counted), without serialize or
+  memory figures (`—`). A contender that fails is listed with its error."""
+
+NOISE = """\
+The machine is shared (two CPUs, other work running): raw medians taken in
+different rounds move by tens of percent between runs and even between N
+(compare a contender's ms per row across N). The **vs opt** columns compare
+within a round and are the figures to trust; the chart plots raw medians."""
+
+FAILURES = """\
+Failures: django-readers loads every relation with `prefetch_related`, even
+forward foreign keys. Django 5.2 filters a forward foreign-key prefetch with
+a tuple `IN`, which it writes for SQLite as one `OR` term per key; with more
+than about a thousand distinct tenants SQLite refuses the statement
+("Expression tree is too large"). The contenders that join (`select_related`)
+are not affected, nor is PostgreSQL; Django 6.1 runs the same prefetch on
+SQLite without error."""
+
+WHY = """\
+Where djust's figures come from. When every path ends in a column reached
+through forward foreign keys (S1), `Serializer.many()` reads
+`values_list()` tuples and builds the dicts from them: no model instance is
+created, which is where the end-to-end gain over the optimum comes from;
+for djust, S1's serialize columns measure that projection over the fetched
+tuples. A method or property (S2) or a to-many relation (S3) needs
+instances: djust then runs the same kind of queryset as the optimum
+(`select_related`, nested `Prefetch`, `only()`), so end to end it can at
+best match it, and its serializer is a straight-line function much like the
+hand-written one. In S3 the optimum reads plain lists
+(`Prefetch(..., to_attr=...)`) while djust reads the prefetched querysets of
+the related managers, so its build can trail there. Against DRF, djust's
+lead is largest where DRF's per-field machinery dominates (S3 build) and
+smallest where building model rows and `json.dumps` dominate both."""
+
+
+def milliseconds(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:.2f}"
+
+
+def ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def mebibytes(value: int) -> str:
+    return f"{value / 2 ** 20:.1f}" if value else "—"
+
+
+def cell_table(cells: list[dict]) -> list[str]:
+    lines = [
+        "| leases N | rows | contender | queries | end-to-end ms | vs opt | serialize ms "
+        "| vs opt | build ms | vs opt | peak MiB |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cell in cells:
+        for name, m in cell["contenders"].items():
+            if m.get("error"):
+                lines.append(f"| {cell['leases']:,} | {cell['rows']:,} | {name} | failed | "
+                             f"`{m['error'].replace('|', '/')}` | — | — | — | — | — | — |")
+                continue
+            lines.append(
+                f"| {cell['leases']:,} | {cell['rows']:,} | {name} | {m['queries']:,} | "
+                f"{milliseconds(m['end_to_end'])} | {ratio(m['ratio_end_to_end'])} | "
+                f"{milliseconds(m['serialize'])} | {ratio(m['ratio_serialize'])} | "
+                f"{milliseconds(m['build'])} | {ratio(m['ratio_build'])} | "
+                f"{mebibytes(m['peak_bytes'])} |"
+            )
+    return lines
+
+
+def target_lines(result: dict) -> list[str]:
+    """One line per issue target for one database: met or missed, with the
+    figures behind it."""
+    cells = result["cells"]
+    djust = [(c, c["contenders"]["djust"], c["contenders"][BASELINE]) for c in cells]
+    label = result["database"].split(" (")[0]
+
+    def where(cell):
+        return f"{cell['scenario']} N={cell['leases']:,}"
+
+    query_misses = [f"{where(c)}: {d['queries']} vs {h['queries']}"
+                    for c, d, h in djust if d["queries"] != h["queries"]]
+    serialize = [(where(c), d["ratio_serialize"], d["ratio_build"]) for c, d, _ in djust]
+    serialize = [entry for entry in serialize if None not in entry]
+    serialize_misses = [f"{w}: {r:.2f}x" for w, r, _ in serialize if r > TARGET_SERIALIZE]
+    build_misses = [f"{w}: {b:.2f}x" for w, _, b in serialize if b > TARGET_SERIALIZE]
+    s1 = [(where(c), 1 / d["ratio_end_to_end"]) for c, d, _ in djust
+          if c["scenario"] == "S1" and c["leases"] >= 1000 and d["ratio_end_to_end"]]
+    measured = [c for c in cells if c["contenders"]["DRF"]["ratio_serialize"]
+                and c["contenders"]["djust"]["ratio_serialize"]]
+    drf = [(where(c), speedup(c, "DRF", "serialize")) for c in measured]
+    drf_build = [(where(c), speedup(c, "DRF", "build")) for c in measured]
+
+    def verdict(misses):
+        return "**met**" if not misses else "**missed**"
+
+    def listed(pairs, suffix="x"):
+        return ", ".join(f"{w}: {v:.2f}{suffix}" for w, v in pairs) or "no cell measured"
+
+    return [
+        f"- {label} — queries equal to the optimum in every cell: {verdict(query_misses)}"
+        + (f" ({'; '.join(query_misses)})" if query_misses else f" ({len(djust)} cells)."),
+        f"- {label} — serialize-only ≤ {TARGET_SERIALIZE}x the optimum: "
+        f"{verdict(serialize_misses)}; per cell {listed([(w, r) for w, r, _ in serialize])}."
+        f" Build alone (without `json.dumps`): {verdict(build_misses)}"
+        + (f" ({', '.join(build_misses)})." if build_misses else "."),
+        f"- {label} — end-to-end ≥ {TARGET_S1_SPEEDUP}x faster than the optimum in S1, "
+        f"N ≥ 1,000: {verdict([v for _, v in s1 if v < TARGET_S1_SPEEDUP] or not s1)}; "
+        f"speed-up {listed(s1)} (below 1 means slower).",
+        f"- {label} — ≥ {TARGET_DRF_SPEEDUP:.0f}x faster than DRF serialize-only: "
+        f"{verdict([v for _, v in drf if v < TARGET_DRF_SPEEDUP])} with `json.dumps` "
+        f"({listed(drf)}); {verdict([v for _, v in drf_build if v < TARGET_DRF_SPEEDUP])} "
+        f"on build alone ({listed(drf_build)}).",
+    ]
+
+
+def speedup(cell: dict, other: str, measure: str) -> float:
+    """How many times faster djust is than ``other``: the quotient of their
+    median per-round ratios to the optimum (steadier on a shared machine
+    than the quotient of raw medians taken in different rounds)."""
+    contenders = cell["contenders"]
+    key = f"ratio_{measure}"
+    return contenders[other][key] / contenders["djust"][key]
+
+
+def cold_start_lines(result: dict) -> list[str]:
+    lines = [
+        "| scenario | paths | cold: extraction + tree + plan + compile | cache hit | cold / hit |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for entry in result["cold_start"]:
+        lines.append(
+            f"| {entry['scenario']} | {entry['paths']} | "
+            f"{entry['cold'] * 1000:.3f} ms | {entry['hit'] * 1e6:.2f} µs | "
+            f"{entry['cold'] / entry['hit']:,.0f}x |"
+        )
+    return lines
+
+
+def markdown(results: list[dict], *, profile: dict, quick: bool, generated: str) -> str:
+    first = results[0]
+    sizes = ", ".join(f"{n:,}" for n in profile["sizes"])
+    lines = [
+        "# djust against the alternatives",
+        "",
+        f"Generated by `python -m benchmarks.compare{' --quick' if quick else ''}` "
+        f"on {generated}.",
+        "",
+        f"- Machine: {first['machine']}; {first['os']}.",
+        f"- Python: {first['python']}; Django {first['django']}.",
+        "- Databases: " + "; ".join(r["database"] for r in results) + ".",
+        f"- Data: the rentals seed (`examples.rentals.seed`) scaled to N = {sizes} leases "
+        "(1 property per 40 leases, 1 unit per 4, 1.5 maintenance requests per lease); "
+        f"up to {profile['repeats']} rounds per contender within a "
+        f"{profile['budget']:.1f} s budget per contender and cell (at least 3 rounds for "
+        "djust and the optimum, at least 1 for the others).",
+        "",
+        "Scenarios (templates in `benchmarks/compare/scenarios.py`; every contender "
+        "serializes exactly the paths djust extracts from them):",
+        "",
+        "- **S1** leases: `property.name`, `unit.number`, `tenant.user.email`, "
+        "`monthly_rent`, `start_date`, `end_date`, `get_status_display`, `signed_at`.",
+        "- **S2** leases: S1 plus `tenant.user.get_full_name` (method), "
+        "`days_until_expiration` (method), `is_expiring_soon` (property).",
+        "- **S3** properties: `name`, `units.count`, `units.all.*.number`, "
+        "`amenities.all.*.name`, and per unit the maintenance requests' `title` and "
+        "`status` (the template shows the open ones: `{% if request.status == \"open\" %}`, "
+        "so every request's status is serialized; no contender filters in SQL).",
+        "",
+        "Contenders:",
+        "",
+        *[f"- **{c.name}**: {c.note}." for c in CONTENDERS],
+        "",
+        "## How to read the tables",
+        "",
+        MEASURES,
+        "",
+        "## Same JSON",
+        "",
+        NORMALIZATION,
+        "",
+        "## Targets (issue #7)",
+        "",
+    ]
+    for result in results:
+        lines += target_lines(result)
+    failed = any(m.get("error") for r in results for c in r["cells"]
+                 for m in c["contenders"].values())
+    lines += ["", WHY, "", NOISE, "", *([FAILURES, ""] if failed else []), "## Cold start", "",
+              "djust's caches emptied (extraction and serializers) against the same "
+              "calls answered by them, per template variable; medians.", ""]
+    lines += cold_start_lines(next((r for r in results if r["cold_start"]), first))
+    lines += ["", "## Results", "", "![end-to-end time against N](results.png)", ""]
+    for result in results:
+        for scenario in SCENARIOS:
+            cells = [c for c in result["cells"] if c["scenario"] == scenario.name]
+            lines += [f"### {result['database'].split(' (')[0]} — {scenario.name} "
+                      f"({scenario.title})", "", *cell_table(cells), ""]
+    return "\n".join(lines)
+
+
+def chart(results: list[dict], path: Path) -> None:
+    """End-to-end median against N, one panel per database and scenario."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(results), len(SCENARIOS), squeeze=False,
+                                figsize=(5 * len(SCENARIOS), 4 * len(results)))
+    for row, result in enumerate(results):
+        for column, scenario in enumerate(SCENARIOS):
+            axis = axes[row][column]
+            cells = sorted((c for c in result["cells"] if c["scenario"] == scenario.name),
+                           key=lambda c: c["leases"])
+            for contender in CONTENDERS:
+                points = [(c["leases"], c["contenders"][contender.name]["end_to_end"] * 1000)
+                          for c in cells if not c["contenders"][contender.name].get("error")]
+                if not points:
+                    continue
+                axis.plot(*zip(*points, strict=True), marker="o", label=contender.name,
+                          linewidth=2.5 if contender.name == "djust" else 1.2)
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+            axis.set_title(f"{result['database'].split(' (')[0]} — {scenario.name}")
+            axis.set_xlabel("leases N")
+            axis.set_ylabel("end-to-end median, ms")
+            axis.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write(results: list[dict], folder: Path, *, profile: dict, quick: bool,
+          generated: str) -> tuple[Path, Path]:
+    """Write ``RESULTS.md`` and ``results.png`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text_path, chart_path = folder / "RESULTS.md", folder / "results.png"
+    text_path.write_text(markdown(results, profile=profile, quick=quick,
+                                  generated=generated) + "\n")
+    chart(results, chart_path)
+    return text_path, chart_path
+
+
+def console_summary(results: list[dict]) -> str:
+    lines = []
+    for result in results:
+        lines.append(result["database"])
+        lines += target_lines(result)
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""The comparison benchmark's harness (``benchmarks/compare``) at tiny N on
+the test database: every contender produces the same JSON, queries are
+counted, the report and chart render. No timing assertions: speed is the
+benchmark's business, not the test suite's."""
+
+import json
+
+import pytest
+
+for _module in ("rest_framework", "django_readers", "serpy", "matplotlib"):
+    pytest.importorskip(_module, reason=f"{_module} is missing: install the `bench` extra")
+
+from benchmarks.compare import harness, report  # noqa: E402
+from benchmarks.compare.contenders import BASELINE, CONTENDERS, path_trie  # noqa: E402
+from benchmarks.compare.scenarios import S1, S3, SCENARIOS  # noqa: E402
+from examples.rentals.models import Lease  # noqa: E402
+from examples.rentals.seed import seed  # noqa: E402
+
+NAMES = [c.name for c in CONTENDERS]
+
+
+def tiny_cell(scenario):
+    rows = scenario.base_queryset().count()
+    return harness.run_cell(scenario, rows, repeats=1, budget=30.0)
+
+
+def delete_rentals():
+    from django.contrib.auth import get_user_model
+
+    from examples.rentals.models import Amenity, MaintenanceRequest, Property, Tenant, Unit
+
+    for model in (MaintenanceRequest, Lease, Tenant, Unit, Property, Amenity):
+        model.objects.all().delete()
+    get_user_model().objects.filter(username__startswith="seed-").delete()
+
+
+@pytest.fixture(scope="module")
+def tiny(django_db_setup, django_db_blocker):
+    """Every scenario run once by every contender on 40 seeded leases (the
+    harness is the slow part: run it once for the module's tests)."""
+    with django_db_blocker.unblock():
+        counts = seed(scale=0.02)
+        # Nulls in the chains every contender must handle the same way.
+        first = Lease.objects.order_by("pk").first()
+        Lease.objects.filter(pk=first.pk).update(unit=None, signed_at=None)
+        try:
+            yield {
+                "counts": counts,
+                "leases": Lease.objects.count(),
+                "with_unit": Lease.objects.filter(unit__isnull=False).count(),
+                "rows": {s.name: s.base_queryset().count() for s in SCENARIOS},
+                "cells": {s.name: tiny_cell(s) for s in SCENARIOS},
+            }
+        finally:
+            delete_rentals()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_every_contender_produces_the_same_json(tiny, scenario):
+    cell = tiny["cells"][scenario.name]
+    expected = json.loads(cell.texts[BASELINE])
+    assert len(expected) == tiny["rows"][scenario.name] > 0
+    assert set(cell.texts) == set(NAMES)
+    for name, text in cell.texts.items():
+        assert harness.comparable(name, text) == expected, name
+    for name, measures in cell.measures.items():
+        assert measures.end_to_end and measures.serialize and measures.build, name
+        assert measures.peak_bytes > 0, name
+
+
+def test_null_chains_are_serialized_as_null(tiny):
+    rows = json.loads(tiny["cells"]["S1"].texts["djust"])
+    assert any(row["unit"] is None and row["signed_at"] is None for row in rows)
+
+
+def test_query_counts(tiny):
+    queries = {name: m.queries for name, m in tiny["cells"]["S1"].measures.items()}
+    assert queries["djust"] == queries[BASELINE] == queries["DRF"] == queries["serpy"] == 1
+    # django-readers prefetches each relation instead of joining it.
+    assert queries["django-readers"] == 5
+    # naive: per lease, property, tenant, user, and the unit when there is one.
+    assert queries["naive"] == 1 + 3 * tiny["leases"] + tiny["with_unit"]
+    s3 = {name: m.queries for name, m in tiny["cells"]["S3"].measures.items()}
+    assert s3["djust"] == s3[BASELINE] == 4
+
+
+def test_a_disagreement_names_the_contender():
+    good = json.dumps([{"name": "a"}])
+    with pytest.raises(harness.Disagreement, match="serpy"):
+        harness.check_agreement("S1", {BASELINE: good, "serpy": json.dumps([{"name": "b"}])})
+    harness.check_agreement("S1", {BASELINE: good, "DRF": good})
+
+
+def test_drf_datetimes_are_cut_to_milliseconds_only():
+    value = {"at": ["2026-01-02T03:04:05.123456Z", "2026-01-02T03:04:05.123456+01:00"],
+             "text": "123456", "day": "2026-01-02"}
+    assert harness.normalize_drf(value) == {
+        "at": ["2026-01-02T03:04:05.123Z", "2026-01-02T03:04:05.123+01:00"],
+        "text": "123456", "day": "2026-01-02",
+    }
+
+
+def test_rounds_follow_the_budget():
+    assert harness.rounds_for(0.001, repeats=25, budget=1.0) == 25
+    assert harness.rounds_for(0.1, repeats=25, budget=1.0) == 3
+    assert harness.rounds_for(2.0, repeats=25, budget=1.0) == 1
+    assert harness.rounds_for(2.0, repeats=25, budget=1.0, minimum=3) == 3
+    assert harness.rounds_for(2.0, repeats=25, budget=0.2) == 0
+
+
+def test_naive_paths_become_a_trie():
+    assert path_trie(["a.b", "a.c", "d.all.*.e"]) == {
+        "a": {"b": {}, "c": {}}, "d": {"all": {"*": {"e": {}}}},
+    }
+
+
+def test_scenario_paths_come_from_the_templates(db):
+    assert "tenant.user.email" in S1.paths()
+    assert "units.all.*.maintenance_requests.all.*.status" in S3.paths()
+    assert not any(path.startswith("*") for s in SCENARIOS for path in s.paths())
+
+
+def test_cold_start_reports_both_figures(db):
+    figures = harness.cold_start(S1, repeats=2)
+    assert figures["scenario"] == "S1"
+    assert figures["cold"] > 0 and figures["hit"] > 0
+
+
+def test_report_and_chart(tiny, tmp_path):
+    leases = tiny["counts"]["leases"]
+    cells = [{**cell.summary(), "leases": leases} for cell in tiny["cells"].values()]
+    result = {"database": "SQLite 3 (in memory)", "machine": "test", "os": "Linux",
+              "python": "CPython", "django": "5", "cells": cells,
+              "cold_start": [{"scenario": "S1", "paths": 8, "cold": 0.002, "hit": 0.000004}]}
+    profile = {"sizes": (leases,), "repeats": 1, "budget": 30.0}
+    markdown, chart = report.write([result], tmp_path, profile=profile, quick=True,
+                                   generated="today")
+    text = markdown.read_text()
+    for name in NAMES:
+        assert f"| {name} |" in text
+    assert "## Targets (issue #7)" in text
+    assert "| S1 | 8 | 2.000 ms | 4.00 µs | 500x |" in text
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_targets_report_a_query_count_miss():
+    def contender(queries):
+        return {"queries": queries, "serialize": 1.0, "build": 1.0, "end_to_end": 1.0,
+                "ratio_serialize": 1.0, "ratio_build": 1.0, "ratio_end_to_end": 1.0}
+
+    cell = {"scenario": "S1", "leases": 1000, "rows": 1000,
+            "contenders": {BASELINE: contender(1), "djust": contender(3), "DRF": contender(1)}}
+    lines = report.target_lines({"database": "SQLite (in memory)", "cells": [cell]})
+    assert "**missed** (S1 N=1,000: 3 vs 1)" in lines[0]
+    assert "speed-up S1 N=1,000: 1.00x" in lines[2]
