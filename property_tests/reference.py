@@ -9,9 +9,14 @@ builds the nested value that docs/serialization.md describes:
 - a node with sub-paths is a dict keyed by its segments; a node whose child
   is ``*`` (or a displayed list/queryset also read by index) is the list of its
   elements, each built from the ``*`` subtree merged with its own index
-  subtree (index siblings such as ``0`` are answered by that list);
+  subtree (index siblings such as ``0`` are answered by that list); in
+  python mode a displayed list or tuple is a :class:`ShownItems` whose
+  ``str()`` is the live value's;
 - a value both displayed and looked into carries ``"__str__"``; in python
-  mode it is a :class:`Shown` dict whose ``str()`` is that text;
+  mode it is a :class:`Shown` dict whose ``str()`` is that text, except that
+  python mode keeps such a value itself when it is not a model row but a
+  string, number, boolean, date/time/timedelta, Decimal, UUID or lazy string
+  (it displays and answers lookups exactly as the live value does);
 - a displayed value is encoded by the leaf rules (querysets, lists and
   tuples become lists of leaf-encoded elements, dicts stay dicts, model
   instances and other objects become ``str()``, plain and temporal values
@@ -25,6 +30,10 @@ builds the nested value that docs/serialization.md describes:
 
     >>> reference_python(item, ["title", "owner", "owner.username"])  # doctest: +SKIP
     {'owner': {'username': 'ann', '__str__': 'ann'}, 'title': 'Lamp'}
+    >>> reference_python(item, ["day", "day.year"])  # doctest: +SKIP
+    {'day': datetime.date(2020, 1, 2)}
+    >>> reference_json(item, ["day", "day.year"])  # doctest: +SKIP
+    {'day': {'year': 2020, '__str__': '2020-01-02'}}
 """
 
 from __future__ import annotations
@@ -50,6 +59,10 @@ _ROOT_NAME = "reference_root"
 _KEPT_BY_ENCODER = (
     datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID, Promise,
 )
+# Values python mode keeps themselves when displayed and also looked into
+# (bool is an int). Anything else, model rows above all, becomes a Shown dict.
+_KEPT_WHEN_LOOKED_INTO = (str, int, float, *_KEPT_BY_ENCODER)
+MODES = ("json", "python")
 
 
 class _Invalid:
@@ -80,6 +93,19 @@ class Shown(dict):
 
     def __str__(self):
         return self[DISPLAY_KEY]
+
+
+class ShownItems(list):
+    """A python-mode list standing for a displayed list or tuple (not a
+    queryset, whose live text is a repr no template should show): its
+    ``str()`` is the live value's text."""
+
+    def __init__(self, items, text: str):
+        super().__init__(items)
+        self.text = text
+
+    def __str__(self):
+        return self.text
 
 
 @dataclass
@@ -159,11 +185,13 @@ def encode_leaf(value):
     return str(value)
 
 
-def _build(value, trie: PathTrie):
+def _build(value, trie: PathTrie, mode: str):
     if not trie.children:
         return encode_leaf(value)
     if value is None:
         return None
+    if mode == "python" and trie.bare and _kept_when_looked_into(value):
+        return value
     # Indexing alone keeps the dict form ({"0": ...}) so that elements never
     # read stay on the server; once displayed, every element shows anyway.
     if STAR in trie.children or (
@@ -171,15 +199,19 @@ def _build(value, trie: PathTrie):
         and isinstance(value, (list, tuple, models.QuerySet))
         and all(map(_is_index, trie.children))
     ):
-        return _build_list(value, trie)
-    return _build_dict(value, trie)
+        return _build_list(value, trie, mode)
+    return _build_dict(value, trie, mode)
+
+
+def _kept_when_looked_into(value) -> bool:
+    return not isinstance(value, models.Model) and isinstance(value, _KEPT_WHEN_LOOKED_INTO)
 
 
 def _is_index(segment: str) -> bool:
     return segment.isascii() and segment.isdigit()
 
 
-def _build_list(value, trie: PathTrie) -> list:
+def _build_list(value, trie: PathTrie, mode: str) -> list:
     """Each element built from the ``*`` subtree merged with its index subtree.
 
     A displayed collection displays its elements, so they inherit ``bare``:
@@ -193,11 +225,13 @@ def _build_list(value, trie: PathTrie) -> list:
         for sub in (star, indexed.get(position)):
             if sub is not None:
                 merged.merge(sub)
-        out.append(_build(element, merged))
+        out.append(_build(element, merged, mode))
+    if mode == "python" and trie.bare and isinstance(value, (list, tuple)):
+        return ShownItems(out, str(value))
     return out
 
 
-def _build_dict(value, trie: PathTrie) -> dict:
+def _build_dict(value, trie: PathTrie, mode: str) -> dict:
     out = Shown() if trie.bare else {}
     hidden = sensitive_names(value)
     for segment in sorted(trie.children):
@@ -206,21 +240,27 @@ def _build_dict(value, trie: PathTrie) -> dict:
         found = lookup(value, segment)
         if found is ABSENT:
             continue
-        out[segment] = _build(found, trie.children[segment])
+        out[segment] = _build(found, trie.children[segment], mode)
     if trie.bare:
         out[DISPLAY_KEY] = str(value)
     return out
+
+
+def _reference(instance, paths, mode: str) -> dict:
+    trie = PathTrie.from_paths(paths)
+    if not trie.children:
+        return Shown({DISPLAY_KEY: str(instance)}) if trie.bare else {}
+    return _build_dict(instance, trie, mode)
 
 
 def reference_python(instance, paths) -> dict:
     """The python-mode serialized value of one instance for ``paths``.
 
     Always a dict; it is a :class:`Shown` when ``""`` is among the paths.
+    Values are the live Python values (see the module docstring for what
+    is kept when displayed and looked into).
     """
-    trie = PathTrie.from_paths(paths)
-    if not trie.children:
-        return Shown({DISPLAY_KEY: str(instance)}) if trie.bare else {}
-    return _build_dict(instance, trie)
+    return _reference(instance, paths, "python")
 
 
 def to_json(value):
@@ -229,11 +269,16 @@ def to_json(value):
 
 
 def reference_json(instance, paths) -> dict:
-    """The JSON-mode serialized value of one instance for ``paths``."""
-    return to_json(reference_python(instance, paths))
+    """The JSON-mode serialized value of one instance for ``paths``.
+
+    Every value both displayed and looked into is a dict with ``"__str__"``.
+    """
+    return to_json(_reference(instance, paths, "json"))
 
 
 def reference_many(instances, paths, *, mode: str = "json") -> list:
     """Reference for each element of a collection, in iteration order."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     build = reference_json if mode == "json" else reference_python
     return [build(instance, paths) for instance in iterate(instances)]
