@@ -27,8 +27,9 @@ logger = logging.getLogger("djust.management")
 def live_view_templates() -> list[tuple[str, str, str | None]]:
     """``(view label, template name, inline source)`` of every routed LiveView.
 
-        >>> live_view_templates()                          # doctest: +SKIP
-        [('examples.rentals.views.Dashboard', 'rentals/dashboard.html', None)]
+        >>> ("examples.rentals.views.Dashboard", "rentals/dashboard.html", None) in (
+        ...     live_view_templates())
+        True
     """
     from django.urls import get_resolver
 
