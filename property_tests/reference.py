@@ -28,12 +28,12 @@ builds the nested value that docs/serialization.md describes:
   and ``get_session_auth_hash`` on users), re-derived here from the settings
   rather than through djust.
 
-    >>> reference_python(item, ["title", "owner", "owner.username"])  # doctest: +SKIP
-    {'owner': {'username': 'ann', '__str__': 'ann'}, 'title': 'Lamp'}
-    >>> reference_python(item, ["day", "day.year"])  # doctest: +SKIP
-    {'day': datetime.date(2020, 1, 2)}
-    >>> reference_json(item, ["day", "day.year"])  # doctest: +SKIP
-    {'day': {'year': 2020, '__str__': '2020-01-02'}}
+    reference_python(item, ["title", "owner", "owner.username"])
+    # {'owner': {'username': 'ann', '__str__': 'ann'}, 'title': 'Lamp'}
+    reference_python(item, ["day", "day.year"])
+    # {'day': datetime.date(2020, 1, 2)}
+    reference_json(item, ["day", "day.year"])
+    # {'day': {'year': 2020, '__str__': '2020-01-02'}}
 """
 
 from __future__ import annotations
