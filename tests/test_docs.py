@@ -65,7 +65,7 @@ class Sample:
 def read_samples(path: Path) -> list[Sample]:
     """The fenced blocks of ``path``, in order.
 
-        >>> [s.language for s in read_samples(DOCS / "index.md")]  # doctest: +SKIP
+        >>> [s.language for s in read_samples(DOCS / "index.md")]
         ['python']
     """
     text = path.read_text(encoding="utf-8")
@@ -96,7 +96,7 @@ def template_files(samples: list[Sample]) -> dict[str, str]:
 def explain_samples(samples: list[Sample]) -> list[tuple[Sample, list[str]]]:
     """The ``text`` blocks marked as ``explain`` output, with the CLI's arguments.
 
-        >>> explain_samples(read_samples(DOCS / "how-it-works.md"))[0][1][:2]  # doctest: +SKIP
+        >>> explain_samples(read_samples(DOCS / "how-it-works.md"))[0][1][:2]
         ['explain', 'rentals/dashboard.html']
     """
     pairs = []
@@ -258,3 +258,77 @@ def test_links_point_at_files_and_headings():
             if anchor and linked.suffix == ".md":
                 anchors = heading_anchors(linked.read_text("utf-8"))
                 assert anchor in anchors, f"{path.name} links to {target}#{anchor}"
+
+
+def section(text: str, heading: str) -> str:
+    """The part of ``text`` from the line ``heading`` to the next heading of
+    the same or a higher level.
+
+        >>> section("# a\\nx\\n## b\\ny\\n### c\\nz\\n## d\\n", "## b")
+        '## b\\ny\\n### c\\nz\\n'
+    """
+    level = len(heading) - len(heading.lstrip("#"))
+    start = text.index(heading + "\n")
+    following = re.compile(rf"^#{{1,{level}}} ", re.M)
+    end = following.search(text, start + len(heading))
+    return text[start:end.start() if end else len(text)]
+
+
+def test_every_store_setting_is_documented_with_its_default():
+    from djust import store
+
+    api = (DOCS / "api.md").read_text(encoding="utf-8")
+    table = section(api, '### `DJUST["CACHE"]`: the shared store')
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == {f"`{key}`" for key in store.DEFAULT_CONFIG}
+    for key, default in store.DEFAULT_CONFIG.items():
+        assert f"`{default!r}`" in rows[f"`{key}`"], f'docs/api.md: default of CACHE["{key}"]'
+
+
+def logged_formats(module_path: Path, level: str) -> list[str]:
+    """The constant format strings of ``logger.<level>(...)`` calls in a module.
+
+        >>> "djust store: %s %ss work again" in logged_formats(Path(store_module_path()), "warning")
+        True
+    """
+    formats = []
+    for node in ast.walk(ast.parse(module_path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == level and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "logger" and node.args
+                and isinstance(node.args[0], ast.Constant)):
+            formats.append(node.args[0].value)
+    return formats
+
+
+def store_module_path() -> str:
+    from djust import store
+
+    return store.__file__
+
+
+@pytest.mark.parametrize("level", ["warning", "debug"])
+def test_every_store_log_line_is_in_troubleshooting(level):
+    """Each fixed part of every message the store logs appears verbatim."""
+    # Prose wraps lines anywhere, even inside a quoted message.
+    troubleshooting = " ".join((DOCS / "troubleshooting.md").read_text(encoding="utf-8").split())
+    formats = logged_formats(Path(store_module_path()), level)
+    assert formats, f"the store logs at {level}"
+    for text in formats:
+        for part in re.split(r"%s?s", text):
+            part = part.strip().removeprefix("djust store:").strip()
+            if part:
+                assert part in troubleshooting, f"troubleshooting.md lacks {text!r}"
+
+
+def test_performance_figures_are_quoted_from_the_benchmark_results():
+    """Every number in the figures section of performance.md appears in
+    benchmarks/RESULTS.md: after a new benchmark run, update both together."""
+    performance = (DOCS / "performance.md").read_text(encoding="utf-8")
+    figures = performance[performance.index("<!-- FIGURES"):performance.index("<!-- /FIGURES")]
+    results = (DOCS.parent / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)+", figures)
+    assert len(numbers) > 20
+    missing = sorted({number for number in numbers if number not in results})
+    assert not missing, f"performance.md quotes figures RESULTS.md does not have: {missing}"
