@@ -29,10 +29,10 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models.query import ModelIterable
 
 from djust.compiler.errors import CompilerError
 from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths
+from djust.compiler.projection import yields_instances
 
 logger = logging.getLogger("djust.jit")
 
@@ -109,11 +109,6 @@ def is_instance_list(value: Any) -> bool:
         and all(isinstance(item, models.Model) for item in value)
         and len({type(item) for item in value}) == 1
     )
-
-
-def yields_instances(queryset: models.QuerySet) -> bool:
-    """False for ``values()``/``values_list()`` querysets: their rows are plain data."""
-    return queryset._iterable_class is ModelIterable
 
 
 def serialize_value(value: Any, paths: list[str], *, mode: str) -> Any:

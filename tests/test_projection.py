@@ -111,3 +111,11 @@ def test_many_projects_querysets_and_loads_instances_otherwise(mode, monkeypatch
     # A queryset that asks for prefetching keeps the instance path.
     loaded = serializer.many(Lease.objects.order_by("-end_date").prefetch_related("tenant")[:7])
     assert loaded == expected and created
+
+
+@pytest.mark.django_db
+def test_many_refuses_querysets_of_plain_rows():
+    serializer = compile_serializer(Lease, S1)
+    for queryset in (Lease.objects.values("id"), Lease.objects.values_list("id")):
+        with pytest.raises(TypeError, match=r"needs model instances.*values\(\)"):
+            serializer.many(queryset)

@@ -30,6 +30,7 @@ import ast
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.db.models.query import ModelIterable
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
@@ -61,6 +62,11 @@ def _projectable(node: Node) -> bool:
     return False
 
 
+def yields_instances(queryset: QuerySet) -> bool:
+    """False for ``values()``/``values_list()`` querysets: their rows are plain data."""
+    return queryset._iterable_class is ModelIterable
+
+
 def queryset_accepts_projection(queryset: QuerySet) -> bool:
     """``values_list()`` gives the same rows as the queryset itself.
 
@@ -69,11 +75,9 @@ def queryset_accepts_projection(queryset: QuerySet) -> bool:
     columns), and where the user asked for prefetching or a different
     iterable class.
     """
-    from django.db.models.query import ModelIterable
-
     query = queryset.query
     return (
-        queryset._iterable_class is ModelIterable
+        yields_instances(queryset)
         and queryset._fields is None
         and not query.combinator
         and not query.distinct

@@ -81,6 +81,11 @@ class Serializer:
 
         function = self.function
         if isinstance(rows, QuerySet):
+            if not projection.yields_instances(rows):
+                raise TypeError(
+                    f"{self!r}.many() needs model instances; this QuerySet of "
+                    f"{rows.model._meta.label} yields plain rows (values()/values_list())"
+                )
             if self.projection is None:
                 self.projection = self.build_projection()
             if self.projection and projection.queryset_accepts_projection(rows):
