@@ -190,46 +190,6 @@ def contains_star_with_named_sibling(paths) -> bool:
     return False
 
 
-_BACK_TO_ITEM = ("all", "*", "first", "last")
-
-
-def reads_comment_item_from_special_item(model: str, paths) -> bool:
-    """True when a path reads ``comments...item`` below a SpecialItem row.
-
-    Live, those comments point back at the SpecialItem itself; djust's plan
-    loads them a plain Item instead, a known compiler bug recorded in
-    tests/test_regressions.py (test_back_pointer_of_prefetched_rows_is_the_row_they_came_from).
-    The parity properties leave it out until that test stops failing.
-    """
-    for p in paths:
-        segments = p.split(".") if p else []
-        for i, segment in enumerate(segments):
-            if segment != "comments" or "item" not in segments[i + 1:i + 4]:
-                continue
-            between = segments[i + 1:segments.index("item", i + 1)]
-            if not all(s in _BACK_TO_ITEM or s.isdigit() for s in between):
-                continue
-            parent = segments[i - 1] if i else model
-            if parent in ("SpecialItem", "specialitem"):
-                return True
-    return False
-
-
-def reads_last_below_generic_target(paths) -> bool:
-    """True when a path reads ``last`` somewhere below a generic foreign key.
-
-    djust then issues a query per row (``notes.all.*.target.tags.last``), a
-    known compiler bug recorded in tests/test_regressions.py
-    (test_last_below_a_generic_target_costs_no_query_per_row). The query
-    parity property leaves it out until that test stops failing.
-    """
-    for p in paths:
-        segments = p.split(".") if p else []
-        if "target" in segments and "last" in segments[segments.index("target"):]:
-            return True
-    return False
-
-
 # ---------------------------------------------------------------- data
 
 SAFE_TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")

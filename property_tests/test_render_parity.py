@@ -77,7 +77,6 @@ def templates(draw) -> str:
     parts += [
         template_for_path("item", p) for p in generated
         if not EXCLUDED_SEGMENTS & set(p.split("."))
-        and not S.reads_comment_item_from_special_item("Item", [p])
     ]
     order = draw(st.permutations(parts))
     body = "\n".join(order)

@@ -188,13 +188,16 @@ def test_plan_cache_is_keyed_by_normalized_paths():
 
 def test_user_prefetch_queryset_is_kept_and_extended():
     mine = Prefetch("units", queryset=Unit.objects.filter(bedrooms=2))
-    queryset = plan_for(Property, ["units.all.*.property.name"]).apply(
+    queryset = plan_for(Property, ["units.all.*.number", "units.all.*.property.name"]).apply(
         Property.objects.prefetch_related(mine))
     lookups = queryset._prefetch_related_lookups
     assert len(lookups) == 1
     inner = lookups[0].queryset
     assert "bedrooms" in str(inner.query)
-    assert inner.query.select_related == {"property": {}}
+    assert inner.query.deferred_loading == ({"id", "number", "property"}, False)
+    # Each unit's property is the row that prefetched it: read on the outer level.
+    assert inner.query.select_related is False
+    assert "name" in queryset.query.deferred_loading[0]
 
 
 def test_related_queryset_uses_the_default_manager_class():
@@ -202,13 +205,16 @@ def test_related_queryset_uses_the_default_manager_class():
     assert related_queryset(Unit).ordered
 
 
-def test_unordered_prefetch_is_ordered_by_pk():
+def test_prefetch_keeps_the_relations_own_order():
     built = plan_module._build_prefetch(spec(plan_for(lib.Shop, ["books.count"]), "books"),
                                         [], prune=True)
-    assert built.queryset.ordered  # Book is ordered; nothing forced
+    assert built.queryset.ordered  # Book's Meta.ordering, as the live relation
+    # Live, an unordered relation iterates unordered; first()/last() pick by
+    # pk from the rows, so no ORDER BY is added for them either.
     restaurants = plan_module._build_prefetch(
         spec(plan_for(lib.Author, ["restaurants.first.name"]), "restaurants"), [], prune=True)
-    assert restaurants.queryset.query.order_by == ("pk",)
+    assert not restaurants.queryset.ordered
+    assert restaurants.queryset.query.order_by == ()
 
 
 @pytest.mark.parametrize(

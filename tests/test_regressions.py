@@ -141,13 +141,6 @@ def test_json_list_displayed_and_indexed_renders_like_the_list(item, data):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "compiler bug: the plan joins comments.item, replacing the parent row Django's "
-        "prefetch sets on each comment; a SpecialItem parent then displays as an Item"
-    ),
-)
 def test_back_pointer_of_prefetched_rows_is_the_row_they_came_from(db):
     # Live, ``special.comments.all`` sets each comment's ``item`` to
     # ``special`` itself (a SpecialItem, "special Vase"); djust's .many()
@@ -179,13 +172,6 @@ def test_length_of_json_dict_displayed_and_looked_into(item):
     _assert_same_rendering("{{ item.data|length }} {{ item.data }} {{ item.data.a }}", item)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "compiler bug: `last` on rows prefetched below a generic foreign key "
-        "(notes.all.*.target.tags.last) issues one query per row"
-    ),
-)
 @pytest.mark.parametrize("path", ["notes.all.*.target.tags.last.pk",
                                   "notes.first.target.tags.last.pk"])
 def test_last_below_a_generic_target_costs_no_query_per_row(db, path):

@@ -11,14 +11,15 @@ import warnings
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 
 from djust.compiler.plan import KnownTargetsPrefetch, plan_queries
+from djust.compiler.runtime import resolve_lookup
 from djust.compiler.serializer import compile_serializer
 from djust.compiler.tree import build_access_tree
-from property_tests.fuzzapp.models import Item, Note, Owner, SpecialItem, Tag
+from property_tests.fuzzapp.models import Comment, Item, Note, Owner, SpecialItem, Tag
 
 
 def _compile(paths, mode="json"):
@@ -153,3 +154,166 @@ def test_users_own_lookup_on_the_generic_key_wins_and_is_explained(noted_items):
     assert "your own lookups use those rows" in serializer.plan.explain(rows)
     _, result = _queries(serializer, rows)
     assert [row["target"] for row in result] == [f"t{n} by owner{n}" for n in range(3)]
+
+
+# -- the link back of prefetched rows ------------------------------------------
+
+
+@pytest.fixture
+def commented_specials(db):
+    """Three SpecialItems with two comments each; every one has its own owner."""
+    specials = []
+    for n in range(3):
+        owner = Owner.objects.create(username=f"owner{n}")
+        special = SpecialItem.objects.create(title=f"s{n}", owner=owner, motto=f"motto{n}")
+        for score in (1, 2):
+            Comment.objects.create(item=special, text=f"c{n}.{score}", score=score)
+        specials.append(special)
+    return specials
+
+
+def _compile_for(model, paths):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return compile_serializer(model, paths, mode="json")
+
+
+def _per_row_and_all(serializer, queryset, first_pk):
+    one, _ = _queries(serializer, queryset.filter(pk=first_pk))
+    several, result = _queries(serializer, queryset)
+    return one, several, result
+
+
+@pytest.mark.parametrize(
+    ("path", "pick"),
+    [
+        ("comments.all.*.item", lambda result: [c["item"] for c in result["comments"]["all"]]),
+        ("comments.first.item", lambda result: [result["comments"]["first"]["item"]]),
+        ("comments.last.item", lambda result: [result["comments"]["last"]["item"]]),
+        ("comments.all.0.item", lambda result: [result["comments"]["all"]["0"]["item"]]),
+    ],
+    ids=["each", "first", "last", "index"],
+)
+def test_prefetched_rows_link_back_to_the_subclass_row_that_loaded_them(
+        commented_specials, path, pick):
+    # Live, each comment's ``item`` is the SpecialItem that prefetched it;
+    # joining ``item`` inside the prefetch replaced it with a plain Item.
+    serializer = _compile_for(SpecialItem, [path])
+    one, several, result = _per_row_and_all(
+        serializer, SpecialItem.objects.all(), commented_specials[0].pk)
+    assert one == several == 2  # the rows, their comments
+    shown = 2 if "*" in path else 1  # every comment, or the one picked
+    assert [pick(row) for row in result] == [[f"special s{n}"] * shown for n in range(3)]
+
+
+def test_prefetched_rows_link_back_reads_subclass_columns_on_the_parent_level(
+        commented_specials):
+    serializer = _compile_for(SpecialItem, ["comments.all.*.item.motto"])
+    (comments,) = serializer.plan.prefetches
+    assert comments.level.joins == ()
+    assert "motto" in serializer.plan.root.columns
+    one, several, result = _per_row_and_all(
+        serializer, SpecialItem.objects.all(), commented_specials[0].pk)
+    assert one == several == 2
+    assert [row["comments"]["all"] for row in result] == [
+        [{"item": {"motto": f"motto{n}"}}] * 2 for n in range(3)
+    ]
+
+
+def test_plain_parent_displayed_through_its_comments_joins_on_its_own_level(
+        commented_specials):
+    # Item.__str__ reads the owner: the join belongs to the prefetching rows.
+    serializer = _compile_for(Item, ["comments.all.*.item"])
+    assert serializer.plan.select_related == ("owner",)
+    one, several, result = _per_row_and_all(
+        serializer, Item.objects.all(), commented_specials[0].pk)
+    assert one == several == 2
+    assert [row["comments"]["all"] for row in result] == [
+        [{"item": f"s{n} by owner{n}"}] * 2 for n in range(3)
+    ]
+
+
+def test_prefetched_rows_below_a_join_link_back_to_the_joined_row(commented_specials):
+    serializer = _compile_for(Comment, ["item.specialitem.comments.all.*.item"])
+    queryset = Comment.objects.all()
+    live = [[str(c.item) for c in comment.item.specialitem.comments.all()]
+            for comment in queryset]
+    one, several, result = _per_row_and_all(serializer, queryset, queryset.first().pk)
+    assert one == several == 2  # the comments with their joined rows, the prefetch
+    assert [[c["item"] for c in row["item"]["specialitem"]["comments"]["all"]]
+            for row in result] == live
+    assert live[0] == ["special s0"] * 2
+
+
+# -- first/last on related managers reached at run time -------------------------
+
+
+def test_run_time_last_answers_from_prefetched_rows(noted_items):
+    item = noted_items[0]
+    item.tags.add(Tag.objects.create(name="zzz"), Tag.objects.create(name="aaa"))
+    expected = {name: getattr(Item.objects.get(pk=item.pk).tags, name)() for name in
+                ("first", "last")}
+    loaded = Item.objects.prefetch_related("tags").get(pk=item.pk)
+    with CaptureQueriesContext(connection) as queries:
+        for name, row in expected.items():
+            assert resolve_lookup(loaded.tags, name) == row
+            assert resolve_lookup(loaded.tags.all(), name) == row
+    assert len(queries) == 0
+    assert expected["last"].name == "zzz"
+
+
+def test_run_time_last_queries_when_the_rows_are_not_loaded(noted_items):
+    item = Item.objects.get(pk=noted_items[0].pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert resolve_lookup(item.tags, "last").name == "tag0"
+    assert len(queries) == 1
+
+
+def test_run_time_last_keeps_a_managers_own_method(noted_items):
+    class Newest(models.Manager):
+        def last(self):
+            return "the manager's own"
+
+    manager = Newest()
+    manager.model = Tag
+    assert resolve_lookup(manager, "last") == "the manager's own"
+
+
+def test_inherited_columns_of_a_child_joined_from_its_parent_load_with_the_parent(
+        commented_specials):
+    # select_related("item__specialitem") fills the child's inherited fields
+    # from the parent's columns: only("item__specialitem__title") loaded
+    # nothing, and each title cost a query.
+    serializer = _compile_for(Comment, ["item.specialitem.title", "item.specialitem.motto"])
+    assert "item__title" in serializer.plan.only
+    queryset = Comment.objects.all()
+    one, several, result = _per_row_and_all(serializer, queryset, queryset.first().pk)
+    assert one == several == 1
+    assert [row["item"]["specialitem"] for row in result] == [
+        {"title": c.item.specialitem.title, "motto": c.item.specialitem.motto}
+        for c in queryset
+    ]
+
+
+# -- unordered relations ---------------------------------------------------------
+
+
+def test_unordered_relation_keeps_its_order_and_picks_by_pk_without_queries(db):
+    from tests.testapp.models import Author, Restaurant
+
+    for n in range(3):
+        chef = Author.objects.create(name=f"chef{n}")
+        # Names against pk order: a pick by the first or last row listed
+        # would differ from Django's pick by pk only if rows were reordered.
+        for name in ("b", "c", "a"):
+            Restaurant.objects.create(name=f"{name}{n}", chef=chef)
+    paths = ["restaurants.all.*.name", "restaurants.first.name", "restaurants.last.name"]
+    serializer = _compile_for(Author, paths)
+    queryset = Author.objects.all()
+    live = [{"all": [{"name": r.name} for r in chef.restaurants.all()],
+             "first": {"name": chef.restaurants.first().name},
+             "last": {"name": chef.restaurants.last().name}} for chef in queryset]
+    one, several, result = _per_row_and_all(serializer, queryset, queryset.first().pk)
+    assert one == several == 2
+    assert [row["restaurants"] for row in result] == live
+    assert live[0]["first"] == {"name": "b0"} and live[0]["last"] == {"name": "a0"}

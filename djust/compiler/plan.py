@@ -13,9 +13,10 @@ plain immutable data describing, per queryset ("level"),
   level, built into ``Prefetch(lookup, queryset=...)`` only when applied.
   The inner queryset starts from the related model's default manager the way
   Django's related managers do, so rows and their order are what the live
-  ``obj.rel.all()`` returns (unordered relations are ordered by pk, which is
-  what ``first()``/``last()`` use); ``count``/``exists``/``first``/``last``
-  are answered from those rows;
+  ``obj.rel.all()`` returns (an unordered relation stays unordered: the
+  serializer picks ``first()``/``last()`` of such rows by pk, as Django
+  does); ``count``/``exists``/``first``/``last`` are answered from those
+  rows;
 - a GenericForeignKey: the paths below it are typed on every model known to
   be a target (``generic_targets``), each planned as its own level and
   applied as one ``GenericPrefetch`` queryset per content type, so that
@@ -275,9 +276,10 @@ class _Here:
     current level, the path so far, and the template path that led here when
     planning what code reads (``origin``; None for template paths).
 
-    ``back`` is set on a row a one-to-one join reached: Django caches the row
-    it came from under that row's link back, so reading the link back costs
-    nothing but the columns of the row it came from."""
+    ``back`` is set on a row a one-to-one join reached, and on each row a
+    reverse-ForeignKey prefetch loaded: Django caches the row it came from
+    under that row's link back, so reading the link back costs nothing but
+    the columns of the row it came from."""
 
     orm: str = ""
     attribute: str = ""
@@ -298,11 +300,13 @@ class _Here:
 
 @dataclass(frozen=True)
 class _Back:
-    """The link of a joined row back to the row it was joined from."""
+    """The link of a joined or prefetched row back to the row it came from:
+    that row's model, its place (``here``) and the level that loads it."""
 
     segment: str
     model: type
     here: _Here
+    level: _LevelBuilder
 
 
 class _LevelBuilder:
@@ -315,7 +319,7 @@ class _LevelBuilder:
         self.targets: dict[str, dict[type, _LevelBuilder]] = {}
 
     def need(self, lookup: str) -> None:
-        self.columns.add(lookup)
+        self.columns.add(_inherited_column(self.model, lookup) if SEP in lookup else lookup)
 
     def join(self, lookup: str, attribute: str, model: type) -> None:
         self.joins[lookup] = Join(lookup, attribute, model)
@@ -404,7 +408,7 @@ class _Planner:
             self._parent_link(node, level, here)
         elif here.back is not None and node.segment == here.back.segment and kind in (
                 Kind.FORWARD, Kind.REVERSE_ONE):
-            self._read_back(node, level, here)
+            self._read_back(node, here)
         elif here.fresh and kind in (Kind.FORWARD, Kind.REVERSE_ONE, Kind.TO_MANY,
                                      Kind.GENERIC_FK):
             self._note(here, "runtime lookup",
@@ -452,18 +456,24 @@ class _Planner:
         self._object(node, node.model, level, _Here(
             below.orm, below.attribute, here.path, here.origin, here.escaping, here.fresh,
             None if back is None else _Back(back, model, here.down("", orm=here.orm,
-                                                                  attribute=here.attribute))))
+                                                                  attribute=here.attribute),
+                                            level)))
 
-    def _read_back(self, node: Node, level: _LevelBuilder, here: _Here) -> None:
-        """Plan a read of a joined row's link back as a read of the row it
-        was joined from: Django sets that link from the known instance."""
+    def _read_back(self, node: Node, here: _Here) -> None:
+        """Plan a read of a joined or prefetched row's link back as a read of
+        the row it came from, on that row's level: Django sets that link to
+        the known instance, which may be of a subclass of the link's model."""
         back = here.back
         self._note(here, "row it came from",
-                   f"Django links the joined row back to its {back.model._meta.label}: "
-                   "no join, no query")
-        self._object(node, back.model, level, _Here(
+                   f"Django links the row back to the {back.model._meta.label} it came "
+                   "from: no join, no query")
+        if back.model is not node.model:
+            # Lookups below run on the actual instance: type them on its class.
+            typed = build_access_tree if here.origin is None else build_read_tree
+            node = typed(back.model, _paths_below(node))
+        self._object(node, back.model, back.level, _Here(
             back.here.orm, back.here.attribute, here.path, here.origin, here.escaping,
-            back.here.fresh))
+            back.here.fresh, back.here.back))
 
     def _to_many(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
         served = [c for c in node.children if c.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK)]
@@ -482,14 +492,16 @@ class _Planner:
         self._note(here, "prefetch",
                    f"Prefetch({lookup!r}) of {target._meta.label} rows from its default "
                    "manager", always=True)
-        rows = _Here(origin=here.origin, escaping=here.escaping)
+        rows = _Here(origin=here.origin, escaping=here.escaping,
+                     back=self._prefetch_back(node, model, level, here))
         for child in served:
             self._rows(child, target, inner, rows, here.down(child.segment))
 
     def _rows(self, node: Node, target: type, inner: _LevelBuilder, rows: _Here,
               here: _Here) -> None:
         """Plan ``all``/``count``/``first``... of a prefetched relation."""
-        at = _Here(rows.orm, rows.attribute, here.path, rows.origin, rows.escaping)
+        at = _Here(rows.orm, rows.attribute, here.path, rows.origin, rows.escaping,
+                   back=rows.back)
         if node.kind is Kind.AGGREGATE:
             self._note(here, "from prefetch", f"{node.get('method')}: len()/bool() of the "
                        "prefetched rows")
@@ -506,6 +518,18 @@ class _Planner:
                 self._rows(child, target, inner, rows, here.down(child.segment))
         else:
             self._note(here, "runtime lookup", f"{node.note}; it may query for every row")
+
+    @staticmethod
+    def _prefetch_back(node: Node, model: type, level: _LevelBuilder,
+                       here: _Here) -> _Back | None:
+        """The link back of rows a reverse-ForeignKey prefetch loads: Django
+        sets it to the prefetching instance unless the row already caches it,
+        so joining it would replace that instance with a fresh copy. Many to
+        many and generic relations set nothing on their rows."""
+        if node.get("relation") != "reverse_fk":
+            return None
+        parent = here.down("", orm=here.orm, attribute=here.attribute)
+        return _Back(node.get("remote_field"), model, parent, level)
 
     def _back_pointers(self, node: Node, model: type, target: type, level: _LevelBuilder,
                        inner: _LevelBuilder, here: _Here) -> None:
@@ -644,6 +668,43 @@ def _back_link(node: Node, model: type) -> str | None:
     if field.unique and field.remote_field is not None:
         return field.remote_field.get_accessor_name()
     return None
+
+
+def _inherited_column(model: type, lookup: str) -> str:
+    """``lookup`` naming the column where a join loads it.
+
+    A multi-table child joined from its parent (``item__specialitem``) takes
+    its inherited columns from the parent's part of the same row, so
+    ``only("item__specialitem__title")`` would not load the title: the
+    column is ``item__title``.
+
+        >>> from property_tests.fuzzapp.models import Comment
+        >>> _inherited_column(Comment, "item__specialitem__title")
+        'item__title'
+    """
+    names = lookup.split(SEP)
+    steps: list[tuple[type, object]] = []
+    current = model
+    try:
+        for name in names[:-1]:
+            relation = current._meta.get_field(name)
+            steps.append((current, relation))
+            current = relation.related_model
+        owner = current._meta.get_field(names[-1]).model
+    except (FieldDoesNotExist, AttributeError):
+        return lookup
+    keep = len(steps)
+    while keep and owner is not current and _is_reverse_parent_link(steps[keep - 1][1]):
+        current = steps[keep - 1][0]
+        if not issubclass(current, owner) and current is not owner:
+            return lookup
+        keep -= 1
+    return SEP.join([*names[:keep], names[-1]])
+
+
+def _is_reverse_parent_link(relation) -> bool:
+    return (relation.one_to_one and not relation.concrete
+            and bool(relation.field.remote_field.parent_link))
 
 
 def _defining_class(model: type, name: str) -> type | None:
@@ -834,10 +895,9 @@ def _user_prefetch_index(user: list, lookup: str) -> int | None:
 
 
 def _build_prefetch(spec: PrefetchSpec, notes: list[str], prune: bool) -> Prefetch:
+    # No ordering is added: iteration must follow what the live relation
+    # gives, and runtime.pick_first/pick_last answer unordered rows by pk.
     queryset = related_queryset(spec.model)
-    if not queryset.ordered:
-        # Live first()/last() order by pk when unordered: keep rows that way.
-        queryset = queryset.order_by("pk")
     return Prefetch(spec.lookup, queryset=_merge(queryset, spec.level, notes, prune))
 
 

@@ -28,6 +28,7 @@ import uuid
 
 from django.core.signals import setting_changed
 from django.db.models import Model
+from django.db.models.manager import BaseManager
 from django.db.models.query import QuerySet
 from django.template.base import VariableDoesNotExist
 from django.utils.duration import duration_iso_string
@@ -224,6 +225,10 @@ def resolve_lookup(current, bit):
         return MISSING
     if isinstance(current, Model) and bit in _sensitive_names_of(type(current)):
         return MISSING
+    if bit in _PICKS and isinstance(current, (BaseManager, QuerySet)):
+        rows = _loaded_rows(current, bit)
+        if rows is not None:
+            return _PICKS[bit](rows)
     try:
         try:
             if not hasattr(type(current), "__getitem__"):
@@ -482,4 +487,30 @@ def pick_last(queryset):
 
 def _pk(instance):
     return instance.pk
+
+
+_PICKS = {"first": pick_first, "last": pick_last}
+
+
+def _loaded_rows(current, method: str):
+    """The queryset behind ``current`` when its loaded (prefetched) rows
+    answer ``current.<method>()`` as Django's own ``first``/``last`` would,
+    else None.
+
+    Run-time lookups reach related managers the access tree could not type
+    (below a generic foreign key); Django's ``last()`` always queries, even
+    on prefetched rows. Only the stock methods are answered from the rows:
+    a manager or queryset class overriding them keeps its own.
+    """
+    stock = getattr(QuerySet, method)
+    if isinstance(current, BaseManager):
+        proxied = getattr(type(current), method, None)
+        if getattr(proxied, "__wrapped__", None) is not stock:
+            return None
+        current = current.get_queryset()
+    if getattr(type(current), method, None) is not stock:
+        return None
+    if not rows_are_loaded(current) or current.query.is_sliced:
+        return None
+    return current
 

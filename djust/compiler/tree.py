@@ -42,9 +42,9 @@ Kind-specific facts live in ``Node.extra`` (read with ``node.get(name)``):
 ``ct_field`` / ``fk_field`` (GENERIC_FK; TO_MANY of a GenericRelation)
     The content-type and object-id field names on the model holding them.
 ``method`` (AGGREGATE, PICK)
-    ``"count"``, ``"exists"``, ``"first"`` or ``"last"``. PICK: the planner
-    orders unordered prefetches by pk, which is what Django does for
-    ``first()``/``last()``; code reading live querysets must do the same.
+    ``"count"``, ``"exists"``, ``"first"`` or ``"last"``. PICK: prefetched
+    rows keep the relation's own order; of unordered rows, ``first()`` and
+    ``last()`` are the smallest and largest pk, as Django picks them.
 ``index`` (INDEX)
     The integer index. Under a JSON value, Django tries the key (``"0"``)
     first; code reading it must keep that order.
