@@ -23,6 +23,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import debian  # noqa: E402  (scripts/ is not a package: it is put on the path just above)
+
 VENVS = ROOT / ".venv"
 
 # (python version, Django requirement). The first is also the demo's target.
@@ -111,15 +114,9 @@ def ensure_chromium() -> None:
     """The browser test drives Debian's Chromium; install it when missing."""
     if shutil.which("chromium"):
         return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
+    if not debian.install("chromium"):
         say("Chromium is missing and cannot be installed here: the browser test will "
             "say so (install Debian's `chromium` package)")
-        return
-    say("installing Debian's chromium package for the browser test")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    quiet = {"stdout": subprocess.DEVNULL}
-    subprocess.run(["apt-get", "update", "-q"], env=env, check=True, **quiet)
-    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, check=True, **quiet)
 
 
 def run_pytest(python: Path, label: str, env: dict[str, str], extra: list[str]) -> bool:
@@ -135,7 +132,6 @@ def run_pytest(python: Path, label: str, env: dict[str, str], extra: list[str]) 
 
 
 def run_tests(args: list[str]) -> int:
-    sys.path.insert(0, str(ROOT / "scripts"))
     import pgserver
     import redisserver
 

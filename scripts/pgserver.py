@@ -15,10 +15,11 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+
+import debian
 
 
 class PostgresUnavailable(RuntimeError):
@@ -39,22 +40,11 @@ def _bindir() -> str | None:
 
 
 def _install() -> None:
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
+    if not debian.install("postgresql"):
         raise PostgresUnavailable(
             "PostgreSQL server binaries were not found. Install Debian's `postgresql` "
             "package (apt-get install postgresql) and run the tests again."
         )
-    print("[pgserver] installing Debian's postgresql package", flush=True)
-    quiet = {"stdout": subprocess.DEVNULL}
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, **quiet)
-    subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], check=True, env=env, **quiet)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_owner(command: list[str], user: str | None) -> list[str]:
@@ -78,7 +68,7 @@ def running() -> Iterator[dict[str, str]]:
         user = "postgres"
     workdir = tempfile.mkdtemp(prefix="djust-pg-")
     data = os.path.join(workdir, "data")
-    port = _free_port()
+    port = debian.free_port()
     if user:
         shutil.chown(workdir, user)
     subprocess.run(

@@ -25,6 +25,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+import debian
+
 ENV_VAR = "DJUST_TEST_REDIS_URL"
 # How long a start may take before we give up (the server is up in ms).
 START_TIMEOUT = 10.0
@@ -45,24 +47,12 @@ def find_binary() -> str | None:
 
 def install() -> None:
     """Install Debian's ``redis-server`` package (root and apt-get only)."""
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
+    # --no-install-recommends: the server alone, without its systemd wiring.
+    if not debian.install("redis-server", no_recommends=True):
         raise RedisUnavailable(
             "redis-server was not found. Install Debian's `redis-server` package "
             "(apt-get install redis-server) and run the tests again."
         )
-    print("[redisserver] installing Debian's redis-server package", flush=True)
-    quiet = {"stdout": subprocess.DEVNULL}
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, **quiet)
-    # --no-install-recommends: the server alone, without its systemd wiring.
-    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "redis-server"],
-                   check=True, env=env, **quiet)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers_ping(port: int) -> bool:
@@ -80,7 +70,7 @@ class Server:
 
     def __init__(self, binary: str, port: int | None = None):
         self.binary = binary
-        self.port = port or free_port()
+        self.port = port or debian.free_port()
         self.workdir = tempfile.mkdtemp(prefix="djust-redis-")
         self.process: subprocess.Popen | None = None
 

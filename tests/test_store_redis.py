@@ -8,10 +8,10 @@ stop/restart test starts its own server on its own port.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import socket
+import sys
 import uuid
 from pathlib import Path
 
@@ -32,10 +32,12 @@ def missing(reason: str):
 
 
 def redis_server_module():
-    spec = importlib.util.spec_from_file_location("redisserver", ROOT / "scripts/redisserver.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # scripts/ is not a package; its modules import each other by name.
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    import redisserver
+
+    return redisserver
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,37 @@
+"""What the test servers and the browser test need from the machine.
+
+``install(package)`` installs a Debian package when we may (root, apt-get);
+otherwise it returns False so the caller can say what is missing.
+``free_port()`` finds a free loopback port for a throwaway server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+
+
+def can_install() -> bool:
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def install(package: str, *, no_recommends: bool = False) -> bool:
+    """Install Debian's ``package``; False when this machine does not let us."""
+    if not can_install():
+        return False
+    print(f"[debian] installing Debian's {package} package", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    quiet = {"stdout": subprocess.DEVNULL}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, **quiet)
+    extra = ["--no-install-recommends"] if no_recommends else []
+    subprocess.run(["apt-get", "install", "-y", "-q", *extra, package], check=True, env=env,
+                   **quiet)
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
