@@ -114,7 +114,8 @@ import djust
 logger = logging.getLogger("djust.store")
 
 # Bumped whenever an entry's layout changes: older entries are then ignored.
-ENTRY_FORMAT = 1
+# 2: serializers read the list prefetches of Serializer.many().
+ENTRY_FORMAT = 2
 SALT = "djust.store"
 KINDS = ("x", "s", "m")  # extraction, serializer, manifest record
 KIND_NAMES = {"x": "extractions", "s": "serializers", "m": "manifest"}

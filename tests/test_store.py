@@ -204,7 +204,7 @@ def test_concurrent_filesystem_writers_never_leave_a_torn_entry(tmp_path):
 def test_damaged_file_is_ignored_logged_once_and_rebuilt(tmp_path, caplog, damage):
     writer = store.Store(store.FileSystemBackend(tmp_path))
     fresh = store.compile_shared(writer, Unit, ("number", "bedrooms"), "json")
-    (entry,) = (tmp_path / "v1" / "s").rglob("*.entry")
+    (entry,) = (tmp_path / f"v{store.ENTRY_FORMAT}" / "s").rglob("*.entry")
     entry.write_bytes(damage(entry.read_bytes()))
     worker = store.Store(store.FileSystemBackend(tmp_path))
     rebuilt = store.compile_shared(worker, Unit, ("number", "bedrooms"), "json")
@@ -308,16 +308,16 @@ def test_unwritable_location_compiles_locally(tmp_path, caplog):
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions; "
                     "test_full_or_read_only_disk_compiles_locally covers EROFS")
 def test_read_only_directory_compiles_locally(tmp_path):
-    (tmp_path / "v1").mkdir()
+    (tmp_path / f"v{store.ENTRY_FORMAT}").mkdir()
     tmp_path.chmod(0o555)
-    (tmp_path / "v1").chmod(0o555)
+    (tmp_path / f"v{store.ENTRY_FORMAT}").chmod(0o555)
     try:
         shared = store.Store(store.FileSystemBackend(tmp_path))
         serializer = store.compile_shared(shared, Unit, ("number",), "json")
         assert serializer(Unit(number="9")) == {"number": "9"}
         assert shared.counters["errors"] == 1
     finally:
-        (tmp_path / "v1").chmod(0o755)
+        (tmp_path / f"v{store.ENTRY_FORMAT}").chmod(0o755)
         tmp_path.chmod(0o755)
 
 

@@ -270,7 +270,8 @@ def prepare_djust(scenario) -> Prepared:
             return project(rows)
     else:
         def load():
-            return list(serializer.plan.apply(scenario.base_queryset()))
+            # The same variant ``many`` applies (listed relations).
+            return list(serializer.plan.apply(scenario.base_queryset(), lists=True))
 
         def build(rows):
             function = serializer.function

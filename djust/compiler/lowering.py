@@ -55,6 +55,127 @@ _KEPT_FIELDS = _PLAIN_FIELDS | {
 _RELATION_KINDS = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK)
 _MODEL_VALUED = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK, Kind.PICK)
 
+# -------------------------------------------------------- listed rows
+#
+# ``Serializer.many`` prefetches a relation only the serializer reads into a
+# plain list attribute (``plan.QueryPlan.apply(..., lists=True)``): Django
+# then skips building a related manager and a queryset per row. The
+# generated code reads that list first, then the prefetch cache, then the
+# manager, so a serializer called on rows loaded any other way stays right.
+
+LIST_PREFIX = "_djust_"
+
+
+def list_attribute(accessor: str) -> str:
+    """The attribute holding the listed rows of relation ``accessor``.
+
+        >>> list_attribute("units")
+        '_djust_units'
+    """
+    return LIST_PREFIX + accessor
+
+
+def rows_read_as_list(node: Node) -> bool:
+    """True when every read of the rows of the TO_MANY ``node`` (``all``,
+    ``count``, ``exists``, ``first``, ``last``, ``*``, an index) is answered
+    from a plain list exactly as from the prefetched queryset.
+
+        >>> from examples.rentals.models import Property
+        >>> from djust.compiler.tree import build_access_tree
+        >>> tree = build_access_tree(Property, ["units.count", "units.all.*.number"])
+        >>> rows_read_as_list(tree.child("units"))
+        True
+    """
+    return all(_row_read_is_plain(child) for child in node.children
+               if child.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK))
+
+
+def _row_read_is_plain(node: Node) -> bool:
+    if node.kind is Kind.AGGREGATE:
+        return node.segment in ("count", "exists")
+    if node.kind is Kind.PICK:
+        return node.segment in ("first", "last")
+    if node.kind is not Kind.ALL:
+        return False
+    for child in node.children:
+        if child.segment == STAR or _is_index(child.segment):
+            continue
+        if child.kind is Kind.SENSITIVE or child.segment.startswith("_"):
+            continue  # no piece is generated for it
+        if not _row_read_is_plain(child):
+            return False
+    return True
+
+
+def count_rows(rows) -> int:
+    """``count()`` of related rows: a listed relation is its length.
+
+        >>> count_rows([1, 2])
+        2
+    """
+    return len(rows) if rows.__class__ is list else rows.count()
+
+
+def rows_exist(rows) -> bool:
+    """``exists()`` of related rows, answered by a list's truth.
+
+        >>> rows_exist([])
+        False
+    """
+    return bool(rows) if rows.__class__ is list else rows.exists()
+
+
+def first_row(rows, ordered: bool):
+    """``first()`` of related rows: a listed relation answers as Django
+    does, the first row when ordered, else the row with the smallest pk.
+
+        >>> first_row([], True) is None
+        True
+    """
+    if rows.__class__ is not list:
+        return runtime.pick_first(rows)
+    if not rows:
+        return None
+    return rows[0] if ordered else min(rows, key=_pk)
+
+
+def last_row(rows, ordered: bool):
+    """``last()`` of related rows: the last row when ordered, else max pk.
+
+        >>> last_row([], False) is None
+        True
+    """
+    if rows.__class__ is not list:
+        return runtime.pick_last(rows)
+    if not rows:
+        return None
+    return rows[-1] if ordered else max(rows, key=_pk)
+
+
+def _pk(row):
+    return row.pk
+
+
+def relation_is_ordered(model: type | None) -> bool:
+    """Whether the related manager of ``model`` orders its rows, as the
+    planned prefetch queryset (started from the same manager) does.
+
+        >>> from examples.rentals.models import Unit
+        >>> relation_is_ordered(Unit) == Unit.objects.all().ordered
+        True
+    """
+    if model is None:
+        return False
+    try:
+        from djust.compiler.plan import related_queryset
+    except ModuleNotFoundError as error:
+        # Without a plan no rows are ever listed: the answer is unused.
+        if error.name != "djust.compiler.plan":
+            raise
+        return False
+    return related_queryset(model).ordered
+
+
 HELPERS = {
     "_MISSING": runtime.MISSING,
     "_lookup": runtime.resolve_lookup,
@@ -72,6 +193,10 @@ HELPERS = {
     "_truthy": runtime.truthy_text,
     "_is_rows": runtime.is_rows,
     "_ShownList": runtime.ShownList,
+    "_count": count_rows,
+    "_exists": rows_exist,
+    "_first_row": first_row,
+    "_last_row": last_row,
 }
 LOOKUP_HELPER = "_lookup"
 
@@ -338,6 +463,8 @@ class _Lowerer:
         self.mode = mode
         self.used: set[str] = set()
         self.counter = 0
+        # Locals holding related rows that may be a listed relation's list.
+        self.listed: set[str] = set()
 
     def namespace(self) -> dict:
         helpers = {name: HELPERS[name] for name in sorted(self.used) if name in HELPERS}
@@ -677,7 +804,7 @@ class _Lowerer:
         holder = self.local(node.segment)
         if any(child.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK) for child in node.children):
             rows, manager = holder, None
-            prelude = [self.rows_statement(holder, var, model, node.segment)]
+            prelude = self.rows_statements(holder, var, model, node)
         else:
             rows, manager = None, holder
             prelude = [_assign(holder, self.read(var, node.segment))]
@@ -713,6 +840,19 @@ class _Lowerer:
 
         return Maybe(build)
 
+    def rows_statements(self, holder, var, model, node):
+        """Load the related rows: the listed relation's list when the plan's
+        serializer variant loaded one, else the prefetched queryset, else
+        ``all()`` on the manager."""
+        cached = self.rows_statement(holder, var, model, node.segment)
+        if prefetch_cache_name(model, node.segment) is None or not rows_read_as_list(node):
+            return [cached]
+        self.listed.add(holder)
+        listed = _method(ast.Attribute(value=_name(var), attr="__dict__", ctx=ast.Load()),
+                         "get", ast.Constant(list_attribute(node.segment)))
+        missing = ast.If(test=_is(_name(holder), ast.Constant(None)), body=[cached], orelse=[])
+        return [_assign(holder, listed), missing]
+
     def rows_statement(self, holder, var, model, accessor):
         fallback = _assign(holder, _method(self.read(var, accessor), "all"))
         cache = prefetch_cache_name(model, accessor)
@@ -735,7 +875,11 @@ class _Lowerer:
         if node.kind is Kind.AGGREGATE:
             if node.segment not in ("count", "exists"):
                 return self.lookup_piece(node, rows)
-            answer = _method(_name(rows), node.segment)
+            if rows in self.listed:
+                helper = "_count" if node.segment == "count" else "_exists"
+                answer = _call(self.helper(helper), _name(rows))
+            else:
+                answer = _method(_name(rows), node.segment)
             if not node.children:
                 return Always(node.segment, answer)
             value = self.local(node.segment)
@@ -745,10 +889,14 @@ class _Lowerer:
             helper = {"first": "_first", "last": "_last"}.get(node.segment)
             if helper is None:
                 return self.lookup_piece(node, rows)
+            arguments = [_name(rows)]
+            if rows in self.listed:
+                helper += "_row"
+                arguments.append(ast.Constant(relation_is_ordered(node.model)))
             value = self.local(node.segment)
             prelude, expr = self.value(node, value)
             return Always(node.segment, expr,
-                          [_assign(value, _call(self.helper(helper), _name(rows))), *prelude])
+                          [_assign(value, _call(self.helper(helper), *arguments)), *prelude])
         # ALL: the same rows.
         if not node.children:
             row = self.local("row")

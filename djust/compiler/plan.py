@@ -27,6 +27,14 @@ does (its own select_related, prefetch_related, only/defer) so that
 evaluation never raises; ``apply_to_instances`` does the same for instances
 already loaded; ``explain()`` says, per path, what happens and why.
 
+``apply(queryset, lists=True)`` is the variant ``Serializer.many`` uses on
+rows nobody else sees: a to-many relation that only the serializer's own
+paths read (``PrefetchSpec.listed``: no ``__str__``, property or method
+reads it, and every read is one a list answers) is prefetched with
+``to_attr`` into a plain list, nested levels included. Django then skips the
+related manager and queryset clone it builds per row to fill
+``_prefetched_objects_cache``; the generated serializer reads the list first.
+
     >>> from examples.rentals.models import Lease
     >>> from djust.compiler.tree import build_access_tree
     >>> plan = plan_queries(build_access_tree(Lease, ["tenant.user.email"]))
@@ -49,6 +57,7 @@ from django.db.models.query import ModelIterable, QuerySet, RawQuerySet
 
 from djust import conf
 from djust.compiler.introspect import attribute_reads
+from djust.compiler.lowering import list_attribute, rows_read_as_list
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import join_path, normalize_paths
 from djust.compiler.tree import build_access_tree, build_read_tree
@@ -102,6 +111,10 @@ class PrefetchSpec:
     model: type | None
     level: Level | None
     targets: tuple[Level, ...] = ()
+    # Only the serializer's own paths read these rows (no __str__, property
+    # or method does), and only the way a plain list answers: the serializer
+    # variant (``apply(..., lists=True)``) loads them into a list attribute.
+    listed: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,9 +150,15 @@ class QueryPlan:
         """``(queryset path, only columns)`` for the root and each prefetch."""
         return tuple((path, level.only) for path, level in _levels(self.root, ""))
 
-    def apply(self, queryset: QuerySet) -> QuerySet:
+    def apply(self, queryset: QuerySet, *, lists: bool = False) -> QuerySet:
         """Return ``queryset`` with the plan merged in (or unchanged when it
         cannot carry one: values(), raw, union...).
+
+        With ``lists``, the variant ``Serializer.many`` uses: relations only
+        the serializer reads (``PrefetchSpec.listed``) are prefetched into a
+        plain list attribute (``Prefetch(..., to_attr="_djust_<accessor>")``),
+        far cheaper per row than the related manager Django otherwise builds;
+        ``obj.rel.all()`` on such rows queries again.
 
             >>> from examples.rentals.models import Lease
             >>> from djust.compiler.tree import build_access_tree
@@ -153,14 +172,16 @@ class QueryPlan:
             return queryset
         self._check_model(queryset.model)
         notes: list[str] = []
-        result = _merge(queryset, self.root, notes, prune=True)
+        result = _merge(queryset, self.root, notes, prune=True, lists=lists)
         for note in notes:
             logger.debug("%s: %s", self.model._meta.label, note)
         return result
 
-    def apply_to_instances(self, instances: Iterable[models.Model]) -> list[models.Model]:
+    def apply_to_instances(self, instances: Iterable[models.Model], *,
+                           lists: bool = False) -> list[models.Model]:
         """Load what the paths need for rows already fetched (joins become
         FK prefetches, skipped for rows that loaded them); returns the rows.
+        ``lists`` as for ``apply``.
 
             >>> from examples.rentals.models import Lease
             >>> from djust.compiler.tree import build_access_tree
@@ -173,7 +194,8 @@ class QueryPlan:
             return rows
         self._check_model(type(rows[0]))
         notes: list[str] = []
-        lookups = [*_join_prefetches(self.root), *_own_prefetches(self.root, notes, [])]
+        lookups = [*_join_prefetches(self.root),
+                   *_own_prefetches(self.root, notes, [], lists)]
         prefetch_related_objects(rows, *sorted(lookups, key=_lookup_order))
         return rows
 
@@ -310,13 +332,21 @@ class _Back:
 
 
 class _LevelBuilder:
-    def __init__(self, model: type) -> None:
+    def __init__(self, model: type, generic_level: bool = False) -> None:
         self.model = model
+        # Rows below a generic foreign key are read with run-time lookups,
+        # which need the related managers: nothing under them is listed.
+        self.generic_level = generic_level
         self.joins: dict[str, Join] = {}
         self.columns: set[str] = {model._meta.pk.name}
         self.unpruned = ""
         self.prefetches: dict[str, tuple[type | None, _LevelBuilder | None]] = {}
         self.targets: dict[str, dict[type, _LevelBuilder]] = {}
+        # Prefetch lookups that cannot be plain lists: read by code, or read
+        # other than as rows; and the attribute prefixes of rows whose code
+        # djust cannot follow (it may read any relation of theirs).
+        self.unlisted: set[str] = set()
+        self.opaque: set[str] = set()
 
     def need(self, lookup: str) -> None:
         self.columns.add(_inherited_column(self.model, lookup) if SEP in lookup else lookup)
@@ -326,7 +356,8 @@ class _LevelBuilder:
         self.need(lookup)
         self.need(f"{lookup}{SEP}{model._meta.pk.name}")
 
-    def load_all(self, model: type, orm: str, reason: str) -> None:
+    def load_all(self, model: type, orm: str, reason: str, attribute: str) -> None:
+        self.opaque.add(attribute)
         if not orm:
             self.unpruned = self.unpruned or reason
             return
@@ -336,7 +367,7 @@ class _LevelBuilder:
     def prefetch(self, lookup: str, model: type) -> _LevelBuilder:
         entry = self.prefetches.get(lookup)
         if entry is None:
-            entry = self.prefetches[lookup] = (model, _LevelBuilder(model))
+            entry = self.prefetches[lookup] = (model, _LevelBuilder(model, self.generic_level))
         return entry[1]
 
     def generic(self, lookup: str) -> None:
@@ -347,13 +378,13 @@ class _LevelBuilder:
         self.generic(lookup)
         targets = self.targets[lookup]
         if model not in targets:
-            targets[model] = _LevelBuilder(model)
+            targets[model] = _LevelBuilder(model, generic_level=True)
         return targets[model]
 
     def freeze(self) -> Level:
         prefetches = tuple(
             PrefetchSpec(lookup, model, None if builder is None else builder.freeze(),
-                         self._frozen_targets(lookup))
+                         self._frozen_targets(lookup), self._listed(lookup, builder))
             for lookup, (model, builder) in sorted(self.prefetches.items())
         )
         return Level(
@@ -363,6 +394,11 @@ class _LevelBuilder:
             prefetches=prefetches,
             unpruned=self.unpruned,
         )
+
+    def _listed(self, lookup: str, builder: _LevelBuilder | None) -> bool:
+        owner = lookup[:lookup.rfind(SEP) + len(SEP)] if SEP in lookup else ""
+        return (builder is not None and not self.generic_level
+                and lookup not in self.unlisted and owner not in self.opaque)
 
     def _frozen_targets(self, lookup: str) -> tuple[Level, ...]:
         targets = self.targets.get(lookup, {})
@@ -392,7 +428,8 @@ class _Planner:
         if node.bare:
             self._code(model, "__str__", level, here, "str()")
         if here.escaping and not node.children and here.path:
-            level.load_all(model, here.orm, f"code uses a whole {model.__name__} row")
+            level.load_all(model, here.orm, f"code uses a whole {model.__name__} row",
+                           here.attribute)
             self._note(here, "not pruned", f"code uses the whole {model._meta.label} row",
                        always=True)
         for child in node.children:
@@ -426,7 +463,8 @@ class _Planner:
             self._note(here, "sensitive", f"{node.note}; not loaded for it")
         else:
             if _has_dynamic_getattr(model):
-                level.load_all(model, here.orm, f"{model.__name__} defines __getattr__")
+                level.load_all(model, here.orm, f"{model.__name__} defines __getattr__",
+                               here.attribute)
             self._note(here, "runtime lookup", node.note or "resolved by Django at run time")
 
     def _parent_link(self, node: Node, level: _LevelBuilder, here: _Here) -> None:
@@ -481,12 +519,14 @@ class _Planner:
             if child not in served:
                 self._note(here.down(child.segment), "runtime lookup",
                            f"{child.note}; it may query for every row")
+        lookup = here.attribute + node.field
+        if here.origin is not None or here.fresh or not rows_read_as_list(node):
+            level.unlisted.add(lookup)
         if not served:
             if node.bare:
                 self._note(here, "runtime lookup", "displays the related manager itself")
             return
         target = node.model
-        lookup = here.attribute + node.field
         inner = level.prefetch(lookup, target)
         self._back_pointers(node, model, target, level, inner, here)
         self._note(here, "prefetch",
@@ -513,7 +553,7 @@ class _Planner:
             if node.bare:
                 self._code(target, "__str__", inner, at, "str() of each row")
             if at.escaping and not node.children:
-                inner.load_all(target, "", f"code uses whole {target.__name__} rows")
+                inner.load_all(target, "", f"code uses whole {target.__name__} rows", "")
             for child in node.children:
                 self._rows(child, target, inner, rows, here.down(child.segment))
         else:
@@ -605,7 +645,7 @@ class _Planner:
             return
         reads = attribute_reads(model, name)
         if reads.opaque:
-            level.load_all(model, here.orm, reads.opaque)
+            level.load_all(model, here.orm, reads.opaque, here.attribute)
             self._note(here, "not pruned", f"{what}: {reads.opaque}; every "
                        f"{model._meta.label} column is loaded", always=True)
             return
@@ -746,6 +786,10 @@ def _describe_level(level: Level, indent: int) -> list[str]:
                 lines += _describe_level(target, indent + 2)
             continue
         lines.append(f"{pad}prefetch {spec.lookup} ({spec.model._meta.label}):")
+        if spec.listed:
+            accessor = spec.lookup.rsplit(SEP, 1)[-1]
+            lines.append(f"{pad}  Serializer.many(): a plain list in "
+                         f"{list_attribute(accessor)} (only the serializer reads these rows)")
         lines += _describe_level(spec.level, indent + 1)
     return lines
 
@@ -773,8 +817,10 @@ def related_queryset(model: type) -> QuerySet:
     return manager.get_queryset()
 
 
-def _merge(queryset: QuerySet, level: Level, notes: list[str], prune: bool) -> QuerySet:
-    """Merge ``level`` into ``queryset`` without undoing what it already does."""
+def _merge(queryset: QuerySet, level: Level, notes: list[str], prune: bool,
+           lists: bool = False) -> QuerySet:
+    """Merge ``level`` into ``queryset`` without undoing what it already does;
+    ``lists``: prefetch listed relations into list attributes."""
     user_joins = queryset.query.select_related
     extra: list = []
     if user_joins is True:
@@ -787,7 +833,7 @@ def _merge(queryset: QuerySet, level: Level, notes: list[str], prune: bool) -> Q
     needed = set(level.columns) | _user_join_columns(
         queryset.model, user_joins if isinstance(user_joins, dict) else {}, "")
     queryset = _restrict(queryset, needed, notes, prune, level.unpruned)
-    return _merge_prefetches(queryset, level, extra, notes)
+    return _merge_prefetches(queryset, level, extra, notes, lists)
 
 
 def _user_join_columns(model: type, joins: dict, prefix: str) -> set[str]:
@@ -851,19 +897,21 @@ def _lookup_order(lookup) -> tuple[int, int]:
 
 
 def _merge_prefetches(queryset: QuerySet, level: Level, extra: list,
-                      notes: list[str]) -> QuerySet:
+                      notes: list[str], lists: bool) -> QuerySet:
     original = list(queryset._prefetch_related_lookups)
     user = list(original)
-    ours = [*extra, *_own_prefetches(level, notes, user)]
+    ours = [*extra, *_own_prefetches(level, notes, user, lists)]
     if not ours and all(a is b for a, b in zip(user, original, strict=True)):
         return queryset
     combined = sorted([*ours, *user], key=_lookup_order)
     return queryset.prefetch_related(None).prefetch_related(*combined)
 
 
-def _own_prefetches(level: Level, notes: list[str], user: list) -> list:
+def _own_prefetches(level: Level, notes: list[str], user: list, lists: bool = False) -> list:
     """Our Prefetch objects; a user's Prefetch on the same path is rewritten
-    in place (in ``user``) to carry what the paths need below it."""
+    in place (in ``user``) to carry what the paths need below it. With
+    ``lists``, listed relations the user's lookups do not touch load into
+    list attributes."""
     ours: list = []
     for spec in level.prefetches:
         if spec.level is None:
@@ -882,7 +930,7 @@ def _own_prefetches(level: Level, notes: list[str], user: list) -> list:
         shared = deeper or any(_lookup_path(u) == spec.lookup for u in user)
         if shared:
             notes.append(f"{spec.lookup}: not pruned, your own lookups use those rows too")
-        ours.append(_build_prefetch(spec, notes, prune=not shared))
+        ours.append(_build_prefetch(spec, notes, prune=not shared, lists=lists and not shared))
     return ours
 
 
@@ -894,11 +942,15 @@ def _user_prefetch_index(user: list, lookup: str) -> int | None:
     return None
 
 
-def _build_prefetch(spec: PrefetchSpec, notes: list[str], prune: bool) -> Prefetch:
+def _build_prefetch(spec: PrefetchSpec, notes: list[str], prune: bool,
+                    lists: bool = False) -> Prefetch:
     # No ordering is added: iteration must follow what the live relation
     # gives, and runtime.pick_first/pick_last answer unordered rows by pk.
-    queryset = related_queryset(spec.model)
-    return Prefetch(spec.lookup, queryset=_merge(queryset, spec.level, notes, prune))
+    queryset = _merge(related_queryset(spec.model), spec.level, notes, prune, lists)
+    if lists and spec.listed:
+        accessor = spec.lookup.rsplit(SEP, 1)[-1]
+        return Prefetch(spec.lookup, queryset=queryset, to_attr=list_attribute(accessor))
+    return Prefetch(spec.lookup, queryset=queryset)
 
 
 def _generic_lookup(spec: PrefetchSpec, notes: list[str], user: list):

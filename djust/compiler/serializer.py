@@ -75,8 +75,9 @@ class Serializer:
         return f"<Serializer {self.model._meta.label} {self.mode} {list(self.paths)!r}>"
 
     def many(self, rows: Iterable) -> list:
-        """Serialize a QuerySet (through ``plan.apply``) or instances
-        (through ``plan.apply_to_instances``)."""
+        """Serialize a QuerySet (through ``plan.apply(..., lists=True)``) or
+        instances (through ``plan.apply_to_instances``, which keeps the
+        related managers' caches: the caller may render those rows live)."""
         from django.db.models.query import QuerySet
 
         function = self.function
@@ -92,7 +93,9 @@ class Serializer:
                 project, columns = self.projection
                 return project(rows.values_list(*columns))
             if self.plan is not None:
-                rows = self.plan.apply(rows)
+                # The rows are ours and discarded once serialized: relations
+                # only this serializer reads may load as plain lists.
+                rows = self.plan.apply(rows, lists=True)
             return [function(row) for row in rows]
         instances = list(rows)
         if self.plan is not None and instances:
