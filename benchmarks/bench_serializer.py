@@ -26,6 +26,7 @@ import django
 from django.conf import settings
 
 import djust
+from benchmarks.baseline import iso_datetime
 
 SCALE = 0.5
 REPEATS = 25
@@ -70,18 +71,9 @@ def expert_lease(lease):
         "monthly_rent": str(lease.monthly_rent),
         "get_status_display": lease.get_status_display(),
         "days_until_expiration": lease.days_until_expiration(),
-        "signed_at": None if signed is None else _iso(signed),
+        "signed_at": None if signed is None else iso_datetime(signed),
         "status": lease.status,
     }
-
-
-def _iso(value):
-    text = value.isoformat()
-    if value.microsecond:
-        text = text[:23] + text[26:]
-    if text.endswith("+00:00"):
-        text = text[:-6] + "Z"
-    return text
 
 
 def expert_property(prop):
@@ -93,6 +85,17 @@ def expert_property(prop):
         "city": prop.city,
         "units": {"count": len(units), "all": [{"number": u.number} for u in units]},
         "amenities": {"all": [{"name": a.name} for a in cache["amenities"]]},
+    }
+
+
+def expert_property_lists(prop):
+    """The same by hand, over rows prefetched into to_attr lists."""
+    units = prop._djust_units
+    return {
+        "name": prop.name,
+        "city": prop.city,
+        "units": {"count": len(units), "all": [{"number": u.number} for u in units]},
+        "amenities": {"all": [{"name": a.name} for a in prop._djust_amenities]},
     }
 
 
@@ -193,9 +196,11 @@ def bench_cache_hit() -> None:
           f"median ratio {statistics.median(ratios):.3f}x")
 
 
-def load(serializer, queryset):
+def load(serializer, queryset, *, lists=False):
+    """Rows as the plan loads them: related managers' caches, or (as
+    ``Serializer.many`` does) to_attr lists for relations only it reads."""
     if serializer.plan is not None:
-        return list(serializer.plan.apply(queryset))
+        return list(serializer.plan.apply(queryset, lists=lists))
     return None
 
 
@@ -223,7 +228,12 @@ def main() -> int:
     if properties is None:
         print("(no query plan available: loading with prefetch_related)")
         properties = list(Property.objects.prefetch_related("units", "amenities"))
-    compare("Property (to-many paths)", property_serializer, expert_property, properties)
+    compare("Property (to-many paths, related-manager caches)", property_serializer,
+            expert_property, properties)
+    listed = load(property_serializer, Property.objects.all(), lists=True)
+    if listed is not None:
+        compare("Property (to-many paths, to_attr lists as Serializer.many loads them)",
+                property_serializer, expert_property_lists, listed)
 
     bench_cold_compile()
     bench_cache_hit()

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmarks.baseline import iso_datetime
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -82,21 +84,6 @@ def tuned_queryset(scenario, *, prune: bool):
 
 # --------------------------------------------------------------------------
 # Hand-written optimum
-
-
-def iso_datetime(value) -> str:
-    """``DjangoJSONEncoder``'s datetime text: milliseconds, ``Z`` for UTC.
-
-        >>> import datetime
-        >>> iso_datetime(datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC))
-        '2026-01-02T03:04:05.678Z'
-    """
-    text = value.isoformat()
-    if value.microsecond:
-        text = text[:23] + text[26:]
-    if text.endswith("+00:00"):
-        text = text[:-6] + "Z"
-    return text
 
 
 def hand_lease(lease) -> dict:
