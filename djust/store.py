@@ -115,7 +115,8 @@ logger = logging.getLogger("djust.store")
 
 # Bumped whenever an entry's layout changes: older entries are then ignored.
 # 2: serializers read the list prefetches of Serializer.many().
-ENTRY_FORMAT = 2
+# 3: serializers carry constants (get_FOO_display tables, model classes).
+ENTRY_FORMAT = 3
 SALT = "djust.store"
 KINDS = ("x", "s", "m")  # extraction, serializer, manifest record
 KIND_NAMES = {"x": "extractions", "s": "serializers", "m": "manifest"}
@@ -868,17 +869,22 @@ def serializer_key(model: type, tree, paths: tuple[str, ...], mode: str) -> str:
 
 def serializer_payload(serializer) -> dict[str, Any]:
     """What is stored for a compiled serializer: text, never code."""
-    own_name = serializer.function.__name__
-    helpers = sorted(name for name in serializer.function.__globals__
-                     if name not in ("__builtins__", own_name))
+    from djust.compiler.lowering import CONSTANTS_KEY
+
+    own_name = serializer.__name__
+    scope = serializer.__globals__
+    constants = scope.get(CONSTANTS_KEY, {})
+    helpers = sorted(name for name in scope
+                     if name not in ("__builtins__", CONSTANTS_KEY, own_name, *constants))
     return {
         "model": serializer.model._meta.label,
         "paths": list(serializer.paths),
         "mode": serializer.mode,
-        "name": serializer.function.__name__,
+        "name": serializer.__name__,
         "filename": serializer.filename,
         "source": serializer.source,
         "helpers": helpers,
+        "constants": {name: list(spec) for name, spec in sorted(constants.items())},
         "tree": serializer.tree.dump(),
         "plan": plan_to_plain(serializer.plan),
         "plan_models": _model_digests(_plan_models(serializer.plan)),
@@ -992,12 +998,12 @@ def _plan_models(plan) -> list[type]:
     return list(found)
 
 
-def _namespace(helpers: list[str], mode: str) -> dict[str, Any]:
+def _namespace(helpers: list[str], mode: str, constants: dict[str, list]) -> dict[str, Any]:
     """The globals a stored serializer asked for, exactly as lowering gives them."""
     import builtins
 
     from djust.compiler import runtime
-    from djust.compiler.lowering import ALLOWED_BUILTINS, HELPERS
+    from djust.compiler.lowering import ALLOWED_BUILTINS, HELPERS, resolve_constant
 
     namespace: dict[str, Any] = {}
     for name in helpers:
@@ -1008,6 +1014,13 @@ def _namespace(helpers: list[str], mode: str) -> dict[str, Any]:
         else:
             raise EntryRejected(f"asks for an unknown helper {name!r}")
     namespace["__builtins__"] = {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
+    for name, spec in constants.items():
+        if not (name.startswith("_") and name.isidentifier()) or name in namespace:
+            raise EntryRejected(f"asks for a constant under the name {name!r}")
+        try:
+            namespace[name] = resolve_constant(tuple(spec))
+        except (LookupError, ValueError, TypeError) as exc:
+            raise EntryRejected(f"constant {name!r}: {exc}") from exc
     return namespace
 
 
@@ -1049,7 +1062,7 @@ def load_serializer(store: Store, key: str, *, model: type, tree,
     the entry is stale and rebuilt.
     """
     from djust.compiler.emit import VerificationError
-    from djust.compiler.serializer import Serializer, _plan_for
+    from djust.compiler.serializer import _plan_for, make_serializer
 
     payload = store.get("s", key)
     if payload is None:
@@ -1065,7 +1078,7 @@ def load_serializer(store: Store, key: str, *, model: type, tree,
             return None
         if plan is None:
             plan = _plan_for(tree)
-        namespace = _namespace(list(payload["helpers"]), mode)
+        namespace = _namespace(list(payload["helpers"]), mode, dict(payload["constants"]))
         function, verification = function_from_source(
             payload["source"], namespace, name=payload["name"], filename=payload["filename"])
     except (EntryRejected, VerificationError, SyntaxError, KeyError, TypeError,
@@ -1073,9 +1086,9 @@ def load_serializer(store: Store, key: str, *, model: type, tree,
         reason = exc.reason if isinstance(exc, EntryRejected) else f"{type(exc).__name__}: {exc}"
         store.reject("s", key, reason)
         return None
-    return Serializer(model=model, paths=paths, mode=mode, tree=tree, plan=plan,
-                      function=function, source=payload["source"],
-                      filename=payload["filename"], verification=verification)
+    return make_serializer(function, model=model, paths=paths, mode=mode, tree=tree, plan=plan,
+                           source=payload["source"], filename=payload["filename"],
+                           verification=verification)
 
 
 def manifest_record(model: type, paths: tuple[str, ...], mode: str) -> tuple[str, dict]:

@@ -199,7 +199,7 @@ def test_hostile_segments_compile_safely_and_run_no_code():
     assert "class" not in attributes and "import" not in attributes
     imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
     assert imports == []
-    out = serializer.function(Hostile())
+    out = serializer(Hostile())
     assert out == {'a"); import os; ("': "quoted", "ünïcødé": "unicode",
                    "import": "keyword attribute"}
 

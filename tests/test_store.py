@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import errno
 import json
 import logging
@@ -342,7 +343,7 @@ def test_stored_serializer_is_loaded_and_serializes_like_a_fresh_one(monkeypatch
     monkeypatch.setattr(plan_module, "plan_queries", no_lowering)
     loaded = store.compile_shared(shared, Lease, LEASE_PATHS, "json")
     assert shared.counters["hits"] == 1
-    assert loaded.function is not fresh.function
+    assert loaded is not fresh
     assert loaded.source == fresh.source and loaded.filename == fresh.filename
     assert loaded.verification == fresh.verification
     leases = Lease.objects.order_by("id")
@@ -418,6 +419,41 @@ def test_stored_serializer_that_does_not_match_is_rebuilt(field, value):
     payload = dict(store.serializer_payload(fresh), **{field: value})
     shared.put("s", key, payload)
     rebuilt = store.compile_shared(shared, Unit, paths, "json")
+    assert shared.counters["rejected"] == 1
+    assert rebuilt.source == fresh.source
+
+
+def test_stored_serializer_constants_are_rebuilt_from_their_specs():
+    shared = store.Store(store.MemoryBackend())
+    paths = ("end_date", "get_status_display")
+    fresh = store.compile_shared(shared, Lease, paths, "json")
+    loaded = store.compile_shared(shared, Lease, paths, "json")
+    assert shared.counters["hits"] == 1 and shared.counters["rejected"] == 0
+    assert loaded is not fresh
+    payload = shared.get("s", stored_serializer_key(Lease, paths))
+    assert sorted(payload["constants"].values()) == [
+        ["display", "rentals.Lease", "get_status_display"], ["model", "rentals.Lease"]]
+    assert not set(payload["constants"]) & set(payload["helpers"])
+    lease = Lease(status=Lease.Status.TERMINATED, end_date=datetime.date(2024, 5, 1))
+    assert loaded(lease) == fresh(lease) == {
+        "end_date": "2024-05-01", "get_status_display": lease.get_status_display()}
+
+
+@pytest.mark.parametrize("constants", [
+    {"_display_1": ["display", "rentals.Lease", "days_until_expiration"],
+     "_model_2": ["model", "rentals.Lease"]},
+    {"_display_1": ["import", "os"], "_model_2": ["model", "rentals.Lease"]},
+    {"_display_1": ["display", "rentals.Lease", "get_status_display"],
+     "_silent": ["model", "rentals.Lease"]},
+    {"_display_1": ["display", "rentals.Lease", "get_status_display"]},
+])
+def test_stored_serializer_with_bad_constants_is_rebuilt(constants):
+    shared = store.Store(store.MemoryBackend())
+    paths = ("get_status_display",)
+    fresh = store.compile_shared(shared, Lease, paths, "json")
+    key = stored_serializer_key(Lease, paths)
+    shared.put("s", key, dict(shared.get("s", key), constants=constants))
+    rebuilt = store.compile_shared(shared, Lease, paths, "json")
     assert shared.counters["rejected"] == 1
     assert rebuilt.source == fresh.source
 

@@ -261,8 +261,7 @@ def prepare_djust(scenario) -> Prepared:
             return list(serializer.plan.apply(scenario.base_queryset(), lists=True))
 
         def build(rows):
-            function = serializer.function
-            return [function(r) for r in rows]
+            return [serializer(r) for r in rows]
 
     def end_to_end():
         # The cache lookup is part of every request a view serves.

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from django.db import models
+from django.utils.hashable import make_hashable
 
 from djust.compiler import runtime
 from djust.compiler.nodes import Kind, Node
@@ -36,7 +38,9 @@ from djust.compiler.paths import STAR
 MODES = ("json", "python")
 
 # Builtins generated code may use; emit's verifier allows exactly these.
-ALLOWED_BUILTINS = ("AttributeError", "Exception", "KeyError", "callable", "getattr", "str")
+ALLOWED_BUILTINS = (
+    "AttributeError", "Exception", "KeyError", "callable", "getattr", "len", "list", "str",
+)
 
 # Field classes whose Python values are already JSON values.
 _PLAIN_FIELDS = frozenset({
@@ -107,15 +111,6 @@ def _row_read_is_plain(node: Node) -> bool:
     return True
 
 
-def count_rows(rows) -> int:
-    """``count()`` of related rows: a listed relation is its length.
-
-        >>> count_rows([1, 2])
-        2
-    """
-    return len(rows) if rows.__class__ is list else rows.count()
-
-
 def rows_exist(rows) -> bool:
     """``exists()`` of related rows, answered by a list's truth.
 
@@ -176,11 +171,80 @@ def relation_is_ordered(model: type | None) -> bool:
     return related_queryset(model).ordered
 
 
+# ------------------------------------------------ get_FOO_display tables
+#
+# Django's get_FOO_display() rebuilds a dict of the field's choices on every
+# call (make_hashable over a fresh flatchoices list): on a typical row that
+# costs more than everything else the serializer does. When the method is the
+# one Django installed and the choices are fixed (not a callable, which Django
+# calls again each time), the table is built once, at compile time, from the
+# same expression. Generated code reads it only for instances of exactly the
+# compiled model, whose method it is, and calls the method for anything else:
+# a subclass may override it, and a value missing from the table or
+# unhashable is Django's to answer.
+#
+# The table and the model class are the serializer's *constants*: globals
+# named by lowering and described by a spec — ("model", label) or
+# ("display", label, method name) — that ``resolve_constant`` turns back into
+# the live object, so the shared store can rebuild them for stored source.
+
+CONSTANTS_KEY = "__djust_constants__"
+
+
+def display_table(model: type, method: str) -> dict | None:
+    """The value → label table ``model.<method>()`` reads, or None when it
+    cannot be built once (not Django's own method, or callable choices).
+
+        >>> from examples.rentals.models import Lease
+        >>> display_table(Lease, "get_status_display")["active"]
+        'Active'
+    """
+    static = inspect.getattr_static(model, method, None)
+    if not isinstance(static, functools.partialmethod):
+        return None
+    if static.func is not models.Model._get_FIELD_display or static.args:
+        return None
+    model_field = static.keywords.get("field")
+    if not isinstance(model_field, models.Field):
+        return None
+    # A list after Django normalizes them; a callable stays a
+    # CallableChoiceIterator, evaluated on every call.
+    if not isinstance(model_field.choices, (list, tuple)):
+        return None
+    return dict(make_hashable(model_field.flatchoices))
+
+
+def resolve_constant(spec: tuple):
+    """The live object a constant spec names; LookupError when it is gone.
+
+        >>> from examples.rentals.models import Lease
+        >>> resolve_constant(("model", "rentals.Lease")) is Lease
+        True
+    """
+    from django.apps import apps
+
+    kind, label, *rest = spec
+    model = apps.get_model(label)
+    if kind == "model" and not rest:
+        return model
+    if kind == "display" and len(rest) == 1:
+        table = display_table(model, rest[0])
+        if table is None:
+            raise LookupError(f"{label}.{rest[0]}() no longer reads fixed choices")
+        return table
+    raise LookupError(f"unknown serializer constant {spec!r}")
+
+
+def _labels_are_text(table: dict) -> bool:
+    # force_str() leaves an exact str as it is: such labels need no call.
+    return all(label.__class__ is str for label in table.values())
+
+
 HELPERS = {
     "_MISSING": runtime.MISSING,
     "_lookup": runtime.resolve_lookup,
     "_call": runtime.call_like_template,
-    "_silent": runtime.is_silent,
+    "_silent": runtime.handled_error_is_silent,
     "_dt": runtime.encode_datetime,
     "_time": runtime.encode_time,
     "_dur": runtime.encode_duration,
@@ -193,10 +257,10 @@ HELPERS = {
     "_truthy": runtime.truthy_text,
     "_is_rows": runtime.is_rows,
     "_ShownList": runtime.ShownList,
-    "_count": count_rows,
     "_exists": rows_exist,
     "_first_row": first_row,
     "_last_row": last_row,
+    "_label": runtime.choice_label,
 }
 LOOKUP_HELPER = "_lookup"
 
@@ -316,9 +380,9 @@ def _silent_try(body: list[ast.stmt], orelse: list[ast.stmt]) -> ast.Try:
     # Django's _resolve_lookup hides exceptions marked silent_variable_failure.
     handler = ast.ExceptHandler(
         type=_name("Exception"),
-        name="error",
+        name=None,
         body=[ast.If(
-            test=ast.UnaryOp(op=ast.Not(), operand=_call(_name("_silent"), _name("error"))),
+            test=ast.UnaryOp(op=ast.Not(), operand=_call(_name("_silent"))),
             body=[ast.Raise(exc=None, cause=None)],
             orelse=[],
         )],
@@ -465,16 +529,31 @@ class _Lowerer:
         self.counter = 0
         # Locals holding related rows that may be a listed relation's list.
         self.listed: set[str] = set()
+        # Serializer constants: name -> (spec, live object).
+        self.constants: dict[str, tuple[tuple, object]] = {}
 
     def namespace(self) -> dict:
         helpers = {name: HELPERS[name] for name in sorted(self.used) if name in HELPERS}
         if "_encode" in self.used:
             helpers["_encode"] = runtime.encoder_for(self.mode)
         helpers["__builtins__"] = {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
+        if self.constants:
+            for name, (_, value) in self.constants.items():
+                helpers[name] = value
+            helpers[CONSTANTS_KEY] = {name: spec for name, (spec, _) in self.constants.items()}
         return helpers
 
     def helper(self, name: str) -> ast.Name:
         self.used.add(name)
+        return _name(name)
+
+    def constant(self, stem: str, spec: tuple, value) -> ast.Name:
+        """The global holding ``value``, described by ``spec``; one per spec."""
+        for name, (known, _) in self.constants.items():
+            if known == spec:
+                return _name(name)
+        name = f"_{stem}_{len(self.constants) + 1}"
+        self.constants[name] = (spec, value)
         return _name(name)
 
     def local(self, hint: str) -> str:
@@ -700,7 +779,7 @@ class _Lowerer:
         if node.kind in _RELATION_KINDS:
             return self.guarded_piece(node, var, self.read(var, node.segment))
         if node.kind is Kind.DISPLAY:
-            return self.guarded_piece(node, var, _call(self.read(var, node.segment)))
+            return self.display_piece(node, var, model)
         if node.kind is Kind.METHOD:
             return self.method_piece(node, var, model)
         if node.kind is Kind.PROPERTY:
@@ -750,6 +829,41 @@ class _Lowerer:
             store = [*prelude, _store_key(container, node.segment, expr)]
             self.used.add("_silent")
             return [_silent_try([_assign(value, acquire)], store)]
+
+        return Maybe(build)
+
+    def display_piece(self, node, var, model):
+        """``get_FOO_display``: the compile-time table for instances of
+        exactly ``model``, the method itself otherwise (see display_table)."""
+        call_method = _call(self.read(var, node.segment))
+        table = display_table(model, node.segment) if model is not None else None
+        if table is None or not node.field:
+            return self.guarded_piece(node, var, call_method)
+        attname = model._meta.get_field(node.field).attname
+        label = model._meta.label
+        value = self.local(node.segment)
+        raw = self.local(node.field)
+        looked_up: ast.expr = ast.Subscript(
+            value=self.constant("display", ("display", label, node.segment), table),
+            slice=_name(raw), ctx=ast.Load())
+        if not _labels_are_text(table):
+            looked_up = _call(self.helper("_label"), looked_up)
+        from_table = ast.Try(
+            body=[_assign(value, looked_up)],
+            handlers=[ast.ExceptHandler(type=_name("Exception"), name=None,
+                                        body=[_assign(value, call_method)])],
+            orelse=[], finalbody=[],
+        )
+        exact = _is(ast.Attribute(value=_name(var), attr="__class__", ctx=ast.Load()),
+                    self.constant("model", ("model", label), model))
+        acquire = ast.If(test=exact, body=[_assign(raw, self.read(var, attname)), from_table],
+                         orelse=[_assign(value, call_method)])
+
+        def build(container: str) -> list[ast.stmt]:
+            prelude, expr = self.value(node, value)
+            store = [*prelude, _store_key(container, node.segment, expr)]
+            self.used.add("_silent")
+            return [_silent_try([acquire], store)]
 
         return Maybe(build)
 
@@ -875,9 +989,14 @@ class _Lowerer:
         if node.kind is Kind.AGGREGATE:
             if node.segment not in ("count", "exists"):
                 return self.lookup_piece(node, rows)
-            if rows in self.listed:
-                helper = "_count" if node.segment == "count" else "_exists"
-                answer = _call(self.helper(helper), _name(rows))
+            if rows in self.listed and node.segment == "count":
+                # Usually the list many() loaded: its length, without a call.
+                is_list = _is(ast.Attribute(value=_name(rows), attr="__class__", ctx=ast.Load()),
+                              _name("list"))
+                answer = ast.IfExp(test=is_list, body=_call(_name("len"), _name(rows)),
+                                   orelse=_method(_name(rows), "count"))
+            elif rows in self.listed:
+                answer = _call(self.helper("_exists"), _name(rows))
             else:
                 answer = _method(_name(rows), node.segment)
             if not node.children:
