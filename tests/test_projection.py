@@ -5,24 +5,34 @@ from django.test.utils import CaptureQueriesContext
 from djust.compiler import compile_serializer
 from djust.compiler.emit import build_function
 from djust.compiler.projection import (
+    fetch,
     is_projectable,
     lower_projection,
     queryset_accepts_projection,
 )
 from djust.compiler.tree import build_access_tree
-from examples.rentals.models import Lease, MaintenanceRequest, Property
+from examples.rentals.models import (
+    Amenity,
+    Lease,
+    MaintenanceRequest,
+    Property,
+    Tenant,
+    Unit,
+)
 from examples.rentals.seed import seed
+from tests import factories
+from tests.testapp.models import Author, Book, Chapter, Shop, Tag
 
 S1 = ["property.name", "unit.number", "tenant.user.email", "monthly_rent", "start_date",
       "end_date", "get_status_display", "signed_at"]
 
 
 def projector(model, paths, mode):
-    module, namespace, columns = lower_projection(build_access_tree(model, paths), mode,
-                                                  name="project")
+    module, namespace, spec = lower_projection(build_access_tree(model, paths), mode,
+                                               name="project")
     function, _, _ = build_function(module, namespace, name="project",
                                     filename="<djust projection test>")
-    return function, columns
+    return function, spec
 
 
 @pytest.mark.parametrize(("model", "paths", "expected"), [
@@ -30,7 +40,18 @@ def projector(model, paths, mode):
     (Lease, ["pk", "tenant_id", "deposit", "unit"], False),          # a displayed row
     (Lease, ["days_until_expiration"], False),                       # a method
     (Lease, ["is_expiring_soon"], False),                            # a property
-    (Property, ["units.count"], False),                              # to-many
+    (Property, ["units.count"], True),                               # a level's count
+    (Property, ["units.all.*.number", "amenities.all.*.name"], True),
+    (Property, ["units.all.*.maintenance_requests.all.*.title"], True),  # nested levels
+    (Amenity, ["properties.all.*.units.count"], False),              # below a ManyToMany
+    (Lease, ["property.units.count"], False),                        # through a forward step
+    (Property, ["units"], False),                                    # a displayed manager
+    (Property, ["units.all"], False),                                # displayed rows
+    (Property, ["units.all.*"], False),                              # a displayed row
+    (Property, ["units.first.number"], False),
+    (Property, ["units.exists"], False),
+    (Property, ["units.all.0.number"], False),
+    (Book, ["comments.all.*.body"], False),                          # a generic relation
     (Lease, ["tenant.emergency_contact.name"], False),               # a JSON key
     (Lease, ["nothing_here"], False),                                # run-time lookup
     (Lease, ["", "pk"], False),                                      # the row displayed
@@ -54,26 +75,25 @@ def test_projection_equals_the_instance_serializer(model, paths, mode):
     seed(scale=0.05)
     # A value outside the choices displays as itself, as get_FOO_display() does.
     Lease.objects.filter(pk=Lease.objects.order_by("pk").first().pk).update(status="odd")
-    function, columns = projector(model, paths, mode)
+    function, spec = projector(model, paths, mode)
     queryset = model.objects.all()
     expected = compile_serializer(model, paths, mode=mode).many(queryset)
-    assert function(queryset.values_list(*columns)) == expected
+    assert function(*fetch(queryset, spec)) == expected
     if model is Lease:
         assert any(row.get("unit", {}) is None for row in expected) or "unit.number" not in paths
 
 
 def test_nullable_relation_adds_its_key_column():
-    *_, columns = lower_projection(build_access_tree(Lease, ["unit.number"]), "json",
-                                   name="p")
-    assert columns == ("unit__number", "unit")
+    *_, spec = lower_projection(build_access_tree(Lease, ["unit.number"]), "json", name="p")
+    assert spec.columns == ("unit__number", "unit") and spec.levels == ()
 
 
 @pytest.mark.django_db
 def test_projection_reads_one_query():
     seed(scale=0.02)
-    function, columns = projector(Lease, S1, "json")
+    function, spec = projector(Lease, S1, "json")
     with CaptureQueriesContext(connection) as captured:
-        rows = function(Lease.objects.all().values_list(*columns))
+        rows = function(*fetch(Lease.objects.all(), spec))
     assert len(rows) == Lease.objects.count()
     assert len(captured.captured_queries) == 1
 
@@ -119,3 +139,99 @@ def test_many_refuses_querysets_of_plain_rows():
     for queryset in (Lease.objects.values("id"), Lease.objects.values_list("id")):
         with pytest.raises(TypeError, match=r"needs model instances.*values\(\)"):
             serializer.many(queryset)
+
+
+# ----------------------------------------------------------- to-many levels
+
+S3 = ["name", "units.count", "units.all.*.number", "amenities.all.*.name",
+      "units.all.*.maintenance_requests.all.*.title",
+      "units.all.*.maintenance_requests.all.*.status"]
+
+
+def instance_path(serializer, queryset):
+    """What many() answered before levels: the planned instances, serialized."""
+    return [serializer(row) for row in serializer.plan.apply(queryset)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["json", "python"])
+@pytest.mark.parametrize(("model", "paths", "queryset"), [
+    (Property, S3, lambda: Property.objects.all()),
+    (Property, S3, lambda: Property.objects.order_by("-name")[1:4]),
+    (Property, S3, lambda: Property.objects.none()),
+    (Property, ["units.count"], lambda: Property.objects.all()),
+    (Amenity, ["name", "properties.count", "properties.all.*.name", "properties.all.*.city"],
+     lambda: Amenity.objects.all()),
+    (Unit, ["number", "leases.all.*.monthly_rent", "leases.all.*.tenant.user.email",
+            "leases.all.*.get_status_display", "leases.all.*.unit.number",
+            "maintenance_requests.count"], lambda: Unit.objects.all()),
+    (Tenant, ["phone", "leases.all.*.signed_at", "leases.all.*.end_date",
+              "maintenance_requests.all.*.resolved_in"], lambda: Tenant.objects.all()),
+])
+def test_levels_equal_the_instance_serializer(model, paths, queryset, mode):
+    seed(scale=0.05)
+    serializer = compile_serializer(model, paths, mode=mode)
+    assert serializer.build_projection()[1].levels
+    expected = instance_path(serializer, queryset())
+    with CaptureQueriesContext(connection) as captured:
+        projected = serializer.many(queryset())
+    assert projected == expected
+    if expected:
+        assert len(captured.captured_queries) == 1 + len(serializer.build_projection()[1].levels)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("model", "paths"), [
+    (Author, ["name", "books.count", "books.all.*.title", "books.all.*.chapters.all.*.title",
+              "books.all.*.tags.all.*.label", "books.all.*.chapters.count"]),
+    (Tag, ["label", "books.all.*.title", "books.count"]),
+    (Shop, ["name", "books.all.*.title"]),
+    (Book, ["title", "shops.all.*.name", "chapters.all.*.number"]),
+])
+def test_levels_follow_custom_managers_and_through_models(model, paths):
+    factories.library(4)
+    serializer = compile_serializer(model, paths)
+    assert serializer.build_projection()
+    assert serializer.many(model.objects.all()) == instance_path(serializer, model.objects.all())
+    if model is Book:
+        # Chapter's default manager hides drafts: so do the related managers.
+        drafts = Chapter._base_manager.exclude(pk__in=Chapter.objects.values("pk"))
+        assert drafts.exists()
+
+
+@pytest.mark.django_db
+def test_levels_build_no_model_instance(monkeypatch):
+    seed(scale=0.02)
+    serializer = compile_serializer(Property, S3)
+    expected = instance_path(serializer, Property.objects.all())
+    created = []
+    for model in (Property, Unit, MaintenanceRequest, Amenity):
+        original = model.from_db.__func__
+        monkeypatch.setattr(model, "from_db", classmethod(
+            lambda cls, *args, _original=original, **kwargs:
+                created.append(cls) or _original(cls, *args, **kwargs)))
+    assert serializer.many(Property.objects.all()) == expected
+    assert created == []
+
+
+@pytest.mark.django_db
+def test_repeated_rows_keep_the_instance_path():
+    seed(scale=0.05)
+    serializer = compile_serializer(Property, ["name", "units.all.*.number"])
+    # A filter across a to-many relation repeats the property once per unit.
+    repeated = Property.objects.filter(units__bedrooms__gte=0)
+    assert repeated.count() > repeated.distinct().count()
+    rows = serializer.many(repeated)
+    assert rows == instance_path(serializer, repeated)
+    assert rows[0]["units"]["all"] is not rows[1]["units"]["all"]
+
+
+@pytest.mark.django_db
+def test_level_lists_are_never_shared():
+    seed(scale=0.1)
+    serializer = compile_serializer(Property, ["units.all.*.number"])
+    Unit.objects.all().delete()
+    rows = serializer.many(Property.objects.all())
+    assert len(rows) > 1 and all(row == {"units": {"all": []}} for row in rows)
+    rows[0]["units"]["all"].append("mine")
+    assert rows[1]["units"]["all"] == []

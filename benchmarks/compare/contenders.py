@@ -237,24 +237,26 @@ def prepare_djust(scenario) -> Prepared:
     """djust as a view uses it: ``compile_serializer(...).many(queryset)``.
 
     ``load``/``build`` split what ``many`` does the same way: when the
-    paths allow a ``values_list()`` projection (S1), the rows are those
-    tuples and the build is the projection function; otherwise the rows are
-    the planned queryset's instances and the build is the serializer.
+    paths allow a ``values_list()`` projection (S1, S3), the rows are those
+    tuples (the queryset's and each to-many level's) and the build is the
+    projection function; otherwise the rows are the planned queryset's
+    instances and the build is the serializer.
     """
     from djust.compiler import compile_serializer
+    from djust.compiler.projection import fetch
 
     model, paths = scenario.model, scenario.paths()
     serializer = compile_serializer(model, paths)
     projection = serializer.build_projection()
 
     if projection:
-        project, columns = projection
+        project, spec = projection
 
         def load():
-            return list(scenario.base_queryset().values_list(*columns))
+            return fetch(scenario.base_queryset(), spec)
 
         def build(rows):
-            return project(rows)
+            return project(*rows)
     else:
         def load():
             # The same variant ``many`` applies (listed relations).
@@ -451,6 +453,7 @@ CONTENDERS = (
               "nested serpy.Serializer classes, hand-tuned select/prefetch_related"),
     Contender("djust", prepare_djust,
               "compile_serializer from the template's paths (warm cache), then .many(): "
-              "values_list() projection when every path is a column (S1), else the plan"),
+              "values_list() rows, one query per to-many level, when every path is a "
+              "column or a to-many relation's rows and count (S1, S3); else the plan"),
 )
 BASELINE = "hand-written"

@@ -68,19 +68,22 @@ SQLite without error."""
 
 WHY = """\
 Where djust's figures come from. When every path ends in a column reached
-through forward foreign keys (S1), `Serializer.many()` reads
-`values_list()` tuples and builds the dicts from them: no model instance is
-created, which is where the end-to-end gain over the optimum comes from;
-for djust, S1's serialize columns measure that projection over the fetched
-tuples. A method or property (S2) or a to-many relation (S3) needs
-instances: djust then runs the same kind of queryset as the optimum
-(`select_related`, nested `Prefetch`, `only()`), so end to end it can at
-best match it, and its serializer is a straight-line function much like the
-hand-written one. In S3 the optimum reads plain lists
-(`Prefetch(..., to_attr=...)`) while djust reads the prefetched querysets of
-the related managers, so its build can trail there. Against DRF, djust's
-lead is largest where DRF's per-field machinery dominates (S3 build) and
-smallest where building model rows and `json.dumps` dominate both."""
+through forward foreign keys (S1), or in the rows and count of to-many
+relations whose own paths are such columns (S3), `serializer.many()` reads
+`values_list()` tuples and builds the dicts from them: one query for the
+queryset and one per to-many relation (the same count as the optimum's
+prefetches), rows grouped under their parent key, and no model instance
+created. That is where the end-to-end gain over the optimum comes from;
+for djust, the serialize columns of S1 and S3 measure building the dicts
+from the fetched tuples. A method or property (S2) needs instances: djust
+then runs the same kind of queryset as the optimum (`select_related`,
+`only()`), so end to end it can at best match it; its serializer is a
+straight-line function like the hand-written one, and it reads
+`get_status_display` from a choices table built once where Django's method
+rebuilds it per call, which is its lead in S2's build. Against DRF,
+djust's lead is largest where DRF's per-field machinery dominates and
+smallest where building model rows, user methods and `json.dumps` dominate
+both."""
 
 
 def milliseconds(seconds: float | None) -> str:

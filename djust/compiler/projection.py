@@ -2,40 +2,57 @@
 
 When every path of a serializer ends in a column — a field, ``pk``, an
 attname or ``get_FOO_display`` — reached through forward ForeignKey and
-OneToOne steps only, no model instance is needed to answer it: the typed
-tree already says which column each key comes from. ``lower_projection``
-then builds a second function that takes the rows of
+OneToOne steps, no model instance is needed to answer it: the typed tree
+already says which column each key comes from. ``lower_projection`` then
+builds a second function that takes the rows of
 ``queryset.values_list(*columns)`` and builds the same dicts the instance
 serializer would, with the same leaf encoding. Building no model instances
 is what makes the end-to-end path (query + serialize) faster than loading
 rows and reading attributes.
 
+A to-many relation read as ``rel.all.*.<columns>`` and ``rel.count`` (a
+reverse ForeignKey or a ManyToMany, from the queryset's own rows or from the
+rows of such a relation) is a *level*: one more ``values_list()`` query, on
+the queryset the related manager starts from, filtered by the parent keys
+the way ``prefetch_related`` filters it, with the parent key as its first
+column. ``fetch`` runs the queries, one per level as prefetching would; the
+generated function groups each level's rows under their parent key, deepest
+level first, and puts the groups in their parents' dicts.
+
 A nullable forward relation adds its own column (the foreign key value) so
 that a missing related row gives ``None``, exactly as ``lease.unit`` would.
-Anything else — methods, properties, reverse or to-many relations, a
-displayed model instance, JSON keys, run-time lookups — makes the tree not
-projectable, and ``lower_projection`` returns None.
+Anything else — methods, properties, a displayed model instance or
+related manager, ``first``/``last``/``exists``, JSON keys, run-time lookups,
+a to-many relation reached through a forward step or below a ManyToMany —
+makes the tree not projectable, and ``lower_projection`` returns None.
 
     >>> from djust.compiler.tree import build_access_tree
     >>> from examples.rentals.models import Lease
     >>> tree = build_access_tree(Lease, ["unit.number", "get_status_display"])
-    >>> module, namespace, columns = lower_projection(tree, "json", name="p")
-    >>> columns
+    >>> module, namespace, spec = lower_projection(tree, "json", name="p")
+    >>> spec.columns
     ('status', 'unit__number', 'unit')
 """
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+import collections
+import inspect
+from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
+from django.db.models.fields.related_descriptors import (
+    ManyToManyDescriptor,
+    ReverseManyToOneDescriptor,
+)
 from django.db.models.query import ModelIterable
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
 from djust.compiler import lowering
 from djust.compiler.nodes import Kind, Node
+from djust.compiler.paths import STAR
 
 ORM_SEPARATOR = "__"
 
@@ -45,21 +62,90 @@ def display_choice(choices: dict, value):
     return force_str(choices.get(make_hashable(value), value), strings_only=True)
 
 
+# ------------------------------------------------------------ what projects
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A to-many relation as one query: the related model and its lookup
+    back to the parent (``Unit`` and ``"property"`` for ``Property.units``)."""
+
+    model: type
+    lookup: str
+    many_to_many: bool
+
+
+def to_many_relation(model, accessor: str) -> Relation | None:
+    """The ``Relation`` behind ``model.<accessor>``, or None when its rows
+    cannot be read as ``values_list()`` rows keyed by the parent's pk.
+
+        >>> from examples.rentals.models import Property
+        >>> relation = to_many_relation(Property, "units")
+        >>> relation.model.__name__, relation.lookup, relation.many_to_many
+        ('Unit', 'property', False)
+    """
+    descriptor = inspect.getattr_static(model, accessor, None)
+    if isinstance(descriptor, ManyToManyDescriptor):
+        if descriptor.reverse:
+            related, lookup = descriptor.rel.field.model, descriptor.rel.field.name
+        else:
+            related, lookup = descriptor.field.related_model, descriptor.field.related_query_name()
+        if related is model or lookup.endswith("+"):
+            return None  # self-referential or hidden: no plain lookup back
+        return Relation(related, lookup, True)
+    if isinstance(descriptor, ReverseManyToOneDescriptor):
+        foreign_key = descriptor.rel.field
+        if lowering._is_generic_relation(descriptor) or foreign_key.remote_field.model is not model:
+            return None
+        if foreign_key.target_field is not model._meta.pk:
+            return None  # to_field: keyed by another column than the pk
+        return Relation(foreign_key.model, foreign_key.name, False)
+    return None
+
+
 def is_projectable(tree: Node) -> bool:
-    """True when every path ends in a column reached through forward steps."""
+    """True when every path ends in a column reached through forward steps,
+    or in the columns and count of to-many relations read as levels."""
     if tree.bare or not tree.children:
         return False
-    return all(_projectable(child) for child in tree.children)
+    return all(_projectable(child, tree.model, below_many=False) for child in tree.children)
 
 
-def _projectable(node: Node) -> bool:
+def _projectable(node: Node, model, *, below_many: bool, forward: bool = False) -> bool:
     if node.kind is Kind.SENSITIVE:
         return True
     if node.kind in (Kind.FIELD, Kind.DISPLAY):
         return not node.children
     if node.kind is Kind.FORWARD:
-        return not node.bare and all(_projectable(child) for child in node.children)
+        return not node.bare and all(
+            _projectable(child, node.model, below_many=below_many, forward=True)
+            for child in node.children)
+    if node.kind is Kind.TO_MANY:
+        # Reached through a forward step, many rows would share one parent
+        # row and so one list; below a ManyToMany, one row appears under
+        # several parents. Both keep the instance path.
+        if node.bare or forward or below_many:
+            return False
+        relation = to_many_relation(model, node.segment)
+        if relation is None or relation.model is not node.model:
+            return False
+        return all(_projectable_rows(child, relation) for child in node.children)
     return False
+
+
+def _projectable_rows(node: Node, relation: Relation) -> bool:
+    if node.kind is Kind.SENSITIVE or node.segment.startswith("_"):
+        return True  # no key is generated for it
+    if node.kind is Kind.AGGREGATE:
+        return node.segment == "count" and not node.children
+    if node.kind is not Kind.ALL or node.bare:
+        return False
+    if [child.segment for child in node.children] != [STAR]:
+        return False
+    each = node.children[0]
+    return not each.bare and all(
+        _projectable(child, relation.model, below_many=relation.many_to_many)
+        for child in each.children)
 
 
 def yields_instances(queryset: QuerySet) -> bool:
@@ -85,46 +171,118 @@ def queryset_accepts_projection(queryset: QuerySet) -> bool:
     )
 
 
+# ------------------------------------------------------------ the queries
+
+
+@dataclass(frozen=True)
+class Level:
+    """One to-many relation's query: ``related_queryset(model)`` filtered by
+    ``<lookup>__in`` the parent keys, ``values_list(*columns)``, the first
+    column being ``lookup`` (the parent key). ``parent`` is the index of the
+    parent's rows (0: the queryset's own), ``key`` the parent key's column in
+    them."""
+
+    model: type
+    lookup: str
+    columns: tuple[str, ...]
+    parent: int
+    key: int
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The queryset's ``values_list()`` columns and the levels below it."""
+
+    columns: tuple[str, ...]
+    levels: tuple[Level, ...] = ()
+
+
+def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
+    """The rows the projection function takes: the queryset's, then each
+    level's; None when the queryset repeats a row that has levels (a join in
+    its filters), whose groups its copies would share.
+
+    One query per level, as ``prefetch_related`` makes; a level whose parents
+    have no key runs none.
+    """
+    from djust.compiler.plan import related_queryset
+
+    fetched: list[list[tuple]] = [list(queryset.values_list(*spec.columns))]
+    for level in spec.levels:
+        parents = fetched[level.parent]
+        keys = [row[level.key] for row in parents]
+        unique = set(keys)
+        if level.parent == 0 and len(unique) != len(keys):
+            return None
+        unique.discard(None)
+        if not unique:
+            fetched.append([])
+            continue
+        rows = related_queryset(level.model).filter(**{f"{level.lookup}__in": unique})
+        fetched.append(list(rows.values_list(*level.columns)))
+    return fetched
+
+
+# ------------------------------------------------------------ lowering
+
+
 @dataclass
-class _Columns:
-    names: list[str]
+class _Level:
+    index: int
+    names: list[str] = field(default_factory=list)
+    # Per-row statements computing values before the row's dict.
+    prelude: list[ast.stmt] = field(default_factory=list)
+    # Set for levels below the queryset's rows.
+    model: type | None = None
+    lookup: str = ""
+    parent: int = 0
+    key: int = 0
+    # Each row's value in its group: the row's dict, or None when only the
+    # relation's count is read.
+    item: ast.expr = field(default_factory=lambda: ast.Constant(None))
 
     def add(self, lookup: str) -> str:
         """The row variable holding column ``lookup``."""
         if lookup not in self.names:
             self.names.append(lookup)
-        return f"c{self.names.index(lookup)}"
+        return self.variable(self.names.index(lookup))
+
+    def variable(self, position: int) -> str:
+        return f"c{position}" if self.index == 0 else f"l{self.index}_c{position}"
+
+    def groups(self) -> str:
+        return f"groups_{self.index}"
 
 
 class _Projector:
     def __init__(self, mode: str) -> None:
         self.lowerer = lowering._Lowerer(mode)
         self.mode = mode
-        self.columns = _Columns([])
+        self.levels = [_Level(0)]
         # Choice maps, by the helper name the generated code reads them from.
         self.choices: dict[str, object] = {}
-        # Per-row statements computing display values before the dict.
-        self.row_prelude: list[ast.stmt] = []
 
-    def mapping(self, node: Node, model, prefix: tuple[str, ...]) -> ast.expr:
+    def mapping(self, node: Node, model, prefix: tuple[str, ...], level: _Level) -> ast.expr:
         pairs: list[tuple[str, ast.expr]] = []
         for child in node.children:
             if child.kind is Kind.SENSITIVE:
                 continue
-            pairs.append((child.segment, self.value(child, model, prefix)))
+            pairs.append((child.segment, self.value(child, model, prefix, level)))
         return lowering._dict(pairs)
 
-    def value(self, node: Node, model, prefix: tuple[str, ...]) -> ast.expr:
+    def value(self, node: Node, model, prefix: tuple[str, ...], level: _Level) -> ast.expr:
         if node.kind is Kind.FORWARD:
             below = (*prefix, node.field or node.segment)
-            inner = self.mapping(node, node.model, below)
+            inner = self.mapping(node, node.model, below, level)
             if not node.nullable:
                 return inner
-            present = self.columns.add(ORM_SEPARATOR.join(below))
+            present = level.add(ORM_SEPARATOR.join(below))
             return lowering._none_or(present, inner)
-        column = self.columns.add(ORM_SEPARATOR.join((*prefix, node.field or node.segment)))
+        if node.kind is Kind.TO_MANY:
+            return self.to_many(node, model, prefix, level)
+        column = level.add(ORM_SEPARATOR.join((*prefix, node.field or node.segment)))
         if node.kind is Kind.DISPLAY:
-            return self.display(model._meta.get_field(node.field), column)
+            return self.display(model._meta.get_field(node.field), column, level)
         converter = self.lowerer.field_converter(node.field_class)
         if converter is None:
             return lowering._name(column)
@@ -132,30 +290,76 @@ class _Projector:
             return converter(lowering._name(column))
         return lowering._none_or(column, converter(lowering._name(column)))
 
-    def display(self, model_field, column: str) -> ast.expr:
+    def to_many(self, node: Node, model, prefix: tuple[str, ...], level: _Level) -> ast.expr:
+        relation = to_many_relation(model, node.segment)
+        key_column = ORM_SEPARATOR.join((*prefix, "pk"))
+        key = level.add(key_column)
+        child = _Level(len(self.levels), model=relation.model, lookup=relation.lookup,
+                       parent=level.index, key=level.names.index(key_column))
+        self.levels.append(child)
+        child.add(relation.lookup)
+        rows = self.lowerer.local(node.segment)
+        # The group of this row, or a list of its own: never one shared.
+        found = lowering._method(lowering._name(child.groups()), "get", lowering._name(key))
+        level.prelude.append(lowering._assign(rows, ast.BoolOp(
+            op=ast.Or(), values=[found, ast.List(elts=[], ctx=ast.Load())])))
+        pairs: list[tuple[str, ast.expr]] = []
+        for below in node.children:
+            if below.kind is Kind.SENSITIVE or below.segment.startswith("_"):
+                continue
+            if below.kind is Kind.AGGREGATE:
+                pairs.append((below.segment, lowering._call(lowering._name("len"),
+                                                            lowering._name(rows))))
+            elif below.kind is Kind.ALL:
+                each = below.children[0]
+                child.item = self.mapping(each, relation.model, (), child)
+                pairs.append((below.segment, lowering._name(rows)))
+        return lowering._dict(pairs)
+
+    def display(self, model_field, column: str, level: _Level) -> ast.expr:
         helper = f"_choices_{len(self.choices)}"
         self.choices[helper] = model_field
         shown = self.lowerer.local("shown")
-        self.row_prelude.append(lowering._assign(shown, lowering._call(
+        level.prelude.append(lowering._assign(shown, lowering._call(
             self.lowerer.helper("_display"), lowering._name(helper), lowering._name(column))))
         if self.mode == "python":
             return lowering._name(shown)
         return self.lowerer.plain_or_encoded(shown)
 
 
+def _rows_target(level: _Level) -> ast.Tuple:
+    # values_list() rows are tuples even for one column: always unpack.
+    names = [ast.Name(id=level.variable(i), ctx=ast.Store()) for i in range(len(level.names))]
+    return ast.Tuple(elts=names, ctx=ast.Store())
+
+
+def _rows_argument(level: _Level) -> str:
+    return "rows" if level.index == 0 else f"rows_{level.index}"
+
+
+def _group_statements(level: _Level, groups_class: ast.expr) -> list[ast.stmt]:
+    """Group a level's rows by their parent key (its first column)."""
+    group = ast.Subscript(value=lowering._name(level.groups()),
+                          slice=lowering._name(level.variable(0)), ctx=ast.Load())
+    append = ast.Expr(lowering._method(group, "append", level.item))
+    loop = ast.For(target=_rows_target(level), iter=lowering._name(_rows_argument(level)),
+                   body=[*level.prelude, append], orelse=[], type_comment=None,
+                   **lowering._NO_LOCATION)
+    create = lowering._call(groups_class, lowering._name("list"))
+    return [lowering._assign(level.groups(), create), loop]
+
+
 def lower_projection(tree: Node, mode: str, *, name: str):
-    """``(ast.Module, namespace, columns)`` of ``name(rows) -> list``, or None
-    when the tree needs model instances."""
+    """``(ast.Module, namespace, Projection)`` of ``name(rows, rows_1, ...) ->
+    list``, or None when the tree needs model instances."""
     if not is_projectable(tree):
         return None
     projector = _Projector(mode)
-    row_dict = projector.mapping(tree, tree.model, ())
-    columns = tuple(projector.columns.names)
-    if not columns:
+    root = projector.levels[0]
+    row_dict = projector.mapping(tree, tree.model, (), root)
+    if not root.names:
         return None
-    targets = [ast.Name(id=f"c{i}", ctx=ast.Store()) for i in range(len(columns))]
-    # values_list() rows are tuples even for one column: always unpack.
-    target = ast.Tuple(elts=targets, ctx=ast.Store())
+    columns = tuple(root.names)
     body: list[ast.stmt] = [ast.Expr(ast.Constant(
         f"Serialize {tree.model._meta.label} rows of values_list{columns!r}."))]
     # Choice labels may be lazy translations: resolved once per call, in the
@@ -163,11 +367,15 @@ def lower_projection(tree: Node, mode: str, *, name: str):
     for helper in projector.choices:
         body.append(lowering._assign(helper, lowering._call(
             projector.lowerer.helper("_choice_map"), ast.Constant(helper))))
-    if projector.row_prelude:
+    # A parent's dict reads its children's groups: deepest level first.
+    for level in reversed(projector.levels[1:]):
+        body += _group_statements(level, projector.lowerer.helper("_Groups"))
+    target = _rows_target(root)
+    if root.prelude:
         body.append(lowering._assign("out", ast.List(elts=[], ctx=ast.Load())))
         append = ast.Expr(lowering._method(lowering._name("out"), "append", row_dict))
         body.append(ast.For(target=target, iter=lowering._name("rows"),
-                            body=[*projector.row_prelude, append], orelse=[],
+                            body=[*root.prelude, append], orelse=[],
                             type_comment=None, **lowering._NO_LOCATION))
         body.append(ast.Return(value=lowering._name("out")))
     else:
@@ -176,9 +384,10 @@ def lower_projection(tree: Node, mode: str, *, name: str):
             generators=[ast.comprehension(target=target, iter=lowering._name("rows"), ifs=[],
                                           is_async=0)],
         )))
+    arguments = [ast.arg(arg=_rows_argument(level)) for level in projector.levels]
     function = ast.FunctionDef(
         name=name,
-        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg="rows")], vararg=None,
+        args=ast.arguments(posonlyargs=[], args=arguments, vararg=None,
                            kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
         body=body, decorator_list=[], returns=None, type_comment=None,
         **lowering._NO_LOCATION,
@@ -186,6 +395,11 @@ def lower_projection(tree: Node, mode: str, *, name: str):
     )
     namespace = projector.lowerer.namespace()
     namespace["_display"] = display_choice
+    namespace["_Groups"] = collections.defaultdict
     fields = dict(projector.choices)
     namespace["_choice_map"] = lambda helper: dict(make_hashable(fields[helper].flatchoices))
-    return ast.Module(body=[function], type_ignores=[]), namespace, columns
+    levels = tuple(
+        Level(model=level.model, lookup=level.lookup, columns=tuple(level.names),
+              parent=level.parent, key=level.key)
+        for level in projector.levels[1:])
+    return ast.Module(body=[function], type_ignores=[]), namespace, Projection(columns, levels)

@@ -5,9 +5,10 @@ Stages: ``tree.build_access_tree`` types the paths against the model,
 function's AST and ``emit.build_function`` renders, compiles and verifies
 it. Compiled serializers are cached (``cache.default_cache``).
 
-``serializer.many`` on a QuerySet whose paths all end in columns reached
-through forward relations skips model instances altogether: it reads
-``values_list()`` rows into the same dicts (``projection``).
+``serializer.many`` on a QuerySet whose paths all end in columns, reached
+through forward relations or read from to-many relations as ``all.*`` rows
+and ``count``, skips model instances altogether: it reads ``values_list()``
+rows into the same dicts (``projection``).
 
     >>> from examples.rentals.models import Lease
     >>> serializer = compile_serializer(Lease, ["tenant.phone", "end_date"])
@@ -76,7 +77,7 @@ def make_serializer(function, *, model, paths, mode, tree, plan, source, filenam
     function.source = source
     function.filename = filename
     function.verification = verification
-    # (function, columns) reading values_list() rows, or False when the
+    # (function, projection.Projection) reading values_list() rows, or False when the
     # paths need instances; built on the first QuerySet ``many`` sees.
     function.projection = None
     function.many = types.MethodType(many, function)
@@ -107,8 +108,10 @@ def many(serializer, rows: Iterable) -> list:
         if serializer.projection is None:
             serializer.projection = build_projection(serializer)
         if serializer.projection and projection.queryset_accepts_projection(rows):
-            project, columns = serializer.projection
-            return project(rows.values_list(*columns))
+            project, spec = serializer.projection
+            fetched = projection.fetch(rows, spec)
+            if fetched is not None:
+                return project(*fetched)
         if serializer.plan is not None:
             # The rows are ours and discarded once serialized: relations
             # only this serializer reads may load as plain lists.
@@ -121,14 +124,15 @@ def many(serializer, rows: Iterable) -> list:
 
 
 def build_projection(serializer):
-    """``(function, columns)`` serializing values_list() rows, or False."""
+    """``(function, projection.Projection)`` serializing values_list() rows
+    (``projection.fetch`` gives the function its arguments), or False."""
     lowered = projection.lower_projection(serializer.tree, serializer.mode, name="project_rows")
     if lowered is None:
         return False
-    module, namespace, columns = lowered
+    module, namespace, spec = lowered
     function, _, _ = emit.build_function(
         module, namespace, name="project_rows", filename=f"{serializer.filename[:-1]} rows>")
-    return function, columns
+    return function, spec
 
 
 def explain(serializer) -> str:
