@@ -265,7 +265,7 @@ def main() -> int:
             {"hand-written": expert_property}, properties)
     listed = load(property_serializer, Property.objects.all(), lists=True)
     if listed is not None:
-        compare("Property (to-many paths, to_attr lists as Serializer.many loads them)",
+        compare("Property (to-many paths, to_attr lists, as many() loads rows it cannot project)",
                 property_serializer, {"hand-written": expert_property_lists}, listed)
 
     bench_cold_compile()

@@ -235,3 +235,11 @@ def test_level_lists_are_never_shared():
     assert len(rows) > 1 and all(row == {"units": {"all": []}} for row in rows)
     rows[0]["units"]["all"].append("mine")
     assert rows[1]["units"]["all"] == []
+
+
+def test_explain_says_which_queries_many_runs():
+    levels = compile_serializer(Property, S3).explain()
+    assert "values_list() rows, no model instances" in levels
+    assert "rentals.MaintenanceRequest where unit__in the parent keys" in levels
+    methods = compile_serializer(Lease, ["days_until_expiration"]).explain()
+    assert "the query plan above, on model instances" in methods

@@ -240,7 +240,9 @@ def markdown(results: list[dict], *, profile: dict, quick: bool, generated: str)
                  for m in c["contenders"].values())
     lines += ["", WHY, "", NOISE, "", *([FAILURES, ""] if failed else []), "## Cold start", "",
               "djust's caches emptied (extraction and serializers) against the same "
-              "calls answered by them, per template variable; medians.", ""]
+              "calls answered by them, per template variable; the cold column includes "
+              "compiling the `values_list()` projection, as the first `many()` does; "
+              "medians.", ""]
     lines += cold_start_lines(next((r for r in results if r["cold_start"]), first))
     lines += ["", "## Results", "", "![end-to-end time against N](results.png)", ""]
     for result in results:

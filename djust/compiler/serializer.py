@@ -136,16 +136,43 @@ def build_projection(serializer):
 
 
 def explain(serializer) -> str:
-    """The access tree, the query plan, the generated source and the
-    verification report."""
+    """The access tree, the query plan, how ``many()`` reads a QuerySet, the
+    generated source and the verification report."""
     plan = serializer.plan.explain() if serializer.plan is not None else "(no query plan)"
     return "\n\n".join([
         f"serializer {serializer.filename} (mode {serializer.mode})",
         "access tree:\n" + serializer.tree.dump(),
         "query plan:\n" + plan,
+        "many(queryset):\n" + describe_many(serializer),
         "generated source:\n" + serializer.source.rstrip(),
         "verification: " + serializer.verification.report(),
     ])
+
+
+def describe_many(serializer) -> str:
+    """Which queries ``many()`` runs on a plain QuerySet of the model.
+
+        >>> from examples.rentals.models import Property
+        >>> print(describe_many(compile_serializer(Property, ["name", "units.count"])))
+          values_list() rows, no model instances:
+          rentals.Property: values_list('name', 'pk')
+          rentals.Unit where property__in the parent keys: values_list('property')
+    """
+    if serializer.projection is None:
+        serializer.projection = build_projection(serializer)
+    if not serializer.projection:
+        return "  the query plan above, on model instances (a path needs them)"
+    spec = serializer.projection[1]
+    lines = ["  values_list() rows, no model instances:",
+             f"  {serializer.model._meta.label}: values_list{_arguments(spec.columns)}"]
+    for level in spec.levels:
+        lines.append(f"  {level.model._meta.label} where {level.lookup}__in the parent keys: "
+                     f"values_list{_arguments(level.columns)}")
+    return "\n".join(lines)
+
+
+def _arguments(columns: tuple[str, ...]) -> str:
+    return "(" + ", ".join(repr(column) for column in columns) + ")"
 
 
 def check_mode(mode: str) -> str:
