@@ -235,3 +235,28 @@ def test_call_like_template_rules():
     assert runtime.call_like_template(Thing().needs) is MISSING
     assert runtime.call_like_template(Thing().delete) is MISSING
     assert runtime.call_like_template(len) is MISSING
+
+
+_UTC = datetime.timezone.utc
+
+
+@pytest.mark.parametrize("value", [
+    datetime.datetime(2024, 5, 1, 9, 31, 5, 258113, tzinfo=_UTC),
+    datetime.datetime(2024, 5, 1, 9, 31, 5, tzinfo=_UTC),
+    datetime.datetime(5, 5, 1, 9, 31, 5, 7, tzinfo=_UTC),
+    datetime.datetime(2024, 5, 1, 9, 31, 5, 1),
+    datetime.datetime(2024, 5, 1, 9, 31, 5),
+    # Not UTC, but written with a +00:00 offset: DjangoJSONEncoder writes Z too.
+    datetime.datetime(2024, 1, 1, 9, 31, 5, 500,
+                      tzinfo=datetime.timezone(datetime.timedelta(0), "GMT")),
+    datetime.datetime(2024, 7, 1, 9, 31, 5, 500,
+                      tzinfo=datetime.timezone(datetime.timedelta(hours=5, seconds=30))),
+    datetime.datetime(2024, 7, 1, 9, 31, 5,
+                      tzinfo=datetime.timezone(datetime.timedelta(seconds=30))),
+    datetime.datetime(2024, 7, 1, 9, 31, 5, 7,
+                      tzinfo=datetime.timezone(datetime.timedelta(microseconds=30))),
+    datetime.datetime(2024, 7, 1, 9, 31, 5, 7,
+                      tzinfo=datetime.timezone(-datetime.timedelta(hours=3, minutes=30))),
+])
+def test_datetime_rule_is_django_json_encoders(value):
+    assert runtime.encode_datetime(value) == DjangoJSONEncoder().default(value)
