@@ -237,7 +237,7 @@ def test_call_like_template_rules():
     assert runtime.call_like_template(len) is MISSING
 
 
-_UTC = datetime.timezone.utc
+_UTC = datetime.UTC
 
 
 @pytest.mark.parametrize("value", [

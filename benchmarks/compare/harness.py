@@ -301,14 +301,14 @@ def cold_start(scenario, repeats: int) -> dict:
     ``many()`` on a QuerySet adds: the ``values_list()`` projection."""
     from djust.compiler import compile_serializer, extraction
     from djust.compiler.cache import default_cache
+    from djust.compiler.serializer import projection_of
 
     def extract_and_compile():
         extracted = extraction.extract_template_variables(
             scenario.template, name=f"{scenario.name}.html")
         paths = [p.removeprefix("*.") for p in extracted[scenario.variable] if p[:2] == "*."]
         serializer = compile_serializer(scenario.model, paths)
-        if serializer.projection is None:  # as many() does, once per serializer
-            serializer.projection = serializer.build_projection()
+        projection_of(serializer)  # what the first many() on a QuerySet adds
         return serializer
 
     cold = []

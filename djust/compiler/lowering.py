@@ -821,14 +821,19 @@ class _Lowerer:
             return lambda e: _call(_name("str"), e)
         return lambda e: _call(self.helper("_encode"), e)
 
-    def guarded_piece(self, node, var, acquire: ast.expr):
-        value = self.local(node.segment)
+    def guarded_piece(self, node, var, acquire: ast.expr | ast.stmt, value: str | None = None):
+        """Store ``node``'s key unless acquiring its value raises an exception
+        templates hide. ``acquire`` is the value's expression, or a statement
+        assigning it to the local ``value``."""
+        value = value or self.local(node.segment)
+        if isinstance(acquire, ast.expr):
+            acquire = _assign(value, acquire)
 
         def build(container: str) -> list[ast.stmt]:
             prelude, expr = self.value(node, value)
             store = [*prelude, _store_key(container, node.segment, expr)]
             self.used.add("_silent")
-            return [_silent_try([_assign(value, acquire)], store)]
+            return [_silent_try([acquire], store)]
 
         return Maybe(build)
 
@@ -858,14 +863,7 @@ class _Lowerer:
                     self.constant("model", ("model", label), model))
         acquire = ast.If(test=exact, body=[_assign(raw, self.read(var, attname)), from_table],
                          orelse=[_assign(value, call_method)])
-
-        def build(container: str) -> list[ast.stmt]:
-            prelude, expr = self.value(node, value)
-            store = [*prelude, _store_key(container, node.segment, expr)]
-            self.used.add("_silent")
-            return [_silent_try([acquire], store)]
-
-        return Maybe(build)
+        return self.guarded_piece(node, var, acquire, value)
 
     def method_piece(self, node, var, model):
         strategy = method_strategy(model, node.field or node.segment)

@@ -93,10 +93,11 @@ def describe(serializer) -> str:
 
 
 def many(serializer, rows: Iterable) -> list:
-    """``serializer.many(rows)``: serialize a QuerySet (through
-    ``plan.apply(..., lists=True)``) or instances (through
-    ``plan.apply_to_instances``, which keeps the related managers' caches:
-    the caller may render those rows live)."""
+    """``serializer.many(rows)``: serialize a QuerySet (as ``values_list()``
+    rows when the paths allow it, else through ``plan.apply(...,
+    lists=True)``) or instances (through ``plan.apply_to_instances``, which
+    keeps the related managers' caches: the caller may render those rows
+    live)."""
     from django.db.models.query import QuerySet
 
     if isinstance(rows, QuerySet):
@@ -105,10 +106,9 @@ def many(serializer, rows: Iterable) -> list:
                 f"{describe(serializer)}.many() needs model instances; this QuerySet of "
                 f"{rows.model._meta.label} yields plain rows (values()/values_list())"
             )
-        if serializer.projection is None:
-            serializer.projection = build_projection(serializer)
-        if serializer.projection and projection.queryset_accepts_projection(rows):
-            project, spec = serializer.projection
+        projected = projection_of(serializer)
+        if projected and projection.queryset_accepts_projection(rows):
+            project, spec = projected
             fetched = projection.fetch(rows, spec)
             if fetched is not None:
                 return project(*fetched)
@@ -121,6 +121,13 @@ def many(serializer, rows: Iterable) -> list:
     if serializer.plan is not None and instances:
         serializer.plan.apply_to_instances(instances)
     return [serializer(row) for row in instances]
+
+
+def projection_of(serializer):
+    """``build_projection``'s answer, built on first use and kept."""
+    if serializer.projection is None:
+        serializer.projection = build_projection(serializer)
+    return serializer.projection
 
 
 def build_projection(serializer):
@@ -158,11 +165,10 @@ def describe_many(serializer) -> str:
           rentals.Property: values_list('name', 'pk')
           rentals.Unit where property__in the parent keys: values_list('property')
     """
-    if serializer.projection is None:
-        serializer.projection = build_projection(serializer)
-    if not serializer.projection:
+    projected = projection_of(serializer)
+    if not projected:
         return "  the query plan above, on model instances (a path needs them)"
-    spec = serializer.projection[1]
+    spec = projected[1]
     lines = ["  values_list() rows, no model instances:",
              f"  {serializer.model._meta.label}: values_list{_arguments(spec.columns)}"]
     for level in spec.levels:
