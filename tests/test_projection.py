@@ -1,14 +1,17 @@
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from djust.compiler import compile_serializer
+from djust.compiler import plan as plan_module
 from djust.compiler.emit import build_function
 from djust.compiler.projection import (
+    Relation,
     fetch,
     is_projectable,
     lower_projection,
     queryset_accepts_projection,
+    to_many_relation,
 )
 from djust.compiler.tree import build_access_tree
 from examples.rentals.models import (
@@ -243,3 +246,45 @@ def test_explain_says_which_queries_many_runs():
     assert "rentals.MaintenanceRequest where unit__in the parent keys" in levels
     methods = compile_serializer(Lease, ["days_until_expiration"]).explain()
     assert "the query plan above, on model instances" in methods
+
+
+@isolate_apps("tests.testapp")
+def test_many_to_many_keyed_by_another_column_keeps_the_instance_path():
+    class Code(models.Model):
+        code = models.CharField(max_length=5, unique=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    class Holder(models.Model):
+        codes = models.ManyToManyField(Code, through="Link", related_name="holders")
+        plain = models.ManyToManyField(Code, related_name="plain_holders")
+
+        class Meta:
+            app_label = "testapp"
+
+    class Link(models.Model):
+        holder = models.ForeignKey(Holder, on_delete=models.CASCADE)
+        code = models.ForeignKey(Code, to_field="code", on_delete=models.CASCADE)
+
+        class Meta:
+            app_label = "testapp"
+
+    assert to_many_relation(Holder, "codes") is None
+    assert to_many_relation(Code, "holders") is None
+    assert to_many_relation(Holder, "plain") == Relation(Code, "plain_holders", True)
+    assert to_many_relation(Code, "plain_holders") == Relation(Holder, "plain", True)
+
+
+@pytest.mark.django_db
+def test_a_related_manager_that_is_not_plain_rows_keeps_the_instance_path(monkeypatch):
+    seed(scale=0.05)
+    serializer = compile_serializer(Property, S3)
+    original = plan_module.related_queryset
+    # A default manager returning distinct() rows: values_list() would
+    # collapse equal tuples that are different rows.
+    monkeypatch.setattr(plan_module, "related_queryset",
+                        lambda model: original(model).distinct())
+    assert fetch(Property.objects.all(), serializer.build_projection()[1]) is None
+    assert serializer.many(Property.objects.all()) == instance_path(
+        serializer, Property.objects.all())

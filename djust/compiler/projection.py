@@ -86,12 +86,18 @@ def to_many_relation(model, accessor: str) -> Relation | None:
     """
     descriptor = inspect.getattr_static(model, accessor, None)
     if isinstance(descriptor, ManyToManyDescriptor):
+        m2m = descriptor.rel.field if descriptor.reverse else descriptor.field
         if descriptor.reverse:
-            related, lookup = descriptor.rel.field.model, descriptor.rel.field.name
+            related, lookup = m2m.model, m2m.name
         else:
-            related, lookup = descriptor.field.related_model, descriptor.field.related_query_name()
+            related, lookup = m2m.related_model, m2m.related_query_name()
         if related is model or lookup.endswith("+"):
             return None  # self-referential or hidden: no plain lookup back
+        # The join table's keys must be both models' pks (no to_field), or
+        # the key column read back is not the parent's pk.
+        if (m2m.m2m_target_field_name() != m2m.related_model._meta.pk.name
+                or m2m.m2m_reverse_target_field_name() != m2m.model._meta.pk.name):
+            return None
         return Relation(related, lookup, True)
     if isinstance(descriptor, ReverseManyToOneDescriptor):
         foreign_key = descriptor.rel.field
@@ -199,16 +205,23 @@ class Projection:
 
 def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
     """The rows the projection function takes: the queryset's, then each
-    level's; None when the queryset repeats a row that has levels (a join in
-    its filters), whose groups its copies would share.
+    level's; None when a related manager's own queryset cannot be read as
+    ``values_list()`` rows, or when the queryset repeats a row that has
+    levels (a join in its filters), whose groups its copies would share.
 
     One query per level, as ``prefetch_related`` makes; a level whose parents
     have no key runs none.
     """
     from djust.compiler.plan import related_queryset
 
+    # A related manager whose own queryset is distinct, sliced, combined or
+    # prefetching would not give the same rows as values_list(): instances.
+    starts = [related_queryset(level.model) for level in spec.levels]
+    if not all(queryset_accepts_projection(start) and not start.query.is_sliced
+               for start in starts):
+        return None
     fetched: list[list[tuple]] = [list(queryset.values_list(*spec.columns))]
-    for level in spec.levels:
+    for level, start in zip(spec.levels, starts, strict=True):
         parents = fetched[level.parent]
         keys = [row[level.key] for row in parents]
         unique = set(keys)
@@ -218,7 +231,7 @@ def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
         if not unique:
             fetched.append([])
             continue
-        rows = related_queryset(level.model).filter(**{f"{level.lookup}__in": unique})
+        rows = start.filter(**{f"{level.lookup}__in": unique})
         fetched.append(list(rows.values_list(*level.columns)))
     return fetched
 
