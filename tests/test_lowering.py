@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 from django.db import models
 
-from djust.compiler import emit, lowering
+from djust.compiler import lowering
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.serializer import compile_tree
 from examples.rentals.models import Amenity, Lease, Property, Tenant, Unit
 
 GOLDEN = Path(__file__).parent / "golden"
-RENDERER = "astor" if emit._USE_ASTOR else "unparse"
 
 
 def field(segment, field_class=models.CharField, **kw):
@@ -113,7 +112,7 @@ def test_golden_source(name, build, model, mode):
     module, _ = lowering.lower(build(), mode, name=f"serialize_rentals_{model._meta.model_name}",
                                paths=("golden",))
     assert ast.dump(ast.parse(source)) == ast.dump(module)
-    path = GOLDEN / f"{name}.{RENDERER}.py.txt"
+    path = GOLDEN / f"{name}.py.txt"
     if os.environ.get("DJUST_REGENERATE_GOLDEN"):
         path.write_text(source)
     assert path.exists(), f"missing golden file {path.name}: set DJUST_REGENERATE_GOLDEN=1"

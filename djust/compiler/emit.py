@@ -1,7 +1,8 @@
 """Emit: a lowered ``ast.Module`` → readable source, a verified function.
 
-``render_source`` turns the module into text (astor where it works, the
-standard ``ast.unparse`` elsewhere); ``build_function`` compiles that text —
+``render_source`` turns the module into text (``unparse`` for the nodes
+lowering builds; astor on Python 3.11, else the standard ``ast.unparse``,
+for any other); ``build_function`` compiles that text —
 so a traceback's line numbers point at the rendered source, which is
 registered in ``linecache`` under a deterministic filename — then checks
 the bytecode of every code object with the ``bytecode`` package before the function may run:
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import bytecode
 
 from djust.compiler.lowering import ALLOWED_BUILTINS, LOOKUP_HELPER
+from djust.compiler.unparse import Unsupported, unparse
 
 logger = logging.getLogger("djust.emit")
 
@@ -64,12 +66,25 @@ class Verification:
         )
 
 
+# The tests set it: every build_function call then re-parses its text.
+CHECK_ROUND_TRIP = False
+
+
 def render_source(module: ast.Module) -> str:
     """The module's source text, deterministic for a given AST.
 
         >>> render_source(ast.parse("x = {'a': 1}")).strip()
         "x = {'a': 1}"
     """
+    try:
+        return unparse(module)
+    except Unsupported as error:
+        logger.debug("general unparser for a module with %s", error)
+    return render_general(module)
+
+
+def render_general(module: ast.Module) -> str:
+    """``render_source`` for any module: astor where it works, else ``ast.unparse``."""
     if _USE_ASTOR:
         import astor
 
@@ -89,8 +104,9 @@ def build_function(module: ast.Module, namespace: dict, *, name: str, filename: 
                    check_round_trip: bool = False):
     """Compile ``module``, verify it, and return ``(function, source, verification)``.
 
-    ``check_round_trip`` also re-parses the rendered source and compares it
-    with ``module`` (the tests do; it doubles the cost of a compilation).
+    ``check_round_trip`` (or ``CHECK_ROUND_TRIP``) also re-parses the
+    rendered source and compares it with ``module`` (the tests do; it
+    doubles the cost of a compilation).
 
         >>> module = ast.parse("def f(obj):\\n    return obj\\n")
         >>> function, source, report = build_function(
@@ -99,7 +115,7 @@ def build_function(module: ast.Module, namespace: dict, *, name: str, filename: 
         (3, 0)
     """
     source = render_source(module)
-    if check_round_trip and ast.dump(ast.parse(source)) != ast.dump(module):
+    if (check_round_trip or CHECK_ROUND_TRIP) and ast.dump(ast.parse(source)) != ast.dump(module):
         raise VerificationError(f"{filename}: rendered source does not match the lowered AST")
     code = compile(source, filename, "exec", dont_inherit=True)
     verification = verify(code, namespace, filename=filename)
@@ -126,19 +142,27 @@ def verify(code: types.CodeType, namespace: dict, *, filename: str = "") -> Veri
     for index, code_object in enumerate(_code_objects(code)):
         count += 1
         # The concrete form is enough (names are indices into co_names) and
-        # several times cheaper to build than the abstract Bytecode.
-        concrete = bytecode.ConcreteBytecode.from_code(code_object)
+        # several times cheaper to build than the abstract Bytecode. Keeping
+        # EXTENDED_ARG as instructions spares bytecode a pass that merges
+        # them (a tenth of the check); the loop below does it for the only
+        # argument it reads.
+        concrete = bytecode.ConcreteBytecode.from_code(code_object, extended_arg=True)
+        high = 0
         for instr in concrete:
             name = instr.name
+            if name == "EXTENDED_ARG":
+                high = (high | instr.arg) << 8
+                continue
             if name in _FORBIDDEN_OPCODES and not (index == 0 and name == "STORE_NAME"):
                 # The module body only binds the function's name.
                 raise VerificationError(f"{filename}: forbidden opcode {name}")
             if name in _GLOBAL_OPCODES:
-                global_name = concrete.names[instr.arg >> _GLOBAL_ARG_SHIFT]
+                global_name = concrete.names[(high | instr.arg) >> _GLOBAL_ARG_SHIFT]
                 if global_name not in allowed:
                     raise VerificationError(f"{filename}: loads unknown global {global_name!r}")
                 loaded.add(global_name)
                 lookups += global_name == LOOKUP_HELPER
+            high = 0
     logger.debug("verified %s: %d code objects", filename, count)
     return Verification(tuple(sorted(loaded)), count, lookups)
 

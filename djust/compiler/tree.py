@@ -226,6 +226,9 @@ class _Builder:
             raise TypeError(f"build_access_tree needs a model class, not {model!r}")
         self.model = model
         self.warn = warn
+        # Both read settings or the app registry: once per tree, not per path.
+        self.generic = _generic_classes()
+        self.sensitive: dict[type, frozenset[str]] = {}
 
     def build(self, paths: Iterable[str]) -> Node:
         root = _branches(self.model, paths)
@@ -249,7 +252,7 @@ class _Builder:
             return _unknown(
                 segment, branch, f"a {model.__name__} instance has no attribute or index {segment}"
             )
-        if self.warn and segment in sensitive_names(model):
+        if self.warn and segment in self.sensitive_names(model):
             _warn_sensitive(self.model, model, join_path(path))
             return Node(
                 segment, Kind.SENSITIVE, bare=branch.bare, field=segment,
@@ -265,6 +268,12 @@ class _Builder:
             return display
         return self._on_class_attribute(model, segment, branch)
 
+    def sensitive_names(self, model) -> frozenset[str]:
+        names = self.sensitive.get(model)
+        if names is None:
+            names = self.sensitive[model] = sensitive_names(model)
+        return names
+
     def _pk(self, model, branch: Branch) -> Node:
         pk = model._meta.pk
         return Node(
@@ -275,7 +284,7 @@ class _Builder:
         )
 
     def _on_field(self, model, segment: str, entry, branch: Branch, path) -> Node:
-        generic = _generic_classes()
+        generic = self.generic
         if isinstance(entry, tuple):  # a FK's attname, e.g. author_id
             model_field = entry[1]
             return Node(
