@@ -429,6 +429,36 @@ def prefetch_cache_name(model: type | None, accessor: str) -> str | None:
     return None
 
 
+def related_cache_key(model: type | None, name: str) -> str | None:
+    """The ``_state.fields_cache`` key under which Django's own descriptor
+    for the to-one relation ``name`` of ``model`` keeps the related object,
+    or None when ``name`` is read some other way.
+
+    On a cache hit those descriptors return the cached object (or raise for
+    a ``None`` the relation does not allow); generated code reads the same
+    dict and leaves every other case (a miss, ``None``) to the descriptor.
+
+        >>> from examples.rentals.models import Lease
+        >>> related_cache_key(Lease, "tenant"), related_cache_key(Lease, "units")
+        ('tenant', None)
+    """
+    from django.db.models.fields.related_descriptors import (
+        ForwardManyToOneDescriptor,
+        ForwardOneToOneDescriptor,
+        ReverseOneToOneDescriptor,
+    )
+
+    if model is None:
+        return None
+    descriptor = inspect.getattr_static(model, name, None)
+    # Exactly Django's classes: a subclass may answer from somewhere else.
+    if descriptor.__class__ in (ForwardManyToOneDescriptor, ForwardOneToOneDescriptor):
+        return descriptor.field.cache_name
+    if descriptor.__class__ is ReverseOneToOneDescriptor:
+        return descriptor.related.cache_name
+    return None
+
+
 def _is_generic_relation(descriptor) -> bool:
     try:
         from django.contrib.contenttypes.fields import ReverseGenericManyToOneDescriptor
@@ -531,6 +561,9 @@ class _Lowerer:
         self.listed: set[str] = set()
         # Serializer constants: name -> (spec, live object).
         self.constants: dict[str, tuple[tuple, object]] = {}
+        # The local of an instance -> (the local holding its fields cache,
+        # {relation: cache key}).
+        self.related_caches: dict[str, tuple[str, dict[str, str]]] = {}
 
     def namespace(self) -> dict:
         helpers = {name: HELPERS[name] for name in sorted(self.used) if name in HELPERS}
@@ -659,13 +692,39 @@ class _Lowerer:
     def mapping(self, node, var, model, *, may_be_none, root=False):
         """(prelude, expr) building the dict for ``node``'s value in ``var``."""
         others = [child for child in node.children if child.segment != STAR]
+        cache = self.related_cache(var, model, others)
         prelude, pairs, maybes = self.pieces(others, var, model, node)
+        prelude[:0] = cache
         if node.bare:
             pairs.insert(0, ("__str__", _call(_name("str"), _name(var))))
         stmts, expr = self.assemble(node, prelude, pairs, maybes, None, root)
         if not may_be_none:
             return stmts, expr
         return self.none_guarded(node, var, stmts, expr)
+
+    def related_cache(self, var, model, children) -> list[ast.stmt]:
+        """The statement putting ``var``'s fields cache in a local, when a
+        child reads a to-one relation through Django's descriptor (see
+        ``related_cache_key``); an empty dict stands in for an instance of
+        any other class, whose relations go through the descriptor."""
+        if model is None:
+            return []
+        keys = {}
+        for child in children:
+            if child.kind in (Kind.FORWARD, Kind.REVERSE_ONE) and not child.segment.startswith("_"):
+                key = related_cache_key(model, child.segment)
+                if key is not None:
+                    keys[child.segment] = key
+        if not keys:
+            return []
+        cache = self.local("cached")
+        self.related_caches[var] = (cache, keys)
+        exact = _is(ast.Attribute(value=_name(var), attr="__class__", ctx=ast.Load()),
+                    self.constant("model", ("model", model._meta.label), model))
+        state = ast.Attribute(value=_name(var), attr="_state", ctx=ast.Load())
+        fields_cache = ast.Attribute(value=state, attr="fields_cache", ctx=ast.Load())
+        empty = ast.Dict(keys=[], values=[])
+        return [_assign(cache, ast.IfExp(test=exact, body=fields_cache, orelse=empty))]
 
     def pieces(self, children, var, model, parent):
         """Split the children's pieces: (prelude, always-present pairs, maybes)."""
@@ -777,7 +836,7 @@ class _Lowerer:
         if node.kind is Kind.TO_MANY:
             return self.to_many_piece(node, var, model)
         if node.kind in _RELATION_KINDS:
-            return self.guarded_piece(node, var, self.read(var, node.segment))
+            return self.relation_piece(node, var, model)
         if node.kind is Kind.DISPLAY:
             return self.display_piece(node, var, model)
         if node.kind is Kind.METHOD:
@@ -821,21 +880,36 @@ class _Lowerer:
             return lambda e: _call(_name("str"), e)
         return lambda e: _call(self.helper("_encode"), e)
 
-    def guarded_piece(self, node, var, acquire: ast.expr | ast.stmt, value: str | None = None):
+    def guarded_piece(self, node, var, acquire: ast.expr | list[ast.stmt],
+                      value: str | None = None):
         """Store ``node``'s key unless acquiring its value raises an exception
-        templates hide. ``acquire`` is the value's expression, or a statement
+        templates hide. ``acquire`` is the value's expression, or statements
         assigning it to the local ``value``."""
         value = value or self.local(node.segment)
         if isinstance(acquire, ast.expr):
-            acquire = _assign(value, acquire)
+            acquire = [_assign(value, acquire)]
 
         def build(container: str) -> list[ast.stmt]:
             prelude, expr = self.value(node, value)
             store = [*prelude, _store_key(container, node.segment, expr)]
             self.used.add("_silent")
-            return [_silent_try([acquire], store)]
+            return [_silent_try(acquire, store)]
 
         return Maybe(build)
+
+    def relation_piece(self, node, var, model):
+        """A to-one relation: from the fields cache ``related_cache`` put in
+        a local when it holds the object, else through the descriptor."""
+        cache, keys = self.related_caches.get(var, (None, {}))
+        key = keys.get(node.segment)
+        if key is None:
+            return self.guarded_piece(node, var, self.read(var, node.segment))
+        value = self.local(node.segment)
+        cached = _assign(value, _method(_name(cache), "get", ast.Constant(key)))
+        # A miss, or a None the descriptor may refuse: Django answers.
+        missing = ast.If(test=_is(_name(value), ast.Constant(None)),
+                         body=[_assign(value, self.read(var, node.segment))], orelse=[])
+        return self.guarded_piece(node, var, [cached, missing], value)
 
     def display_piece(self, node, var, model):
         """``get_FOO_display``: the compile-time table for instances of
@@ -863,7 +937,7 @@ class _Lowerer:
                     self.constant("model", ("model", label), model))
         acquire = ast.If(test=exact, body=[_assign(raw, self.read(var, attname)), from_table],
                          orelse=[_assign(value, call_method)])
-        return self.guarded_piece(node, var, acquire, value)
+        return self.guarded_piece(node, var, [acquire], value)
 
     def method_piece(self, node, var, model):
         strategy = method_strategy(model, node.field or node.segment)
