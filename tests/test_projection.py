@@ -1,6 +1,7 @@
 import pytest
 from django.db import connection, models
 from django.test.utils import CaptureQueriesContext, isolate_apps
+from django.utils.functional import lazy
 
 from djust.compiler import compile_serializer
 from djust.compiler import plan as plan_module
@@ -288,3 +289,29 @@ def test_a_related_manager_that_is_not_plain_rows_keeps_the_instance_path(monkey
     assert fetch(Property.objects.all(), serializer.build_projection()[1]) is None
     assert serializer.many(Property.objects.all()) == instance_path(
         serializer, Property.objects.all())
+
+
+@isolate_apps("tests.testapp")
+@pytest.mark.parametrize("mode", ["json", "python"])
+def test_projected_labels_are_django_s_for_every_value(mode):
+    counter = iter(range(1000))
+    lazy_label = lazy(lambda: f"lazy {next(counter)}", str)()
+
+    class Dial(models.Model):
+        kind = models.CharField(max_length=5, choices=[
+            ("a", lazy_label), ("b", "plain"), ("Group", [("c", "grouped")]), (1, 2)])
+
+        class Meta:
+            app_label = "testapp"
+
+    function, spec = projector(Dial, ["get_kind_display"], mode)
+    assert spec.columns == ("kind",)
+    values = ["b", "c", 1, "zz", None]
+    assert function([(value,) for value in values]) == [
+        {"get_kind_display": Dial(kind=value).get_kind_display()} for value in values]
+    # A lazy label is turned into text on every call (in the language active
+    # for it), once per call rather than once per row.
+    first, again = function([("a",), ("a",)]), function([("a",)])
+    assert type(first[0]["get_kind_display"]) is str
+    assert first[0] == first[1] != again[0]
+    assert again[0]["get_kind_display"].startswith("lazy ")

@@ -58,8 +58,25 @@ ORM_SEPARATOR = "__"
 
 
 def display_choice(choices: dict, value):
-    """What ``get_FOO_display()`` returns for ``value``: Django's own rule."""
+    """What ``get_FOO_display()`` returns for ``value``: Django's own rule.
+
+        >>> display_choice({"a": "A"}, "a"), display_choice({"a": "A"}, ["b"])
+        ('A', "['b']")
+    """
     return force_str(choices.get(make_hashable(value), value), strings_only=True)
+
+
+def choice_labels(model_field) -> dict:
+    """The field's choices as ``get_FOO_display()`` shows them now: each
+    label already turned into text in the active language, so a row's value
+    is one dict lookup (``display_choice`` for values outside it).
+
+        >>> from examples.rentals.models import Lease
+        >>> choice_labels(Lease._meta.get_field("status"))["expired"]
+        'Expired'
+    """
+    return {value: force_str(label, strings_only=True)
+            for value, label in make_hashable(model_field.flatchoices)}
 
 
 # ------------------------------------------------------------ what projects
@@ -333,8 +350,17 @@ class _Projector:
         helper = f"_choices_{len(self.choices)}"
         self.choices[helper] = model_field
         shown = self.lowerer.local("shown")
-        level.prelude.append(lowering._assign(shown, lowering._call(
-            self.lowerer.helper("_display"), lowering._name(helper), lowering._name(column))))
+        labels = lowering._name(helper)
+        from_table = lowering._assign(shown, ast.Subscript(
+            value=labels, slice=lowering._name(column), ctx=ast.Load()))
+        # Outside the choices (KeyError) or unhashable (TypeError): Django's rule.
+        by_rule = lowering._assign(shown, lowering._call(
+            self.lowerer.helper("_display"), labels, lowering._name(column)))
+        level.prelude.append(ast.Try(
+            body=[from_table],
+            handlers=[ast.ExceptHandler(type=lowering._name("Exception"), name=None,
+                                        body=[by_rule])],
+            orelse=[], finalbody=[]))
         if self.mode == "python":
             return lowering._name(shown)
         return self.lowerer.plain_or_encoded(shown)
@@ -375,8 +401,8 @@ def lower_projection(tree: Node, mode: str, *, name: str):
     columns = tuple(root.names)
     body: list[ast.stmt] = [ast.Expr(ast.Constant(
         f"Serialize {tree.model._meta.label} rows of values_list{columns!r}."))]
-    # Choice labels may be lazy translations: resolved once per call, in the
-    # language active for it, as get_FOO_display() would.
+    # Choice labels may be lazy translations: turned into text once per
+    # call, in the language active for it, as get_FOO_display() would.
     for helper in projector.choices:
         body.append(lowering._assign(helper, lowering._call(
             projector.lowerer.helper("_choice_map"), ast.Constant(helper))))
@@ -410,7 +436,7 @@ def lower_projection(tree: Node, mode: str, *, name: str):
     namespace["_display"] = display_choice
     namespace["_Groups"] = collections.defaultdict
     fields = dict(projector.choices)
-    namespace["_choice_map"] = lambda helper: dict(make_hashable(fields[helper].flatchoices))
+    namespace["_choice_map"] = lambda helper: choice_labels(fields[helper])
     levels = tuple(
         Level(model=level.model, lookup=level.lookup, columns=tuple(level.names),
               parent=level.parent, key=level.key)
