@@ -336,8 +336,13 @@ class Maybe:
 # ------------------------------------------------------------- ast helpers
 
 
+# Contexts carry no data; CPython's own parser shares one instance of each.
+_LOAD = ast.Load()
+_STORE = ast.Store()
+
+
 def _name(identifier: str) -> ast.Name:
-    return ast.Name(id=identifier, ctx=ast.Load())
+    return ast.Name(id=identifier, ctx=_LOAD)
 
 
 # ast.unparse reads ``lineno`` of statements that may carry a type comment
@@ -347,12 +352,12 @@ _NO_LOCATION = {"lineno": 0}
 
 
 def _assign(target: str, value: ast.expr) -> ast.Assign:
-    return ast.Assign(targets=[ast.Name(id=target, ctx=ast.Store())], value=value,
+    return ast.Assign(targets=[ast.Name(id=target, ctx=_STORE)], value=value,
                       **_NO_LOCATION)
 
 
 def _store_key(container: str, key: str, value: ast.expr) -> ast.Assign:
-    target = ast.Subscript(value=_name(container), slice=ast.Constant(key), ctx=ast.Store())
+    target = ast.Subscript(value=_name(container), slice=ast.Constant(key), ctx=_STORE)
     return ast.Assign(targets=[target], value=value, **_NO_LOCATION)
 
 
@@ -361,7 +366,7 @@ def _call(function: ast.expr, *args: ast.expr) -> ast.Call:
 
 
 def _method(obj: ast.expr, method: str, *args: ast.expr) -> ast.Call:
-    return _call(ast.Attribute(value=obj, attr=method, ctx=ast.Load()), *args)
+    return _call(ast.Attribute(value=obj, attr=method, ctx=_LOAD), *args)
 
 
 def _is(left: ast.expr, right: ast.expr, negate: bool = False) -> ast.Compare:
@@ -391,7 +396,7 @@ def _silent_try(body: list[ast.stmt], orelse: list[ast.stmt]) -> ast.Try:
 
 
 def _comprehension(element: ast.expr, var: str, iterable: ast.expr) -> ast.ListComp:
-    target = ast.Name(id=var, ctx=ast.Store())
+    target = ast.Name(id=var, ctx=_STORE)
     generator = ast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
     return ast.ListComp(elt=element, generators=[generator])
 
@@ -604,7 +609,7 @@ class _Lowerer:
 
     def read(self, var: str, segment: str) -> ast.expr:
         if is_plain_identifier(segment):
-            return ast.Attribute(value=_name(var), attr=segment, ctx=ast.Load())
+            return ast.Attribute(value=_name(var), attr=segment, ctx=_LOAD)
         return _call(_name("getattr"), _name(var), ast.Constant(segment))
 
     def lookup(self, var: str, segment: str) -> ast.expr:
@@ -719,10 +724,10 @@ class _Lowerer:
             return []
         cache = self.local("cached")
         self.related_caches[var] = (cache, keys)
-        exact = _is(ast.Attribute(value=_name(var), attr="__class__", ctx=ast.Load()),
+        exact = _is(ast.Attribute(value=_name(var), attr="__class__", ctx=_LOAD),
                     self.constant("model", ("model", model._meta.label), model))
-        state = ast.Attribute(value=_name(var), attr="_state", ctx=ast.Load())
-        fields_cache = ast.Attribute(value=state, attr="fields_cache", ctx=ast.Load())
+        state = ast.Attribute(value=_name(var), attr="_state", ctx=_LOAD)
+        fields_cache = ast.Attribute(value=state, attr="fields_cache", ctx=_LOAD)
         empty = ast.Dict(keys=[], values=[])
         return [_assign(cache, ast.IfExp(test=exact, body=fields_cache, orelse=empty))]
 
@@ -787,11 +792,11 @@ class _Lowerer:
                 body=self.append_element(element, row, items),
                 orelse=branch,
             )]
-        step = ast.AugAssign(target=ast.Name(id=position, ctx=ast.Store()), op=ast.Add(),
+        step = ast.AugAssign(target=ast.Name(id=position, ctx=_STORE), op=ast.Add(),
                              value=ast.Constant(1))
-        loop = ast.For(target=ast.Name(id=row, ctx=ast.Store()), iter=_name(var),
+        loop = ast.For(target=ast.Name(id=row, ctx=_STORE), iter=_name(var),
                        body=[*branch, step], orelse=[], **_NO_LOCATION)
-        start = [_assign(items, ast.List(elts=[], ctx=ast.Load())),
+        start = [_assign(items, ast.List(elts=[], ctx=_LOAD)),
                  _assign(position, ast.Constant(0))]
         return [*start, loop], _name(items)
 
@@ -814,13 +819,13 @@ class _Lowerer:
             return [], _comprehension(expr, row, _name(var))
         items = self.local("items")
         loop = ast.For(
-            target=ast.Name(id=row, ctx=ast.Store()),
+            target=ast.Name(id=row, ctx=_STORE),
             iter=_name(var),
             body=[*prelude, ast.Expr(_method(_name(items), "append", expr))],
             orelse=[],
             **_NO_LOCATION,
         )
-        return [_assign(items, ast.List(elts=[], ctx=ast.Load())), loop], _name(items)
+        return [_assign(items, ast.List(elts=[], ctx=_LOAD)), loop], _name(items)
 
     # -- one child
 
@@ -924,7 +929,7 @@ class _Lowerer:
         raw = self.local(node.field)
         looked_up: ast.expr = ast.Subscript(
             value=self.constant("display", ("display", label, node.segment), table),
-            slice=_name(raw), ctx=ast.Load())
+            slice=_name(raw), ctx=_LOAD)
         if not _labels_are_text(table):
             looked_up = _call(self.helper("_label"), looked_up)
         from_table = ast.Try(
@@ -933,7 +938,7 @@ class _Lowerer:
                                         body=[_assign(value, call_method)])],
             orelse=[], finalbody=[],
         )
-        exact = _is(ast.Attribute(value=_name(var), attr="__class__", ctx=ast.Load()),
+        exact = _is(ast.Attribute(value=_name(var), attr="__class__", ctx=_LOAD),
                     self.constant("model", ("model", label), model))
         acquire = ast.If(test=exact, body=[_assign(raw, self.read(var, attname)), from_table],
                          orelse=[_assign(value, call_method)])
@@ -1034,7 +1039,7 @@ class _Lowerer:
         if prefetch_cache_name(model, node.segment) is None or not rows_read_as_list(node):
             return [cached]
         self.listed.add(holder)
-        listed = _method(ast.Attribute(value=_name(var), attr="__dict__", ctx=ast.Load()),
+        listed = _method(ast.Attribute(value=_name(var), attr="__dict__", ctx=_LOAD),
                          "get", ast.Constant(list_attribute(node.segment)))
         missing = ast.If(test=_is(_name(holder), ast.Constant(None)), body=[cached], orelse=[])
         return [_assign(holder, listed), missing]
@@ -1045,12 +1050,12 @@ class _Lowerer:
         if cache is None:
             return fallback
         prefetched = ast.Subscript(
-            value=ast.Attribute(value=_name(var), attr="_prefetched_objects_cache", ctx=ast.Load()),
+            value=ast.Attribute(value=_name(var), attr="_prefetched_objects_cache", ctx=_LOAD),
             slice=ast.Constant(cache),
-            ctx=ast.Load(),
+            ctx=_LOAD,
         )
         handler = ast.ExceptHandler(
-            type=ast.Tuple(elts=[_name("AttributeError"), _name("KeyError")], ctx=ast.Load()),
+            type=ast.Tuple(elts=[_name("AttributeError"), _name("KeyError")], ctx=_LOAD),
             name=None,
             body=[fallback],
         )
@@ -1063,7 +1068,7 @@ class _Lowerer:
                 return self.lookup_piece(node, rows)
             if rows in self.listed and node.segment == "count":
                 # Usually the list many() loaded: its length, without a call.
-                is_list = _is(ast.Attribute(value=_name(rows), attr="__class__", ctx=ast.Load()),
+                is_list = _is(ast.Attribute(value=_name(rows), attr="__class__", ctx=_LOAD),
                               _name("list"))
                 answer = ast.IfExp(test=is_list, body=_call(_name("len"), _name(rows)),
                                    orelse=_method(_name(rows), "count"))
@@ -1138,7 +1143,7 @@ class _Lowerer:
         # Most method, property and display values are plain str/int/...:
         # skip the encoder's call for them.
         is_plain = ast.Compare(
-            left=ast.Attribute(value=_name(var), attr="__class__", ctx=ast.Load()),
+            left=ast.Attribute(value=_name(var), attr="__class__", ctx=_LOAD),
             ops=[ast.In()], comparators=[self.helper("_PLAIN")],
         )
         return ast.IfExp(test=is_plain, body=_name(var),
