@@ -153,3 +153,20 @@ def test_targets_report_a_query_count_miss():
     lines = report.target_lines({"database": "SQLite (in memory)", "cells": [cell]})
     assert "**missed** (S1 N=1,000: 3 vs 1)" in lines[0]
     assert "speed-up S1 N=1,000: 1.00x" in lines[2]
+
+
+def test_drf_target_is_judged_on_build_and_reports_the_encoder_bound():
+    def contender(serialize, build):
+        return {"queries": 1, "serialize": serialize, "build": build, "end_to_end": 1.0,
+                "ratio_serialize": serialize, "ratio_build": build, "ratio_end_to_end": 1.0}
+
+    cell = {"scenario": "S3", "leases": 10000, "rows": 250, "contenders": {
+        BASELINE: contender(1.0, 1.0), "DRF": contender(0.1, 0.085),
+        "djust": contender(0.022, 0.006)}}
+    line = report.target_lines({"database": "SQLite (in memory)", "cells": [cell]})[3]
+    assert "build against build: **met** (S3 N=10,000: 14.17x)" in line
+    assert "(serialize columns): S3 N=10,000: 4.55x" in line
+    assert "more than 6.25x faster than DRF there" in line
+    cell["contenders"]["djust"] = contender(0.022, 0.0095)
+    line = report.target_lines({"database": "SQLite (in memory)", "cells": [cell]})[3]
+    assert "build against build: **missed** (S3 N=10,000: 8.95x)" in line
