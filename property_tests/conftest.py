@@ -8,7 +8,6 @@ machine; ``thorough`` runs many more examples for a soak before a release:
 
 import os
 
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_ENV = "HYPOTHESIS_PROFILE"
@@ -40,15 +39,3 @@ settings.load_profile(ACTIVE_PROFILE)
 
 def pytest_report_header(config):
     return f"hypothesis profile: {ACTIVE_PROFILE} (set {PROFILE_ENV} to change)"
-
-
-@pytest.fixture(autouse=True, scope="session")
-def generated_text_means_its_tree():
-    """Every module compiled in the tests is re-parsed and compared with its
-    AST: the fast renderer (``djust/compiler/unparse.py``) is checked on
-    every serializer the suite generates."""
-    from djust.compiler import emit
-
-    emit.CHECK_ROUND_TRIP = True
-    yield
-    emit.CHECK_ROUND_TRIP = False

@@ -86,3 +86,14 @@ def test_extended_arguments_name_the_right_global():
     del namespace["helper_299"]
     with pytest.raises(emit.VerificationError, match="'helper_299'"):
         emit.build_function(module, namespace, name="f", filename="<djust test wide bad>")
+
+
+def test_the_suites_check_every_rendered_module():
+    # Set by the root conftest.py: a rendered text that parses back to another
+    # tree (here ``-1``, which reads back as a unary minus) stops the compile.
+    assert emit.CHECK_ROUND_TRIP
+    module = _module("def f(obj):\n    return obj\n")
+    module.body[0].body[0].value = ast.Constant(-1)
+    ast.fix_missing_locations(module)
+    with pytest.raises(emit.VerificationError, match="does not match the lowered AST"):
+        emit.build_function(module, {"__builtins__": {}}, name="f", filename="<djust minus>")
