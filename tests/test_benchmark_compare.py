@@ -170,3 +170,15 @@ def test_drf_target_is_judged_on_build_and_reports_the_encoder_bound():
     cell["contenders"]["djust"] = contender(0.022, 0.0095)
     line = report.target_lines({"database": "SQLite (in memory)", "cells": [cell]})[3]
     assert "build against build: **missed** (S3 N=10,000: 8.95x)" in line
+
+
+def test_drf_target_line_survives_cells_without_drf_figures():
+    cell = {"scenario": "S2", "leases": 10000, "rows": 10000, "contenders": {
+        BASELINE: {"queries": 1, "ratio_serialize": 1.0, "ratio_build": 1.0,
+                   "ratio_end_to_end": 1.0},
+        "DRF": {"queries": 1, "ratio_serialize": None, "ratio_build": None,
+                "ratio_end_to_end": 3.0},
+        "djust": {"queries": 1, "ratio_serialize": 0.5, "ratio_build": 0.5,
+                  "ratio_end_to_end": 0.9}}}
+    line = report.target_lines({"database": "SQLite (in memory)", "cells": [cell]})[3]
+    assert line.endswith("no cell measured.")

@@ -180,6 +180,9 @@ def json_cap_note(cells: list[dict]) -> str:
         json.dumps alone takes 16.00 ms on djust's data in S3 N=10,000, so no
         serializer of that data could be more than 6.25x faster than DRF there.
     """
+    if not cells:
+        return "no cell measured."
+
     def encoder_bound(cell):
         djust, drf = cell["contenders"]["djust"], cell["contenders"]["DRF"]
         encode = djust["serialize"] - djust["build"]
