@@ -11,6 +11,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.template import Context, Engine
 from django.template.base import Variable, VariableDoesNotExist
 from django.utils.functional import lazy
+from hypothesis import given
+from hypothesis import strategies as st
 
 from djust.compiler import runtime
 from djust.compiler.runtime import MISSING, resolve_lookup
@@ -259,4 +261,21 @@ _UTC = datetime.UTC
                       tzinfo=datetime.timezone(-datetime.timedelta(hours=3, minutes=30))),
 ])
 def test_datetime_rule_is_django_json_encoders(value):
+    assert runtime.encode_datetime(value) == DjangoJSONEncoder().default(value)
+
+
+class Stamp(datetime.datetime):
+    def isoformat(self, sep="T", timespec="auto"):
+        return "stamp " + super().isoformat(sep, timespec)
+
+
+@pytest.mark.parametrize("microsecond", [0, 7, 258113])
+def test_datetime_subclass_keeps_its_own_isoformat(microsecond):
+    value = Stamp(2024, 5, 1, 9, 31, 5, microsecond, tzinfo=_UTC)
+    assert runtime.encode_datetime(value) == DjangoJSONEncoder().default(value)
+    assert runtime.encode_datetime(value).startswith("stamp ")
+
+
+@given(st.datetimes(timezones=st.sampled_from([_UTC, None])))
+def test_any_utc_or_naive_datetime_is_written_as_django_writes_it(value):
     assert runtime.encode_datetime(value) == DjangoJSONEncoder().default(value)

@@ -316,6 +316,10 @@ def handled_error_is_silent() -> bool:
 # ---------------------------------------------------------------- json leaves
 
 
+_DATETIME = datetime.datetime
+_UTC = datetime.UTC
+
+
 def encode_datetime(value):
     """DjangoJSONEncoder's datetime rule: ms precision, ``Z`` for UTC.
 
@@ -323,13 +327,17 @@ def encode_datetime(value):
         ...                                   tzinfo=datetime.timezone.utc))
         '2024-01-02T03:04:05.678Z'
     """
+    if value.__class__ is _DATETIME and value.tzinfo is _UTC:
+        # What Django reads with USE_TZ. The naive date and time formatted
+        # apart skip isoformat()'s offset formatting: a third of the cost.
+        if value.microsecond:
+            return value.date().isoformat() + "T" + value.time().isoformat()[:12] + "Z"
+        return value.date().isoformat() + "T" + value.time().isoformat() + "Z"
+    # Anything else, a subclass's own isoformat() included: the rule itself.
     text = value.isoformat()
-    # Aware UTC first (what Django reads with USE_TZ): one slice, one join.
-    if text.endswith("+00:00"):
-        return (text[:23] if value.microsecond else text[:19]) + "Z"
     if value.microsecond:
-        return text[:23] + text[26:]
-    return text
+        text = text[:23] + text[26:]
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def encode_time(value):
