@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.compare.contenders import BASELINE, CONTENDERS
+from benchmarks.compare.harness import MIN_ROUNDS
 from benchmarks.compare.scenarios import SCENARIOS
 
 TARGET_SERIALIZE = 1.1
@@ -232,8 +233,9 @@ def markdown(results: list[dict], *, profile: dict, quick: bool, generated: str)
         f"- Data: the rentals seed (`examples.rentals.seed`) scaled to N = {sizes} leases "
         "(1 property per 40 leases, 1 unit per 4, 1.5 maintenance requests per lease); "
         f"up to {profile['repeats']} rounds per contender within a "
-        f"{profile['budget']:.1f} s budget per contender and cell (at least 3 rounds for "
-        "djust and the optimum, at least 1 for the others).",
+        f"{profile['budget']:.1f} s budget per contender and cell (at least "
+        f"{MIN_ROUNDS} rounds for djust, the optimum and DRF, whose figures the targets "
+        "compare; at least 1 for the others).",
         "",
         "Scenarios (templates in `benchmarks/compare/scenarios.py`; every contender "
         "serializes exactly the paths djust extracts from them):",
