@@ -594,6 +594,13 @@ class _Lowerer:
         self.constants[name] = (spec, value)
         return _name(name)
 
+    def is_exactly(self, var: str, model: type) -> ast.expr:
+        """``var.__class__ is <model>``: the guard of every shortcut that
+        holds only for the compiled model's own instances (a subclass may
+        override the attribute it skips)."""
+        return _is(ast.Attribute(value=_name(var), attr="__class__", ctx=_LOAD),
+                   self.constant("model", ("model", model._meta.label), model))
+
     def local(self, hint: str) -> str:
         self.counter += 1
         stem = hint if is_plain_identifier(hint) and hint.isascii() else "v"
@@ -724,8 +731,7 @@ class _Lowerer:
             return []
         cache = self.local("cached")
         self.related_caches[var] = (cache, keys)
-        exact = _is(ast.Attribute(value=_name(var), attr="__class__", ctx=_LOAD),
-                    self.constant("model", ("model", model._meta.label), model))
+        exact = self.is_exactly(var, model)
         state = ast.Attribute(value=_name(var), attr="_state", ctx=_LOAD)
         fields_cache = ast.Attribute(value=state, attr="fields_cache", ctx=_LOAD)
         empty = ast.Dict(keys=[], values=[])
@@ -938,9 +944,8 @@ class _Lowerer:
                                         body=[_assign(value, call_method)])],
             orelse=[], finalbody=[],
         )
-        exact = _is(ast.Attribute(value=_name(var), attr="__class__", ctx=_LOAD),
-                    self.constant("model", ("model", label), model))
-        acquire = ast.If(test=exact, body=[_assign(raw, self.read(var, attname)), from_table],
+        acquire = ast.If(test=self.is_exactly(var, model),
+                         body=[_assign(raw, self.read(var, attname)), from_table],
                          orelse=[_assign(value, call_method)])
         return self.guarded_piece(node, var, [acquire], value)
 
