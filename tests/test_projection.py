@@ -42,8 +42,8 @@ def projector(model, paths, mode):
 @pytest.mark.parametrize(("model", "paths", "expected"), [
     (Lease, S1, True),
     (Lease, ["pk", "tenant_id", "deposit", "unit"], False),          # a displayed row
-    (Lease, ["days_until_expiration"], False),                       # a method
-    (Lease, ["is_expiring_soon"], False),                            # a property
+    (Lease, ["days_until_expiration"], True),                        # a method, on a stand-in
+    (Lease, ["is_expiring_soon"], True),                             # a property, too
     (Property, ["units.count"], True),                               # a level's count
     (Property, ["units.all.*.number", "amenities.all.*.name"], True),
     (Property, ["units.all.*.maintenance_requests.all.*.title"], True),  # nested levels
@@ -245,8 +245,13 @@ def test_explain_says_which_queries_many_runs():
     levels = compile_serializer(Property, S3).explain()
     assert "values_list() rows, no model instances" in levels
     assert "rentals.MaintenanceRequest where unit__in the parent keys" in levels
-    methods = compile_serializer(Lease, ["days_until_expiration"]).explain()
-    assert "the query plan above, on model instances" in methods
+    methods = compile_serializer(Lease, ["days_until_expiration", "tenant.user.get_full_name"])
+    assert ("run per row on one blank instance per call, its columns written in:\n"
+            "  rentals.Lease: days_until_expiration()\n"
+            "  auth.User at tenant__user: get_full_name()") in methods.explain()
+    # occupancy_rate reads the property's units: only instances will do.
+    relation = compile_serializer(Property, ["occupancy_rate"]).explain()
+    assert "the query plan above, on model instances" in relation
 
 
 @isolate_apps("tests.testapp")
@@ -315,3 +320,19 @@ def test_projected_labels_are_django_s_for_every_value(mode):
     assert type(first[0]["get_kind_display"]) is str
     assert first[0] == first[1] != again[0]
     assert again[0]["get_kind_display"].startswith("lazy ")
+
+
+@pytest.mark.django_db
+def test_a_relation_named_like_a_level_variable_keeps_its_own_name():
+    # User.groups: its rows' local was once "groups_1", the name of the
+    # dict grouping level 1's rows.
+    from django.contrib.auth.models import Group, User
+
+    group = Group.objects.create(name="staff")
+    User.objects.create(username="ann").groups.add(group)
+    User.objects.create(username="bob")
+    serializer = compile_serializer(User, ["username", "groups.count", "groups.all.*.name"])
+    assert serializer.build_projection()[1].levels
+    rows = serializer.many(User.objects.order_by("username"))
+    assert rows == [serializer(user) for user in User.objects.order_by("username")]
+    assert rows[0]["groups"] == {"count": 1, "all": [{"name": "staff"}]}

@@ -237,10 +237,11 @@ def prepare_djust(scenario) -> Prepared:
     """djust as a view uses it: ``compile_serializer(...).many(queryset)``.
 
     ``load``/``build`` split what ``many`` does the same way: when the
-    paths allow a ``values_list()`` projection (S1, S3), the rows are those
-    tuples (the queryset's and each to-many level's) and the build is the
-    projection function; otherwise the rows are the planned queryset's
-    instances and the build is the serializer.
+    paths allow a ``values_list()`` projection (all three scenarios), the
+    rows are those tuples (the queryset's and each to-many level's) and the
+    build is the projection function, which runs S2's methods and property
+    on stand-ins; otherwise the rows are the planned queryset's instances
+    and the build is the serializer.
     """
     from djust.compiler import compile_serializer
     from djust.compiler.projection import fetch
@@ -454,6 +455,7 @@ CONTENDERS = (
     Contender("djust", prepare_djust,
               "compile_serializer from the template's paths (warm cache), then .many(): "
               "values_list() rows, one query per to-many level, when every path is a "
-              "column or a to-many relation's rows and count (S1, S3); else the plan"),
+              "column, a to-many relation's rows and count, or a method or property "
+              "reading only columns (S1, S2, S3); else the plan"),
 )
 BASELINE = "hand-written"

@@ -69,23 +69,21 @@ SQLite without error."""
 
 WHY = """\
 Where djust's figures come from. When every path ends in a column reached
-through forward foreign keys (S1), or in the rows and count of to-many
-relations whose own paths are such columns (S3), `serializer.many()` reads
-`values_list()` tuples and builds the dicts from them: one query for the
-queryset and one per to-many relation (the same count as the optimum's
-prefetches), rows grouped under their parent key, and no model instance
-created. That is where the end-to-end gain over the optimum comes from;
-for djust, the serialize columns of S1 and S3 measure building the dicts
-from the fetched tuples. A method or property (S2) needs instances: djust
-then runs the same kind of queryset as the optimum (`select_related`,
-`only()`), so end to end it can at best match it; its serializer is a
-straight-line function like the hand-written one, and its lead in S2's
-build comes from two reads Django makes costly: `get_status_display` from a
-choices table built once (Django's method rebuilds it per call), and the
-joined rows from the instance's fields cache (Django's descriptor reaches
-it through two Python calls per relation). Against DRF,
-djust's lead is largest where DRF's per-field machinery dominates and
-smallest where building model rows, user methods and `json.dumps` dominate
+through forward foreign keys (S1), or in a method or property whose code
+reads nothing from `self` but such columns (S2's `get_full_name`,
+`days_until_expiration`, `is_expiring_soon`), or in the rows and count of
+to-many relations whose own paths are such columns (S3),
+`serializer.many()` reads `values_list()` tuples and builds the dicts from
+them: one query for the queryset and one per to-many relation (the same
+count as the optimum's prefetches), rows grouped under their parent key,
+and no model instance loaded. S2's methods run on one blank instance per
+call whose `__dict__` gets each row's columns before the call. That is
+where the end-to-end gain over the optimum comes from; for djust, the
+serialize columns measure building the dicts from the fetched tuples. Its
+lead over the optimum's build also comes from `get_status_display`, read
+from a choices table built once (Django's method rebuilds it per call).
+Against DRF, djust's lead is largest where DRF's per-field machinery
+dominates and smallest where user methods and `json.dumps` dominate
 both."""
 
 

@@ -381,8 +381,10 @@ def _dict(pairs: list[tuple[str, ast.expr]]) -> ast.Dict:
     return ast.Dict(keys=[ast.Constant(k) for k, _ in pairs], values=[v for _, v in pairs])
 
 
-def _silent_try(body: list[ast.stmt], orelse: list[ast.stmt]) -> ast.Try:
-    # Django's _resolve_lookup hides exceptions marked silent_variable_failure.
+def _silent_try(body: list[ast.stmt], orelse: list[ast.stmt],
+                handled: list[ast.stmt] = ()) -> ast.Try:
+    # Django's _resolve_lookup hides exceptions marked silent_variable_failure;
+    # ``handled`` runs after hiding one.
     handler = ast.ExceptHandler(
         type=_name("Exception"),
         name=None,
@@ -390,7 +392,7 @@ def _silent_try(body: list[ast.stmt], orelse: list[ast.stmt]) -> ast.Try:
             test=ast.UnaryOp(op=ast.Not(), operand=_call(_name("_silent"))),
             body=[ast.Raise(exc=None, cause=None)],
             orelse=[],
-        )],
+        ), *handled],
     )
     return ast.Try(body=body, handlers=[handler], orelse=orelse, finalbody=[])
 

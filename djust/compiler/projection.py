@@ -10,6 +10,16 @@ serializer would, with the same leaf encoding. Building no model instances
 is what makes the end-to-end path (query + serialize) faster than loading
 rows and reading attributes.
 
+A method or property whose code reads nothing from ``self`` but columns
+(``introspect.row_code``) projects too: the function makes one blank
+instance of the model per call, a *stand-in*, writes each row's columns
+into its ``__dict__`` and runs the code on it, inside the same ``try`` as
+the instance serializer. A silent failure is only known once the row's
+dict literal is built, so it leaves ``MISSING`` there and a flag, and the
+key is dropped after (``runtime.drop_missing``). ``fetch`` declines when
+the queryset's rows are of another class or carry an annotation hiding a
+name the code reads.
+
 A to-many relation read as ``rel.all.*.<columns>`` and ``rel.count`` (a
 reverse ForeignKey or a ManyToMany, from the queryset's own rows or from the
 rows of such a relation) is a *level*: one more ``values_list()`` query, on
@@ -21,10 +31,11 @@ level first, and puts the groups in their parents' dicts.
 
 A nullable forward relation adds its own column (the foreign key value) so
 that a missing related row gives ``None``, exactly as ``lease.unit`` would.
-Anything else — methods, properties, a displayed model instance or
-related manager, ``first``/``last``/``exists``, JSON keys, run-time lookups,
-a to-many relation reached through a forward step or below a ManyToMany —
-makes the tree not projectable, and ``lower_projection`` returns None.
+Anything else — other methods and properties, a displayed model instance
+or related manager, ``first``/``last``/``exists``, JSON keys, run-time
+lookups, a to-many relation reached through a forward step or below a
+ManyToMany — makes the tree not projectable, and ``lower_projection``
+returns None.
 
     >>> from djust.compiler.tree import build_access_tree
     >>> from examples.rentals.models import Lease
@@ -50,7 +61,7 @@ from django.db.models.query import ModelIterable
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
-from djust.compiler import lowering
+from djust.compiler import introspect, lowering, runtime
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR
 
@@ -134,9 +145,38 @@ def is_projectable(tree: Node) -> bool:
     return all(_projectable(child, tree.model, below_many=False) for child in tree.children)
 
 
+# Template reads that run the model's code: on stand-ins (``row_code``).
+_RUNS_CODE = (Kind.METHOD, Kind.PROPERTY)
+
+
+def row_code(model, node: Node) -> introspect.RowCode | None:
+    """How the method or property ``node`` of ``model`` runs on a stand-in
+    fed each row's columns, or None when it needs a loaded instance.
+
+        >>> from djust.compiler.tree import build_access_tree
+        >>> from examples.rentals.models import Lease
+        >>> tree = build_access_tree(Lease, ["days_until_expiration", "delete"])
+        >>> [row_code(Lease, node) is not None for node in tree.children]
+        [True, False]
+    """
+    if node.children or model is None:
+        return None
+    name = node.field or node.segment
+    if node.kind is Kind.METHOD:
+        if node.get("static") or lowering.method_strategy(model, name) != "call":
+            return None
+        return introspect.row_code(model, name, "method")
+    if node.kind is Kind.PROPERTY:
+        return introspect.row_code(model, name,
+                                   "cached_property" if node.get("cached") else "property")
+    return None
+
+
 def _projectable(node: Node, model, *, below_many: bool, forward: bool = False) -> bool:
     if node.kind is Kind.SENSITIVE:
         return True
+    if node.kind in _RUNS_CODE:
+        return row_code(model, node) is not None
     if node.kind in (Kind.FIELD, Kind.DISPLAY):
         return not node.children
     if node.kind is Kind.FORWARD:
@@ -176,6 +216,13 @@ def yields_instances(queryset: QuerySet) -> bool:
     return queryset._iterable_class is ModelIterable
 
 
+def names_set_on_rows(queryset: QuerySet) -> set[str]:
+    """The attributes loading ``queryset`` sets on each row besides its
+    fields: annotations and ``extra()`` selects. One may hide a method."""
+    query = queryset.query
+    return set(query.annotation_select) | set(query.extra_select)
+
+
 def queryset_accepts_projection(queryset: QuerySet) -> bool:
     """``values_list()`` gives the same rows as the queryset itself.
 
@@ -210,14 +257,24 @@ class Level:
     columns: tuple[str, ...]
     parent: int
     key: int
+    # Names a stand-in of this level's own rows reads through the class.
+    runs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Projection:
-    """The queryset's ``values_list()`` columns and the levels below it."""
+    """The queryset's ``values_list()`` columns and the levels below it.
+
+    ``runs``: the names a stand-in of the queryset's own rows (of exactly
+    ``model``) reads through the class; ``code``: what runs on stand-ins,
+    for ``explain()``.
+    """
 
     columns: tuple[str, ...]
     levels: tuple[Level, ...] = ()
+    model: type | None = None
+    runs: frozenset[str] = frozenset()
+    code: tuple[str, ...] = ()
 
 
 def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
@@ -236,6 +293,13 @@ def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
     starts = [related_queryset(level.model) for level in spec.levels]
     if not all(queryset_accepts_projection(start) and not start.query.is_sliced
                for start in starts):
+        return None
+    # Code written for the model's own rows runs on them only, and not where
+    # an annotation would hide what it reads.
+    if spec.runs and (queryset.model is not spec.model or names_set_on_rows(queryset) & spec.runs):
+        return None
+    if any(level.runs & names_set_on_rows(start)
+           for level, start in zip(spec.levels, starts, strict=True)):
         return None
     fetched: list[list[tuple]] = [list(queryset.values_list(*spec.columns))]
     for level, start in zip(spec.levels, starts, strict=True):
@@ -270,6 +334,10 @@ class _Level:
     # Each row's value in its group: the row's dict, or None when only the
     # relation's count is read.
     item: ast.expr = field(default_factory=lambda: ast.Constant(None))
+    # Key paths, from the row's dict, of values a silent failure leaves out.
+    optional: list[tuple[str, ...]] = field(default_factory=list)
+    # Names stand-ins of the level's own rows read through the class.
+    runs: set[str] = field(default_factory=set)
 
     def add(self, lookup: str) -> str:
         """The row variable holding column ``lookup``."""
@@ -277,11 +345,25 @@ class _Level:
             self.names.append(lookup)
         return self.variable(self.names.index(lookup))
 
+    # The projection's own names never end in "_<digits>": the lowerer's
+    # locals (``units_3``, after a relation named "units") always do.
     def variable(self, position: int) -> str:
         return f"c{position}" if self.index == 0 else f"l{self.index}_c{position}"
 
     def groups(self) -> str:
-        return f"groups_{self.index}"
+        return f"groups{self.index}"
+
+    def dropped(self) -> str:
+        """The flag saying the row's dict holds a value to leave out."""
+        return "dropped" if self.index == 0 else f"dropped{self.index}"
+
+
+@dataclass
+class _StandIn:
+    name: str
+    codes: dict[str, introspect.RowCode]
+    # Where the statements running code on it go, once its columns are set.
+    body: list[ast.stmt]
 
 
 class _Projector:
@@ -291,22 +373,41 @@ class _Projector:
         self.levels = [_Level(0)]
         # Choice maps, by the helper name the generated code reads them from.
         self.choices: dict[str, object] = {}
+        # Statements run once per call, before the rows: stand-ins made.
+        self.setup: list[ast.stmt] = []
+        self.stand_ins: list[_StandIn] = []
+        self.described: list[str] = []
+        # Functions called directly on stand-ins, by helper name.
+        self.functions: dict[str, object] = {}
 
-    def mapping(self, node: Node, model, prefix: tuple[str, ...], level: _Level) -> ast.expr:
+    def mapping(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
+                keys: tuple[str, ...] = (), guard: tuple[str, ...] = ()) -> ast.expr:
+        """The dict of ``node``'s children; ``keys`` leads to it from the
+        row's dict, and ``guard`` lists the columns that are None when a
+        nullable relation on the way has no row."""
         pairs: list[tuple[str, ast.expr]] = []
+        stand_in = None
         for child in node.children:
             if child.kind is Kind.SENSITIVE:
                 continue
-            pairs.append((child.segment, self.value(child, model, prefix, level)))
+            here = (*keys, child.segment)
+            if child.kind in _RUNS_CODE:
+                stand_in = stand_in or self.stand_in(node, model, prefix, level, guard)
+                pairs.append((child.segment, self.run(child, stand_in, level, here)))
+            else:
+                pairs.append((child.segment, self.value(child, model, prefix, level, here, guard)))
         return lowering._dict(pairs)
 
-    def value(self, node: Node, model, prefix: tuple[str, ...], level: _Level) -> ast.expr:
+    def value(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
+              keys: tuple[str, ...] = (), guard: tuple[str, ...] = ()) -> ast.expr:
         if node.kind is Kind.FORWARD:
             below = (*prefix, node.field or node.segment)
-            inner = self.mapping(node, node.model, below, level)
+            lookup = ORM_SEPARATOR.join(below)
+            inner = self.mapping(node, node.model, below, level, keys,
+                                 (*guard, lookup) if node.nullable else guard)
             if not node.nullable:
                 return inner
-            present = level.add(ORM_SEPARATOR.join(below))
+            present = level.add(lookup)
             return lowering._none_or(present, inner)
         if node.kind is Kind.TO_MANY:
             return self.to_many(node, model, prefix, level)
@@ -346,6 +447,85 @@ class _Projector:
                 pairs.append((below.segment, lowering._name(rows)))
         return lowering._dict(pairs)
 
+    def stand_in(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
+                 guard: tuple[str, ...]) -> _StandIn:
+        """The stand-in for ``node``'s row (``prefix`` from the level's
+        rows), made once per call; each row first writes into its
+        ``__dict__`` every column its methods and properties read."""
+        codes = {child.segment: row_code(model, child)
+                 for child in node.children if child.kind in _RUNS_CODE}
+        columns: dict[str, str] = {}
+        for code in codes.values():
+            columns.update(code.columns)
+        name = f"stand_in{len(self.stand_ins) + 1}"
+        fields = f"{name}_fields"
+        made = lowering._call(lowering._name("_blank"),
+                              self.lowerer.constant("model", ("model", model._meta.label), model))
+        self.setup += [lowering._assign(name, made), lowering._assign(
+            fields, ast.Attribute(value=lowering._name(name), attr="__dict__", ctx=ast.Load()))]
+        writes = [
+            ast.Assign(targets=[ast.Subscript(value=lowering._name(fields),
+                                              slice=ast.Constant(attname), ctx=ast.Store())],
+                       value=lowering._name(level.add(ORM_SEPARATOR.join((*prefix, lookup)))),
+                       **lowering._NO_LOCATION)
+            for attname, lookup in sorted(columns.items())]
+        if guard:
+            # No related row: its code must not run (the template sees None).
+            present = [lowering._is(lowering._name(level.add(column)), ast.Constant(None),
+                                    negate=True)
+                       for column in guard]
+            test = present[0] if len(present) == 1 else ast.BoolOp(op=ast.And(), values=present)
+            block = ast.If(test=test, body=writes, orelse=[])
+            level.prelude.append(block)
+            body = block.body
+        else:
+            level.prelude += writes
+            body = level.prelude
+        if not prefix:
+            level.runs.update(codes)
+            for code in codes.values():
+                level.runs.update(code.members)
+                level.runs.update(attname for attname, _ in code.columns)
+        stand_in = _StandIn(name, codes, body)
+        self.stand_ins.append(stand_in)
+        self.described.append(_describe(model, prefix, level, node, codes))
+        return stand_in
+
+    def run(self, node: Node, stand_in: _StandIn, level: _Level,
+            keys: tuple[str, ...]) -> ast.expr:
+        """Statements running ``node``'s method or property on the stand-in
+        as the template would; the name of its encoded value, or of MISSING
+        when an exception templates hide left it out."""
+        value = self.lowerer.local(node.segment)
+        shown = self.lowerer.local("shown")
+        on = lowering._name(stand_in.name)
+        if node.kind is Kind.METHOD:
+            acquire = [lowering._assign(value, lowering._method(on, node.segment))]
+        elif node.get("cached"):
+            helper = f"_function_{len(self.functions) + 1}"
+            self.functions[helper] = stand_in.codes[node.segment].function
+            acquire = [lowering._assign(value, lowering._call(lowering._name(helper), on))]
+        else:
+            acquire = [lowering._assign(value, ast.Attribute(value=on, attr=node.segment,
+                                                             ctx=ast.Load()))]
+        if node.kind is Kind.PROPERTY:
+            acquire.append(ast.If(
+                test=lowering._call(lowering._name("callable"), lowering._name(value)),
+                body=[lowering._assign(value, lowering._call(self.lowerer.helper("_call"),
+                                                             lowering._name(value)))],
+                orelse=[]))
+        prelude, expr = self.lowerer.value(node, value)
+        store: list[ast.stmt] = [*prelude, lowering._assign(shown, expr)]
+        left_out = [lowering._assign(shown, self.lowerer.helper("_MISSING")),
+                    lowering._assign(level.dropped(), ast.Constant(True))]
+        if node.kind is Kind.PROPERTY:
+            missing = lowering._is(lowering._name(value), self.lowerer.helper("_MISSING"))
+            store = [ast.If(test=missing, body=left_out, orelse=store)]
+        self.lowerer.used.add("_silent")
+        stand_in.body.append(lowering._silent_try(acquire, store, left_out))
+        level.optional.append(keys)
+        return lowering._name(shown)
+
     def display(self, model_field, column: str, level: _Level) -> ast.expr:
         helper = f"_choices_{len(self.choices)}"
         self.choices[helper] = model_field
@@ -366,6 +546,27 @@ class _Projector:
         return self.lowerer.plain_or_encoded(shown)
 
 
+def _describe(model, prefix: tuple[str, ...], level: _Level, node: Node,
+              codes: dict[str, introspect.RowCode]) -> str:
+    where = f" at {ORM_SEPARATOR.join(prefix)}" if prefix else ""
+    rows = "" if level.index == 0 else f" (level {level.index})"
+    names = ", ".join(f"{name}()" if node.child(name).kind is Kind.METHOD else name
+                      for name in codes)
+    return f"{model._meta.label}{where}{rows}: {names}"
+
+
+def _drop_statements(level: _Level, appended_to: ast.expr) -> list[ast.stmt]:
+    """After a row is appended to a list: leave out what failed silently in it."""
+    if not level.optional:
+        return []
+    paths = ast.Tuple(elts=[ast.Tuple(elts=[ast.Constant(key) for key in path], ctx=ast.Load())
+                            for path in level.optional], ctx=ast.Load())
+    return [ast.If(test=lowering._name(level.dropped()), body=[
+        ast.Expr(lowering._call(lowering._name("_drop"), appended_to, paths)),
+        lowering._assign(level.dropped(), ast.Constant(False)),
+    ], orelse=[])]
+
+
 def _rows_target(level: _Level) -> ast.Tuple:
     # values_list() rows are tuples even for one column: always unpack.
     names = [ast.Name(id=level.variable(i), ctx=ast.Store()) for i in range(len(level.names))]
@@ -373,7 +574,7 @@ def _rows_target(level: _Level) -> ast.Tuple:
 
 
 def _rows_argument(level: _Level) -> str:
-    return "rows" if level.index == 0 else f"rows_{level.index}"
+    return "rows" if level.index == 0 else f"rows{level.index}"
 
 
 def _group_statements(level: _Level, groups_class: ast.expr) -> list[ast.stmt]:
@@ -382,10 +583,16 @@ def _group_statements(level: _Level, groups_class: ast.expr) -> list[ast.stmt]:
                           slice=lowering._name(level.variable(0)), ctx=ast.Load())
     append = ast.Expr(lowering._method(group, "append", level.item))
     loop = ast.For(target=_rows_target(level), iter=lowering._name(_rows_argument(level)),
-                   body=[*level.prelude, append], orelse=[], type_comment=None,
-                   **lowering._NO_LOCATION)
+                   body=[*level.prelude, append, *_drop_statements(level, group)],
+                   orelse=[], type_comment=None, **lowering._NO_LOCATION)
     create = lowering._call(groups_class, lowering._name("list"))
-    return [lowering._assign(level.groups(), create), loop]
+    return [lowering._assign(level.groups(), create), *_flag_statements(level), loop]
+
+
+def _flag_statements(level: _Level) -> list[ast.stmt]:
+    if not level.optional:
+        return []
+    return [lowering._assign(level.dropped(), ast.Constant(False))]
 
 
 def lower_projection(tree: Node, mode: str, *, name: str):
@@ -396,6 +603,8 @@ def lower_projection(tree: Node, mode: str, *, name: str):
     projector = _Projector(mode)
     root = projector.levels[0]
     row_dict = projector.mapping(tree, tree.model, (), root)
+    if not root.names and projector.stand_ins:
+        root.add("pk")  # code reading no column still runs once per row
     if not root.names:
         return None
     columns = tuple(root.names)
@@ -406,16 +615,19 @@ def lower_projection(tree: Node, mode: str, *, name: str):
     for helper in projector.choices:
         body.append(lowering._assign(helper, lowering._call(
             projector.lowerer.helper("_choice_map"), ast.Constant(helper))))
+    body += projector.setup
     # A parent's dict reads its children's groups: deepest level first.
     for level in reversed(projector.levels[1:]):
         body += _group_statements(level, projector.lowerer.helper("_Groups"))
     target = _rows_target(root)
     if root.prelude:
         body.append(lowering._assign("out", ast.List(elts=[], ctx=ast.Load())))
+        body += _flag_statements(root)
         append = ast.Expr(lowering._method(lowering._name("out"), "append", row_dict))
         body.append(ast.For(target=target, iter=lowering._name("rows"),
-                            body=[*root.prelude, append], orelse=[],
-                            type_comment=None, **lowering._NO_LOCATION))
+                            body=[*root.prelude, append,
+                                  *_drop_statements(root, lowering._name("out"))],
+                            orelse=[], type_comment=None, **lowering._NO_LOCATION))
         body.append(ast.Return(value=lowering._name("out")))
     else:
         body.append(ast.Return(value=ast.ListComp(
@@ -435,10 +647,15 @@ def lower_projection(tree: Node, mode: str, *, name: str):
     namespace = projector.lowerer.namespace()
     namespace["_display"] = display_choice
     namespace["_Groups"] = collections.defaultdict
+    namespace["_blank"] = runtime.blank_instance
+    namespace["_drop"] = runtime.drop_missing
+    namespace.update(projector.functions)
     fields = dict(projector.choices)
     namespace["_choice_map"] = lambda helper: choice_labels(fields[helper])
     levels = tuple(
         Level(model=level.model, lookup=level.lookup, columns=tuple(level.names),
-              parent=level.parent, key=level.key)
+              parent=level.parent, key=level.key, runs=frozenset(level.runs))
         for level in projector.levels[1:])
-    return ast.Module(body=[function], type_ignores=[]), namespace, Projection(columns, levels)
+    spec = Projection(columns, levels, model=tree.model, runs=frozenset(root.runs),
+                      code=tuple(projector.described))
+    return ast.Module(body=[function], type_ignores=[]), namespace, spec

@@ -29,6 +29,7 @@ import uuid
 
 from django.core.signals import setting_changed
 from django.db.models import Model
+from django.db.models.base import ModelState
 from django.db.models.manager import BaseManager
 from django.db.models.query import QuerySet
 from django.template.base import VariableDoesNotExist
@@ -311,6 +312,44 @@ def handled_error_is_silent() -> bool:
     for ``as error`` (a sixth of a serializer's bytecode).
     """
     return is_silent(sys.exception())
+
+
+def blank_instance(model):
+    """An instance of ``model`` whose ``__init__`` never ran and whose
+    ``__dict__`` holds no field: the stand-in a projection writes each row's
+    columns into before running a method on it (``introspect.row_code``).
+
+        >>> from examples.rentals.models import Lease
+        >>> stand_in = blank_instance(Lease)
+        >>> stand_in.__dict__["end_date"] = datetime.date(2030, 1, 1)
+        >>> type(stand_in) is Lease, stand_in.end_date.year
+        (True, 2030)
+    """
+    instance = model.__new__(model)
+    instance._state = ModelState()
+    return instance
+
+
+def drop_missing(rows: list, paths: tuple[tuple[str, ...], ...]) -> None:
+    """Delete the keys of the last dict in ``rows`` at ``paths`` (keys
+    through nested dicts) whose value is ``MISSING``: a projection's row
+    where a method failed silently, appended before it could know.
+
+        >>> rows = [{"a": MISSING, "b": {"c": MISSING, "d": 1}, "e": None}]
+        >>> drop_missing(rows, (("a",), ("b", "c"), ("e", "f")))
+        >>> rows
+        [{'b': {'d': 1}, 'e': None}]
+    """
+    row = rows[-1]
+    for path in paths:
+        holder = row
+        for key in path[:-1]:
+            holder = holder.get(key)
+            if holder.__class__ is not dict:
+                break
+        else:
+            if holder.get(path[-1]) is MISSING:
+                del holder[path[-1]]
 
 
 # ---------------------------------------------------------------- json leaves

@@ -5,10 +5,11 @@ Stages: ``tree.build_access_tree`` types the paths against the model,
 function's AST and ``emit.build_function`` renders, compiles and verifies
 it. Compiled serializers are cached (``cache.default_cache``).
 
-``serializer.many`` on a QuerySet whose paths all end in columns, reached
-through forward relations or read from to-many relations as ``all.*`` rows
-and ``count``, skips model instances altogether: it reads ``values_list()``
-rows into the same dicts (``projection``).
+``serializer.many`` on a QuerySet whose paths all end in columns (or in
+methods and properties reading only columns), reached through forward
+relations or read from to-many relations as ``all.*`` rows and ``count``,
+loads no model instances: it reads ``values_list()`` rows into the same
+dicts (``projection``).
 
     >>> from examples.rentals.models import Lease
     >>> serializer = compile_serializer(Lease, ["tenant.phone", "end_date"])
@@ -174,6 +175,9 @@ def describe_many(serializer) -> str:
     for level in spec.levels:
         lines.append(f"  {level.model._meta.label} where {level.lookup}__in the parent keys: "
                      f"values_list{_arguments(level.columns)}")
+    if spec.code:
+        lines.append("  run per row on one blank instance per call, its columns written in:")
+        lines += [f"  {described}" for described in spec.code]
     return "\n".join(lines)
 
 
