@@ -182,3 +182,5 @@ def test_drf_target_line_survives_cells_without_drf_figures():
                   "ratio_end_to_end": 0.9}}}
     line = report.target_lines({"database": "SQLite (in memory)", "cells": [cell]})[3]
     assert line.endswith("no cell measured.")
+    # Nothing to judge by: neither met nor missed.
+    assert "build against build: **not measured** (no cell measured)" in line
