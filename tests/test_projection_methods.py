@@ -10,6 +10,7 @@ the analysis (``introspect.row_code``) to what it may accept, and
 
 import contextlib
 import datetime
+import inspect
 from unittest import mock
 
 import pytest
@@ -60,6 +61,7 @@ with isolate_apps("tests.testapp"):
         status = models.CharField(max_length=4, choices=Status.choices)
         parent = models.ForeignKey(Parent, null=True, on_delete=models.CASCADE)
         attachment = models.FileField()
+        trace = models.CharField(max_length=10)
 
         class Meta:
             app_label = "testapp"
@@ -76,6 +78,9 @@ with isolate_apps("tests.testapp"):
 
         def shown(self):
             return self.get_status_display().upper()
+
+        def traced(self):
+            return self.trace  # a column, though inspect.trace() reads frames
 
         @property
         def summary(self):
@@ -112,6 +117,9 @@ with isolate_apps("tests.testapp"):
 
         def frame(self):
             return locals()
+
+        def frame_attribute(self):
+            return inspect.stack()
 
         def keeps_method(self):
             return self.doubled
@@ -173,6 +181,7 @@ with isolate_apps("tests.testapp"):
     ("summary", "property", [("size", "size")]),
     ("cached", "cached_property", [("size", "size")]),
     ("mutable", "method", []),  # a class attribute, the same object for every row
+    ("traced", "method", [("trace", "trace")]),
 ])
 def test_code_reading_only_columns_runs_on_a_stand_in(name, kind, columns):
     code = introspect.row_code(Shapes, name, kind)
@@ -181,8 +190,8 @@ def test_code_reading_only_columns_runs_on_a_stand_in(name, kind, columns):
 
 @pytest.mark.parametrize("name", [
     "stores", "returns_self", "hands_on", "type_of", "with_super", "closure", "generator",
-    "frame", "keeps_method", "keeps_display", "relation", "state", "file", "unknown",
-    "calls_refused", "reads_cached", "per_instance",
+    "frame", "frame_attribute", "keeps_method", "keeps_display", "relation", "state", "file",
+    "unknown", "calls_refused", "reads_cached", "per_instance",
 ])
 def test_code_using_self_otherwise_needs_an_instance(name):
     assert introspect.row_code(Shapes, name, "method") is None

@@ -264,8 +264,10 @@ def self_loads(code: types.CodeType) -> tuple[tuple[str, bool], ...] | None:
     instructions = [instruction for instruction in dis.get_instructions(code)
                     if instruction.opname != "EXTENDED_ARG"]
     loads = []
+    read_from_me = set()  # positions of the attribute loads on the argument
     for position, instruction in enumerate(instructions):
-        if instruction.opname in _NAMES_READ and instruction.argval in _FRAME_READERS:
+        if (instruction.opname in _NAMES_READ and instruction.argval in _FRAME_READERS
+                and position not in read_from_me):  # ``self.trace`` may be a column
             return None
         if instruction.opcode not in dis.haslocal:
             continue
@@ -286,6 +288,7 @@ def self_loads(code: types.CodeType) -> tuple[tuple[str, bool], ...] | None:
             loads.append((following.argval, bool(_METHOD_BIT and following.arg & 1)))
         else:
             return None
+        read_from_me.add(position + 1)
     return tuple(loads)
 
 
