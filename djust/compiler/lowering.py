@@ -25,7 +25,7 @@ import builtins
 import functools
 import inspect
 import keyword
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from django.db import models
@@ -382,7 +382,7 @@ def _dict(pairs: list[tuple[str, ast.expr]]) -> ast.Dict:
 
 
 def _silent_try(body: list[ast.stmt], orelse: list[ast.stmt],
-                handled: list[ast.stmt] = ()) -> ast.Try:
+                handled: Sequence[ast.stmt] = ()) -> ast.Try:
     # Django's _resolve_lookup hides exceptions marked silent_variable_failure;
     # ``handled`` runs after hiding one.
     handler = ast.ExceptHandler(
