@@ -364,6 +364,8 @@ class _StandIn:
     codes: dict[str, introspect.RowCode]
     # Where the statements running code on it go, once its columns are set.
     body: list[ast.stmt]
+    # What runs on it, for explain().
+    described: str
 
 
 class _Projector:
@@ -376,7 +378,6 @@ class _Projector:
         # Statements run once per call, before the rows: stand-ins made.
         self.setup: list[ast.stmt] = []
         self.stand_ins: list[_StandIn] = []
-        self.described: list[str] = []
         # Functions called directly on stand-ins, by helper name.
         self.functions: dict[str, object] = {}
 
@@ -486,9 +487,8 @@ class _Projector:
             for code in codes.values():
                 level.runs.update(code.members)
                 level.runs.update(attname for attname, _ in code.columns)
-        stand_in = _StandIn(name, codes, body)
+        stand_in = _StandIn(name, codes, body, _describe(model, prefix, level, node, codes))
         self.stand_ins.append(stand_in)
-        self.described.append(_describe(model, prefix, level, node, codes))
         return stand_in
 
     def run(self, node: Node, stand_in: _StandIn, level: _Level,
@@ -657,5 +657,5 @@ def lower_projection(tree: Node, mode: str, *, name: str):
               parent=level.parent, key=level.key, runs=frozenset(level.runs))
         for level in projector.levels[1:])
     spec = Projection(columns, levels, model=tree.model, runs=frozenset(root.runs),
-                      code=tuple(projector.described))
+                      code=tuple(stand_in.described for stand_in in projector.stand_ins))
     return ast.Module(body=[function], type_ignores=[]), namespace, spec
