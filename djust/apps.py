@@ -9,6 +9,6 @@ class DjustConfig(AppConfig):
         # Build the configured serializer store now: a Redis client (and its
         # import) then costs start-up, not the first request, and a bad
         # DJUST["CACHE"] setting fails at start-up.
-        from djust import store
+        from djust import checks, store  # noqa: F401  (importing registers the checks)
 
         store.configured_store()

@@ -1,0 +1,1 @@
+"""System checks for what djust's LiveView needs from a project's settings."""
