@@ -41,3 +41,19 @@ def test_dashboard_events_keep_the_query_count(settings):
                                headers={"X-CSRFToken": token})
         assert response.status_code == 200, response.content
         assert costs(response.json()["html"])[0] <= first
+
+
+def test_event_stats_report_the_render_the_page_shows():
+    seed(scale=0.05)
+    client = Client()
+    page = client.get("/dashboard/").content.decode()
+    view_id = re.search(r'data-djust-id="([^"]+)"', page).group(1)
+    response = client.post("/dashboard/", content_type="application/json",
+                           data={"id": view_id, "event": "filter_status",
+                                 "params": {"status": "pending"}})
+    shown = re.search(r"([\d.]+) ms serializing", response.json()["html"]).group(1)
+    stats = response.json()["stats"]
+    # The JIT-off comparison render must not overwrite the figures of the
+    # render the page shows.
+    assert f"{stats['serialize_ms']:.1f}" == shown
+    assert stats["queries"] == costs(response.json()["html"])[0]
