@@ -35,6 +35,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, get_type_hints
 
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.middleware.csrf import get_token
@@ -95,6 +96,19 @@ def _coerce(value: Any, annotation: Any, name: str) -> Any:
             f"parameter {name!r} must be {annotation.__name__}, got {value!r}"
         ) from exc
     return value
+
+
+def require_djust_app() -> None:
+    """Refuse to serve a LiveView when ``djust`` is not an installed app.
+
+    Without it, nothing serves ``djust/djust.js`` and djust's system checks
+    never run, so the page would render and then silently send no events.
+    """
+    if not apps.is_installed("djust"):
+        raise ImproperlyConfigured(
+            'LiveView needs "djust" in INSTALLED_APPS (it serves djust/djust.js and '
+            "checks the settings the view relies on)"
+        )
 
 
 class LiveView(View):
@@ -168,6 +182,7 @@ class LiveView(View):
         return page, browser_state
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        require_djust_app()
         self.mount(request, **kwargs)
         page, browser_state = self.render_page(request)
         state_id = state.save(request, type(self), self.public_state())
