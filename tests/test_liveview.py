@@ -157,7 +157,7 @@ def test_events_need_the_csrf_token(rentals):
     assert response.status_code == 403
 
 
-def test_state_is_bound_to_the_session(rentals):
+def test_state_is_bound_to_its_browser(rentals):
     owner = Client(enforce_csrf_checks=True)
     view_id, _ = view_attrs(owner.get("/leases/").content.decode())
     stranger = Client(enforce_csrf_checks=True)
