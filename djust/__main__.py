@@ -3,37 +3,71 @@
 ``explain`` shows what djust reads from a template: per context name, the
 paths it extracted, the tags it could not analyse, and the templates the
 result depends on. With ``--model app.Model --name NAME`` it restricts the
-output to one context name typed against one model; later compiler stages
-add their own sections (plan, generated source, verification) by appending
-a section builder to ``SECTION_BUILDERS``.
+output to one context name typed against one model, says how a LiveView
+serializes that name, and adds the serializer (access tree, plan, generated
+source, verification); further sections are added by appending a section
+builder to ``SECTION_BUILDERS``.
 
-    $ python -m djust explain rentals/dashboard.html
-    $ python -m djust explain rentals/dashboard.html --model rentals.Lease \\
-          --name expiring_leases
+    $ python -m djust explain rentals/dashboard.html --settings examples.settings
+    $ DJANGO_SETTINGS_MODULE=examples.settings python -m djust explain \\
+          rentals/dashboard.html --model rentals.Lease --name expiring_leases
 
-``DJANGO_SETTINGS_MODULE`` defaults to ``examples.settings``. Errors (a
-missing template, a syntax error, an unknown model) print one line on
-stderr and exit with status 2.
+The settings come from ``--settings`` or ``DJANGO_SETTINGS_MODULE``, as
+with ``django-admin``. Exit status: 0 explained; 1 explained, but the model
+has none of the paths read from the name; 2 a user error (bad arguments,
+settings, template, model or name), printed as one line on stderr,
+``djust explain: error: <message>``. Warnings print at the top of the
+output and as one line on stderr, ``djust explain: warning: <message>``.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import importlib
+import inspect
 import os
 import sys
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-logger = logging.getLogger("djust.cli")
-
-DEFAULT_SETTINGS = "examples.settings"
+EXIT_OK = 0
+EXIT_NO_KNOWN_PATH = 1
 EXIT_USAGE = 2
 INDENT = "  "
+NO_SETTINGS = ("no settings: set DJANGO_SETTINGS_MODULE to your project's settings module "
+               "or pass --settings dotted.path")
+COLLECTION_HEADS = frozenset({"count", "exists", "first", "last"})
+ABSENT = object()
 
 
 class ExplainError(Exception):
     """A user-facing problem: printed as one line, exit status 2."""
+
+
+class UsageError(ExplainError):
+    """Bad arguments, as argparse reports them; ``command`` names the parser."""
+
+    def __init__(self, command: str, message: str):
+        super().__init__(message)
+        self.command = command
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an argument error is a ``UsageError``, not usage text
+    and ``sys.exit``: ``main`` prints every error in the same one-line form."""
+
+    def error(self, message: str):
+        raise UsageError(command_label(self.prog), message)
+
+
+def command_label(prog: str) -> str:
+    """The name errors go under: ``djust explain`` for the explain parser.
+
+        >>> command_label("python -m djust explain")
+        'djust explain'
+    """
+    return " ".join(["djust", *prog.split()[3:]])
 
 
 @dataclass(frozen=True)
@@ -53,7 +87,7 @@ class ExplainRequest:
     """What ``explain`` was asked and what extraction found.
 
     ``model`` is the model class when ``--model`` was given; ``name`` the
-    context name to restrict the output to.
+    context name to restrict the output to (the template reads it).
     """
 
     template_name: str
@@ -66,6 +100,132 @@ class ExplainRequest:
             return [self.name]
         return list(self.extraction)
 
+    def read_paths(self) -> list[str]:
+        """The paths the template reads from ``name``."""
+        return list(self.extraction.get(self.name, ()))
+
+    def is_collection(self) -> bool:
+        return reads_as_collection(self.read_paths())
+
+    def serialized_paths(self) -> list[str]:
+        """The paths the serializer of one ``model`` instance answers: the
+        element paths when the template iterates ``name``, as ``djust.jit``
+        splits them."""
+        from djust.jit import split_collection_paths
+
+        if self.is_collection():
+            return split_collection_paths(self.read_paths())[0]
+        return self.read_paths()
+
+
+def reads_as_collection(paths: Sequence[str]) -> bool:
+    """True when the template iterates the value or reads it only through
+    collection lookups (``count``, ``first.x``, ``0.x``).
+
+        >>> reads_as_collection(["*.name", "count"]), reads_as_collection(["name"])
+        (True, False)
+    """
+    heads = {path.split(".", 1)[0] for path in paths}
+    return "*" in heads or (bool(heads) and all(
+        head in COLLECTION_HEADS or head.isdigit() for head in heads))
+
+
+def compile_request(request: ExplainRequest):
+    """The serializer a LiveView compiles for ``request.name`` (json mode, as
+    ``serializer.explain()`` shows it); raises ``CompilerError`` when djust
+    cannot compile it."""
+    from djust.compiler import compile_serializer
+
+    return compile_serializer(request.model, request.serialized_paths())
+
+
+def try_compile(request: ExplainRequest):
+    """``compile_request``'s serializer, or the ``CompilerError`` it raised."""
+    from djust.compiler.errors import CompilerError
+
+    try:
+        return compile_request(request)
+    except CompilerError as exc:
+        return exc
+
+
+# ------------------------------------------------------- paths the model lacks
+
+def instance_kinds() -> frozenset:
+    """Node kinds that stand for one model instance: a lookup on one that
+    names nothing on its model is a path the model does not have."""
+    from djust.compiler.nodes import Kind
+
+    return frozenset({Kind.ROOT, Kind.FORWARD, Kind.REVERSE_ONE, Kind.EACH, Kind.PICK,
+                      Kind.INDEX})
+
+
+def missing_prefixes(node, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The segments, from the root, of every lookup that names nothing on the
+    model instance it is made on (below a method or a field the type is
+    unknown anyway, so those do not count)."""
+    from djust.compiler.nodes import Kind
+
+    for child in node.children:
+        here = (*prefix, child.segment)
+        if child.kind is Kind.UNKNOWN:
+            if node.kind in instance_kinds() and node.model is not None and (
+                    inspect.getattr_static(node.model, child.segment, ABSENT) is ABSENT):
+                yield here
+            continue
+        yield from missing_prefixes(child, here)
+
+
+@dataclass(frozen=True)
+class UnknownPaths:
+    """Paths read from ``--name`` that name nothing on ``--model``."""
+
+    model_label: str
+    name: str
+    collection: bool
+    unknown: tuple[str, ...]
+    total: int
+
+    @property
+    def none_known(self) -> bool:
+        return len(self.unknown) == self.total
+
+    def message(self) -> str:
+        read = f"each element of {self.name!r}" if self.collection else repr(self.name)
+        listed = ", ".join(self.unknown)
+        if self.none_known:
+            return (f"{self.model_label} has none of the paths read from {read}: {listed} "
+                    f"(is {self.model_label} the model of {self.name!r}?)")
+        return (f"{self.model_label} has nothing named by {len(self.unknown)} of the "
+                f"{self.total} paths read from {read}: {listed} (each is looked up at run "
+                f"time, as the template engine would)")
+
+
+def find_unknown_paths(request: ExplainRequest) -> UnknownPaths | None:
+    """The paths ``--model`` lacks, or None when it has them all (or when
+    nothing was compiled)."""
+    from djust.compiler.paths import split_path
+
+    serializer = try_compile(request) if request.model is not None else None
+    if serializer is None or isinstance(serializer, Exception):
+        return None
+    missing = set(missing_prefixes(serializer.tree))
+    paths = [path for path in request.serialized_paths() if path]
+    unknown = tuple(path for path in paths if any(
+        split_path(path)[:length] in missing for length in range(1, len(split_path(path)) + 1)))
+    if not unknown:
+        return None
+    return UnknownPaths(request.model._meta.label, request.name, request.is_collection(),
+                        unknown, len(paths))
+
+
+# ------------------------------------------------------------------ sections
+
+def warning_section(request: ExplainRequest) -> Section | None:
+    """At the very top: the paths ``--model`` does not have."""
+    found = find_unknown_paths(request)
+    return Section("Warning", (found.message(),)) if found else None
+
 
 def template_section(request: ExplainRequest) -> Section:
     lines = [f"chain: {', '.join(request.extraction.templates) or request.template_name}"]
@@ -77,12 +237,9 @@ def template_section(request: ExplainRequest) -> Section:
 def paths_section(request: ExplainRequest) -> Section:
     lines: list[str] = []
     for root in request.roots():
-        paths = request.extraction.get(root)
-        if paths is None:
-            lines.append(f"{root}: the template never reads this name")
-            continue
         lines.append(f"{root}:")
-        lines += [f"{INDENT}{path if path else '(the value itself)'}" for path in paths]
+        lines += [f"{INDENT}{path if path else '(the value itself)'}"
+                  for path in request.extraction[root]]
     return Section("Paths", tuple(lines))
 
 
@@ -94,28 +251,114 @@ def unanalysed_section(request: ExplainRequest) -> Section:
     return Section("Unanalysed tags", lines)
 
 
+def live_view_section(request: ExplainRequest) -> Section | None:
+    """With ``--model/--name``: which of the serializer section's plans a
+    LiveView runs, per kind of value it may find under the name (the rules
+    of ``djust.jit.serialize_value``)."""
+    if request.model is None:
+        return None
+    label = request.model._meta.label
+    if request.extraction.unanalysed:
+        lines = [f"the template has tags djust cannot analyse: the page renders {request.name} "
+                 "from the live value, with its own queries, and the browser gets the paths "
+                 "above plus pk and str() (the fallback log line); no plan below is used"]
+    else:
+        serializer = try_compile(request)
+        if isinstance(serializer, Exception):
+            lines = [f"djust cannot compile it ({type(serializer).__name__}): the page renders "
+                     f"{request.name} from the live value and logs why (the fallback log line)"]
+        elif request.is_collection():
+            lines = collection_lines(request, serializer, label)
+        else:
+            lines = [f"a {label} instance: the serializer below; the query plan's joins and "
+                     "prefetches run with prefetch_related_objects() on it, one query per "
+                     "relation the instance has not loaded"]
+    lines.append('with DJUST["JIT"] = False, or jit = False on the view, the page renders from '
+                 "the live value instead")
+    return Section(f"How a LiveView serializes {request.name}", tuple(lines))
+
+
+def collection_lines(request: ExplainRequest, serializer, label: str) -> list[str]:
+    """``live_view_section`` for a name the template iterates or counts."""
+    heads = {path.split(".", 1)[0] for path in request.read_paths()}
+    if heads <= COLLECTION_HEADS:
+        # djust.jit loads no rows for these but the first and last.
+        return counted_lines(heads, label)
+    lines = [f"a QuerySet of {label}: serializer.many(queryset): " + queryset_plan(serializer)]
+    lines += projection_fallbacks(serializer, label)
+    lines.append(f"a list or tuple of {label} instances: serializer.many(rows): the query plan "
+                 "below, completed on the rows already loaded with prefetch_related_objects() "
+                 "(each join becomes one query per relation the rows have not loaded)")
+    return lines
+
+
+def queryset_plan(serializer) -> str:
+    from djust.compiler.serializer import projection_of
+
+    if projection_of(serializer):
+        return "values_list() rows, no model instances (many(queryset) below)"
+    return ("the query plan below, on model instances (a path needs them; many(queryset) "
+            "below says so)")
+
+
+def projection_fallbacks(serializer, label: str) -> list[str]:
+    """When ``many()`` declines the projection at run time and runs the query
+    plan on model instances instead (``projection.fetch`` and
+    ``queryset_accepts_projection``)."""
+    from djust.compiler.serializer import projection_of
+
+    projected = projection_of(serializer)
+    if not projected:
+        return []
+    spec = projected[1]
+    lines = ["  the query plan below, on model instances, instead when the QuerySet uses "
+             "distinct(), prefetch_related(), values() or union()/intersection()/difference()"]
+    if spec.runs:
+        lines.append(f"  or its rows are not of exactly {label} (a proxy), or an annotation or "
+                     f"extra() sets a name the code reads: {', '.join(sorted(spec.runs))}")
+    if spec.levels:
+        lines.append("  or a related manager's own queryset is distinct, sliced, combined or "
+                     "prefetching, or a join in the QuerySet's filters repeats a row")
+    return lines
+
+
+def counted_lines(heads: set[str], label: str) -> list[str]:
+    """``live_view_section`` for a collection read only through ``count``,
+    ``exists``, ``first`` and ``last``: no rows are loaded but those."""
+    lines = []
+    if heads & {"first", "last"}:
+        picked = "/".join(sorted(heads & {"first", "last"}, reverse=True))
+        lines.append(f"a QuerySet of {label}: queryset.{picked}(), each row serialized alone by "
+                     "the serializer below, without the query plan")
+    if heads & {"count", "exists"}:
+        lines.append(f"a QuerySet of {label}: one COUNT query (EXISTS for exists only); no rows "
+                     "are loaded for it")
+    lines.append(f"a list or tuple of {label} instances: its length")
+    return lines
+
+
 def serializer_section(request: ExplainRequest) -> Section | None:
     """With ``--model/--name``: the access tree, the query plan, the
     generated source and its verification, for the paths read from that
     name (element paths when the template iterates it)."""
-    if request.model is None or request.name not in request.extraction:
+    if request.model is None:
         return None
-    from djust.compiler import compile_serializer
-    from djust.jit import split_collection_paths
-
-    paths = list(request.extraction[request.name])
-    if any(path.split(".")[0] == "*" for path in paths):
-        paths, _ = split_collection_paths(paths)
-    serializer = compile_serializer(request.model, paths)
-    return Section(f"Serializer for {request.name}", tuple(serializer.explain().splitlines()))
+    serializer = try_compile(request)
+    if isinstance(serializer, Exception):
+        lines = (f"not compiled: {type(serializer).__name__}: {serializer}",)
+    else:
+        lines = tuple(serializer.explain().splitlines())
+    return Section(f"Serializer for {request.name}", lines)
 
 
 # Later stages append builders here; a builder returns None to stay silent
 # (for example when no ``--model`` was given).
 SECTION_BUILDERS: list[Callable[[ExplainRequest], Section | None]] = [
+    warning_section,
     template_section,
     paths_section,
     unanalysed_section,
+    live_view_section,
     serializer_section,
 ]
 
@@ -130,6 +373,8 @@ def explain_sections(request: ExplainRequest) -> list[Section]:
     return [section for section in sections if section is not None]
 
 
+# ------------------------------------------------------------- the request
+
 def resolve_model(label: str) -> type:
     from django.apps import apps
 
@@ -139,47 +384,139 @@ def resolve_model(label: str) -> type:
         raise ExplainError(f"unknown model {label!r}: {exc}") from exc
 
 
-def build_request(template_name: str, model_label: str | None, name: str | None):
+def load_extraction(template_name: str):
     from django.template import TemplateDoesNotExist, TemplateSyntaxError
 
     from djust.compiler.extraction import extract_template_variables_from_name
 
-    model = resolve_model(model_label) if model_label else None
     try:
-        extraction = extract_template_variables_from_name(template_name)
+        return extract_template_variables_from_name(template_name)
     except TemplateDoesNotExist as exc:
         raise ExplainError(f"template not found: {exc}") from exc
     except TemplateSyntaxError as exc:
         raise ExplainError(f"template syntax error: {exc}") from exc
+
+
+def build_request(template_name: str, model_label: str | None, name: str | None):
+    """Resolve the model, extract the template and check the name is read."""
+    model = resolve_model(model_label) if model_label else None
+    extraction = load_extraction(template_name)
+    if name is not None and name not in extraction:
+        read = ", ".join(extraction) or "no name"
+        raise ExplainError(f"{template_name} never reads {name!r} (it reads: {read})")
     return ExplainRequest(template_name, extraction, model, name)
 
 
 def command_explain(arguments: argparse.Namespace) -> int:
     request = build_request(arguments.template_name, arguments.model, arguments.name)
     print("\n\n".join(section.render() for section in explain_sections(request)))
-    return 0
+    unknown = find_unknown_paths(request)
+    if unknown is None:
+        return EXIT_OK
+    print(f"djust {arguments.command}: warning: {unknown.message()}", file=sys.stderr)
+    return EXIT_NO_KNOWN_PATH if unknown.none_known else EXIT_OK
 
+
+# ---------------------------------------------------------------- settings
+
+def import_settings(module: str) -> None:
+    """Import the settings module ourselves, so that a failure names it."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(f"{exc.name}.")):
+            raise ExplainError(
+                f"settings module {module!r} not found (no module named {exc.name!r} on "
+                "sys.path; run from the directory that holds it or pass --pythonpath)"
+            ) from exc
+        raise ExplainError(f"settings module {module!r} cannot be imported: {exc}") from exc
+    except Exception as exc:  # the project's own code: report it, do not crash on it
+        raise ExplainError(
+            f"settings module {module!r} failed to import: {type(exc).__name__}: {exc}"
+            f"{where_raised(exc)}") from exc
+
+
+def where_raised(exc: BaseException) -> str:
+    """`` (file, line N)`` of the innermost frame of ``exc``'s traceback.
+
+    A SyntaxError names its place in its message already.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, SyntaxError) or not frames:
+        return ""
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})"
+
+
+def setup_django(settings_module: str | None, pythonpath: str | None) -> None:
+    """Point Django at ``--settings`` (else ``DJANGO_SETTINGS_MODULE``) and
+    set it up, as ``django-admin`` does; a process that set Django up
+    already keeps its settings."""
+    import django
+    from django.apps import apps
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    if apps.ready:
+        running = getattr(settings, "SETTINGS_MODULE", None)
+        if settings_module and settings_module != running:
+            raise ExplainError(f"Django is already set up in this process with settings "
+                               f"{running!r}; --settings {settings_module} cannot apply")
+        return
+    if pythonpath:
+        sys.path.insert(0, pythonpath)
+    if settings_module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    if not settings.configured:
+        module = os.environ.get("DJANGO_SETTINGS_MODULE")
+        if not module:
+            raise ExplainError(NO_SETTINGS)
+        import_settings(module)
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        raise ExplainError(f"improperly configured: {exc}") from exc
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] == "djust":
+            raise
+        raise ExplainError(f"cannot set up Django: {exc} (an INSTALLED_APPS entry?)") from exc
+
+
+# ------------------------------------------------------------ the command
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m djust", description="Inspect what djust compiles from templates."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     explain = commands.add_parser("explain", help="show the paths a template reads")
-    explain.add_argument("template_name", help="a template name the loaders can find")
-    explain.add_argument("--model", help="app_label.ModelName of the context value")
-    explain.add_argument("--name", help="the context name holding --model's instances")
+    explain.add_argument("template_name", metavar="TEMPLATE_NAME",
+                         help="a template name the loaders can find")
+    explain.add_argument("--model", metavar="APP_LABEL.MODEL",
+                         help="the model of the context value (needs --name)")
+    explain.add_argument("--name", metavar="CONTEXT_NAME",
+                         help="the context name holding --model's instances (needs --model)")
+    explain.add_argument("--settings", metavar="DOTTED.PATH",
+                         help="the settings module; else DJANGO_SETTINGS_MODULE")
+    explain.add_argument("--pythonpath", metavar="DIRECTORY",
+                         help="a directory to add to sys.path first, e.g. the project's")
     explain.set_defaults(handler=command_explain)
     return parser
 
 
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", DEFAULT_SETTINGS)
-    import django
-    from django.apps import apps
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments, or a ``UsageError`` under the command it concerns.
 
-    if not apps.ready:
-        django.setup()
+        >>> parse(["explain", "page.html"]).template_name
+        'page.html'
+    """
+    arguments, extra = build_parser().parse_known_args(argv)
+    command = f"djust {arguments.command}"
+    if extra:
+        # argparse would report these under the top-level parser.
+        raise UsageError(command, f"unrecognized arguments: {' '.join(extra)}")
+    if (arguments.model is None) != (arguments.name is None):
+        raise UsageError(command, "--model and --name go together")
+    return arguments
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,18 +525,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["explain", "rentals/dashboard.html"])
         0
     """
-    parser = build_parser()
-    arguments = parser.parse_args(argv)
-    if (arguments.model is None) != (arguments.name is None):
-        parser.error("--model and --name go together")
     try:
-        setup_django()
-        return arguments.handler(arguments)
+        arguments = parse(argv)
+    except UsageError as exc:
+        return report_error(exc.command, f"{exc} (see python -m {exc.command} --help)")
+    except SystemExit as exc:  # --help
+        return exc.code or EXIT_OK
+    try:
+        setup_django(arguments.settings, arguments.pythonpath)
+        return run_command(arguments)
     except ExplainError as exc:
-        message = " ".join(str(exc).split())  # Django's messages may span lines
-        print(f"djust {arguments.command}: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
+        return report_error(f"djust {arguments.command}", exc)
+
+
+def run_command(arguments: argparse.Namespace) -> int:
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return arguments.handler(arguments)
+    except ImproperlyConfigured as exc:  # DJUST, TEMPLATES... read on first use
+        raise ExplainError(f"improperly configured: {exc}") from exc
+
+
+def report_error(command: str, problem: object) -> int:
+    message = " ".join(str(problem).split())  # Django's messages may span lines
+    print(f"{command}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_in_shell() -> int:
+    """``main()`` for ``python -m djust``, quiet when ``head`` or a pager
+    closes the output early."""
+    try:
+        return main()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it somewhere that
+        # accepts the write, or it prints a traceback about the pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_in_shell())

@@ -40,11 +40,12 @@ def test_explain_restricted_to_a_model_and_name(capsys):
 
 
 def test_explain_name_the_template_never_reads(capsys):
-    status, out, _ = run(
+    status, out, err = run(
         capsys, "explain", "extraction/row.html", "--model", "rentals.Lease", "--name", "nope",
     )
-    assert status == 0
-    assert "nope: the template never reads this name" in out
+    assert (status, out) == (2, "")
+    assert err == ("djust explain: error: extraction/row.html never reads 'nope' "
+                   "(it reads: label, lease)\n")
 
 
 def test_sections_are_built_by_replaceable_functions(capsys, monkeypatch):
@@ -82,8 +83,52 @@ def test_errors_print_one_line_and_exit_2(capsys, argv, message):
     assert "Traceback" not in err
 
 
-def test_model_without_name_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as info:
-        cli.main(["explain", "extraction/row.html", "--model", "rentals.Lease"])
-    assert info.value.code == 2
-    assert "--model and --name go together" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "extraction/row.html", "--model", "rentals.Lease"],
+         "djust explain: error: --model and --name go together"),
+        (["explain", "extraction/row.html", "--name", "lease"],
+         "djust explain: error: --model and --name go together"),
+        (["explain"], "djust explain: error: the following arguments are required: "
+                      "TEMPLATE_NAME"),
+        (["explain", "extraction/row.html", "--modle", "x"],
+         "djust explain: error: unrecognized arguments: --modle x"),
+        ([], "djust: error: the following arguments are required: COMMAND"),
+        (["explian"], "djust: error: argument COMMAND: invalid choice: 'explian'"),
+    ],
+)
+def test_usage_errors_print_one_line_and_exit_2(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (2, "")
+    assert err.startswith(message)
+    assert err.endswith(" --help)\n")
+    assert err.count("\n") == 1
+
+
+def test_help_prints_every_option_and_exits_0(capsys):
+    status, out, err = run(capsys, "explain", "--help")
+    assert (status, err) == (0, "")
+    for option in ("--model", "--name", "--settings", "--pythonpath"):
+        assert option in out
+
+
+def test_other_settings_cannot_apply_once_django_is_set_up(capsys):
+    status, out, err = run(capsys, "explain", "extraction/row.html", "--settings", "elsewhere")
+    assert (status, out) == (2, "")
+    assert err == ("djust explain: error: Django is already set up in this process with "
+                   "settings 'tests.settings'; --settings elsewhere cannot apply\n")
+
+
+def test_the_same_settings_are_accepted_once_django_is_set_up(capsys):
+    status, _, err = run(capsys, "explain", "extraction/row.html", "--settings", "tests.settings")
+    assert (status, err) == (0, "")
+
+
+def test_an_improperly_configured_setting_is_one_line(capsys, settings):
+    settings.DJUST = {"NOT_A_KEY": 1}
+    status, out, err = run(capsys, "explain", "extraction/row.html", "--model", "rentals.Lease",
+                           "--name", "lease")
+    assert (status, out) == (2, "")
+    assert err == ("djust explain: error: improperly configured: unknown key(s) in "
+                   "settings.DJUST: ['NOT_A_KEY']\n")
