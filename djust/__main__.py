@@ -58,13 +58,13 @@ class OneLineParser(argparse.ArgumentParser):
     and ``sys.exit``: ``main`` prints every error in the same one-line form."""
 
     def error(self, message: str):
-        raise UsageError(command_label(self.prog), message)
+        raise UsageError(_command_label(self.prog), message)
 
 
-def command_label(prog: str) -> str:
+def _command_label(prog: str) -> str:
     """The name errors go under: ``djust explain`` for the explain parser.
 
-        >>> command_label("python -m djust explain")
+        >>> _command_label("python -m djust explain")
         'djust explain'
     """
     return " ".join(["djust", *prog.split()[3:]])
@@ -101,16 +101,26 @@ class ExplainRequest:
         return list(self.extraction)
 
     def read_paths(self) -> list[str]:
-        """The paths the template reads from ``name``."""
+        """The paths the template reads from ``name``.
+
+            >>> build_request("extraction/row.html", "rentals.Lease", "lease").read_paths()
+            ['tenant.phone']
+        """
         return list(self.extraction.get(self.name, ()))
 
     def is_collection(self) -> bool:
+        """Whether the template reads ``name`` as a collection (its rows)."""
         return reads_as_collection(self.read_paths())
 
     def serialized_paths(self) -> list[str]:
         """The paths the serializer of one ``model`` instance answers: the
         element paths when the template iterates ``name``, as ``djust.jit``
-        splits them."""
+        splits them.
+
+            >>> build_request("rentals/dashboard.html", "rentals.Property",
+            ...               "properties").serialized_paths()
+            ['amenities.all.*.name', 'name', 'occupancy_rate', 'units.count']
+        """
         from djust.jit import split_collection_paths
 
         if self.is_collection():
@@ -130,7 +140,7 @@ def reads_as_collection(paths: Sequence[str]) -> bool:
         head in COLLECTION_HEADS or head.isdigit() for head in heads))
 
 
-def compile_request(request: ExplainRequest):
+def _compile_request(request: ExplainRequest):
     """The serializer a LiveView compiles for ``request.name`` (json mode, as
     ``serializer.explain()`` shows it); raises ``CompilerError`` when djust
     cannot compile it."""
@@ -139,19 +149,19 @@ def compile_request(request: ExplainRequest):
     return compile_serializer(request.model, request.serialized_paths())
 
 
-def try_compile(request: ExplainRequest):
-    """``compile_request``'s serializer, or the ``CompilerError`` it raised."""
+def _try_compile(request: ExplainRequest):
+    """``_compile_request``'s serializer, or the ``CompilerError`` it raised."""
     from djust.compiler.errors import CompilerError
 
     try:
-        return compile_request(request)
+        return _compile_request(request)
     except CompilerError as exc:
         return exc
 
 
 # ------------------------------------------------------- paths the model lacks
 
-def instance_kinds() -> frozenset:
+def _instance_kinds() -> frozenset:
     """Node kinds that stand for one model instance: a lookup on one that
     names nothing on its model is a path the model does not have."""
     from djust.compiler.nodes import Kind
@@ -160,7 +170,7 @@ def instance_kinds() -> frozenset:
                       Kind.INDEX})
 
 
-def missing_prefixes(node, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+def _missing_prefixes(node, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     """The segments, from the root, of every lookup that names nothing on the
     model instance it is made on (below a method or a field the type is
     unknown anyway, so those do not count)."""
@@ -169,11 +179,11 @@ def missing_prefixes(node, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, 
     for child in node.children:
         here = (*prefix, child.segment)
         if child.kind is Kind.UNKNOWN:
-            if node.kind in instance_kinds() and node.model is not None and (
+            if node.kind in _instance_kinds() and node.model is not None and (
                     inspect.getattr_static(node.model, child.segment, ABSENT) is ABSENT):
                 yield here
             continue
-        yield from missing_prefixes(child, here)
+        yield from _missing_prefixes(child, here)
 
 
 @dataclass(frozen=True)
@@ -203,13 +213,19 @@ class UnknownPaths:
 
 def find_unknown_paths(request: ExplainRequest) -> UnknownPaths | None:
     """The paths ``--model`` lacks, or None when it has them all (or when
-    nothing was compiled)."""
+    nothing was compiled).
+
+        >>> found = find_unknown_paths(build_request(
+        ...     "rentals/dashboard.html", "rentals.Unit", "expiring_leases"))
+        >>> found.unknown[:2], found.total, found.none_known
+        (('days_until_expiration', 'end_date'), 8, False)
+    """
     from djust.compiler.paths import split_path
 
-    serializer = try_compile(request) if request.model is not None else None
+    serializer = _try_compile(request) if request.model is not None else None
     if serializer is None or isinstance(serializer, Exception):
         return None
-    missing = set(missing_prefixes(serializer.tree))
+    missing = set(_missing_prefixes(serializer.tree))
     paths = [path for path in request.serialized_paths() if path]
     unknown = tuple(path for path in paths if any(
         split_path(path)[:length] in missing for length in range(1, len(split_path(path)) + 1)))
@@ -222,12 +238,20 @@ def find_unknown_paths(request: ExplainRequest) -> UnknownPaths | None:
 # ------------------------------------------------------------------ sections
 
 def warning_section(request: ExplainRequest) -> Section | None:
-    """At the very top: the paths ``--model`` does not have."""
+    """At the very top: the paths ``--model`` does not have.
+
+        >>> warning_section(build_request("extraction/row.html", "rentals.Lease", "lease"))
+    """
     found = find_unknown_paths(request)
     return Section("Warning", (found.message(),)) if found else None
 
 
 def template_section(request: ExplainRequest) -> Section:
+    """The template chain, and the model and name asked about.
+
+        >>> template_section(build_request("extraction/row.html", None, None)).lines
+        ('chain: extraction/row.html',)
+    """
     lines = [f"chain: {', '.join(request.extraction.templates) or request.template_name}"]
     if request.model is not None:
         lines.append(f"model: {request.model._meta.label} (context name {request.name!r})")
@@ -235,6 +259,11 @@ def template_section(request: ExplainRequest) -> Section:
 
 
 def paths_section(request: ExplainRequest) -> Section:
+    """Per context name (only ``--name`` when given), the paths read from it.
+
+        >>> paths_section(build_request("extraction/row.html", None, None)).lines
+        ('label:', '  (the value itself)', 'lease:', '  tenant.phone')
+    """
     lines: list[str] = []
     for root in request.roots():
         lines.append(f"{root}:")
@@ -244,6 +273,12 @@ def paths_section(request: ExplainRequest) -> Section:
 
 
 def unanalysed_section(request: ExplainRequest) -> Section:
+    """The tags djust could not follow, with where and why.
+
+        >>> unanalysed_section(build_request("extraction/custom.html", None, None)).lines
+        ... # doctest: +ELLIPSIS
+        ('{% shout %} extraction/custom.html, line 3: custom tag: ...',)
+    """
     lines = tuple(
         f"{{% {record.tag} %}} {record.template}, line {record.line}: {record.reason}"
         for record in request.extraction.unanalysed
@@ -254,7 +289,13 @@ def unanalysed_section(request: ExplainRequest) -> Section:
 def live_view_section(request: ExplainRequest) -> Section | None:
     """With ``--model/--name``: which of the serializer section's plans a
     LiveView runs, per kind of value it may find under the name (the rules
-    of ``djust.jit.serialize_value``)."""
+    of ``djust.jit.serialize_value``).
+
+        >>> section = live_view_section(build_request(
+        ...     "rentals/dashboard.html", "rentals.Lease", "expiring_leases"))
+        >>> section.lines[0]  # doctest: +ELLIPSIS
+        'a QuerySet of rentals.Lease: serializer.many(queryset): values_list() rows, ...'
+    """
     if request.model is None:
         return None
     label = request.model._meta.label
@@ -263,12 +304,12 @@ def live_view_section(request: ExplainRequest) -> Section | None:
                  "from the live value, with its own queries, and the browser gets the paths "
                  "above plus pk and str() (the fallback log line); no plan below is used"]
     else:
-        serializer = try_compile(request)
+        serializer = _try_compile(request)
         if isinstance(serializer, Exception):
             lines = [f"djust cannot compile it ({type(serializer).__name__}): the page renders "
                      f"{request.name} from the live value and logs why (the fallback log line)"]
         elif request.is_collection():
-            lines = collection_lines(request, serializer, label)
+            lines = _collection_lines(request, serializer, label)
         else:
             lines = [f"a {label} instance: the serializer below; the query plan's joins and "
                      "prefetches run with prefetch_related_objects() on it, one query per "
@@ -278,21 +319,21 @@ def live_view_section(request: ExplainRequest) -> Section | None:
     return Section(f"How a LiveView serializes {request.name}", tuple(lines))
 
 
-def collection_lines(request: ExplainRequest, serializer, label: str) -> list[str]:
+def _collection_lines(request: ExplainRequest, serializer, label: str) -> list[str]:
     """``live_view_section`` for a name the template iterates or counts."""
     heads = {path.split(".", 1)[0] for path in request.read_paths()}
     if heads <= COLLECTION_HEADS:
         # djust.jit loads no rows for these but the first and last.
-        return counted_lines(heads, label)
-    lines = [f"a QuerySet of {label}: serializer.many(queryset): " + queryset_plan(serializer)]
-    lines += projection_fallbacks(serializer, label)
-    lines.append(f"a list or tuple of {label} instances: serializer.many(rows): the query plan "
-                 "below, completed on the rows already loaded with prefetch_related_objects() "
-                 "(each join becomes one query per relation the rows have not loaded)")
+        return _counted_lines(heads, label)
+    lines = [f"a QuerySet of {label}: serializer.many(queryset): " + _queryset_plan(serializer)]
+    lines += _projection_fallbacks(serializer, label)
+    lines.append(f"a values() or values_list() QuerySet of {label}: its rows as they are, read "
+                 "with Django's lookup rules (no serializer)")
+    lines.append(_list_line(label))
     return lines
 
 
-def queryset_plan(serializer) -> str:
+def _queryset_plan(serializer) -> str:
     from djust.compiler.serializer import projection_of
 
     if projection_of(serializer):
@@ -301,7 +342,7 @@ def queryset_plan(serializer) -> str:
             "below says so)")
 
 
-def projection_fallbacks(serializer, label: str) -> list[str]:
+def _projection_fallbacks(serializer, label: str) -> list[str]:
     """When ``many()`` declines the projection at run time and runs the query
     plan on model instances instead (``projection.fetch`` and
     ``queryset_accepts_projection``)."""
@@ -312,38 +353,53 @@ def projection_fallbacks(serializer, label: str) -> list[str]:
         return []
     spec = projected[1]
     lines = ["  the query plan below, on model instances, instead when the QuerySet uses "
-             "distinct(), prefetch_related(), values() or union()/intersection()/difference()"]
+             "distinct(), prefetch_related() or union()/intersection()/difference()"]
     if spec.runs:
-        lines.append(f"  or its rows are not of exactly {label} (a proxy), or an annotation or "
-                     f"extra() sets a name the code reads: {', '.join(sorted(spec.runs))}")
+        # A LiveView compiles for queryset.model, so only annotations can
+        # make fetch() refuse the stand-ins.
+        lines.append(f"  or an annotation or extra() sets a name the code reads: "
+                     f"{', '.join(sorted(spec.runs))}")
     if spec.levels:
         lines.append("  or a related manager's own queryset is distinct, sliced, combined or "
                      "prefetching, or a join in the QuerySet's filters repeats a row")
     return lines
 
 
-def counted_lines(heads: set[str], label: str) -> list[str]:
+def _counted_lines(heads: set[str], label: str) -> list[str]:
     """``live_view_section`` for a collection read only through ``count``,
     ``exists``, ``first`` and ``last``: no rows are loaded but those."""
     lines = []
-    if heads & {"first", "last"}:
-        picked = "/".join(sorted(heads & {"first", "last"}, reverse=True))
-        lines.append(f"a QuerySet of {label}: queryset.{picked}(), each row serialized alone by "
-                     "the serializer below, without the query plan")
+    picked = heads & {"first", "last"}
+    if picked:
+        lines.append(f"a QuerySet of {label}: queryset.{'()/'.join(sorted(picked))}"
+                     "(), each row serialized alone by the serializer below, without the query "
+                     "plan")
     if heads & {"count", "exists"}:
-        lines.append(f"a QuerySet of {label}: one COUNT query (EXISTS for exists only); no rows "
-                     "are loaded for it")
-    lines.append(f"a list or tuple of {label} instances: its length")
+        query = "EXISTS" if heads == {"exists"} else "COUNT"
+        lines.append(f"a QuerySet of {label}: one {query} query; no other row is loaded")
+    lines.append(_list_line(label))
     return lines
+
+
+def _list_line(label: str) -> str:
+    return (f"a list or tuple of {label} instances: serializer.many(rows): the query plan "
+            "below, completed on the rows already loaded with prefetch_related_objects() (each "
+            "join becomes one query per relation the rows have not loaded)")
 
 
 def serializer_section(request: ExplainRequest) -> Section | None:
     """With ``--model/--name``: the access tree, the query plan, the
     generated source and its verification, for the paths read from that
-    name (element paths when the template iterates it)."""
+    name (element paths when the template iterates it).
+
+        >>> section = serializer_section(build_request(
+        ...     "extraction/row.html", "rentals.Lease", "lease"))
+        >>> section.title, section.lines[2]
+        ('Serializer for lease', 'access tree:')
+    """
     if request.model is None:
         return None
-    serializer = try_compile(request)
+    serializer = _try_compile(request)
     if isinstance(serializer, Exception):
         lines = (f"not compiled: {type(serializer).__name__}: {serializer}",)
     else:
@@ -366,6 +422,7 @@ SECTION_BUILDERS: list[Callable[[ExplainRequest], Section | None]] = [
 def explain_sections(request: ExplainRequest) -> list[Section]:
     """Every section ``explain`` prints, in order.
 
+        >>> request = build_request("rentals/dashboard.html", None, None)
         >>> [s.title for s in explain_sections(request)]
         ['Template rentals/dashboard.html', 'Paths', 'Unanalysed tags']
     """
@@ -375,7 +432,7 @@ def explain_sections(request: ExplainRequest) -> list[Section]:
 
 # ------------------------------------------------------------- the request
 
-def resolve_model(label: str) -> type:
+def _resolve_model(label: str) -> type:
     from django.apps import apps
 
     try:
@@ -384,7 +441,7 @@ def resolve_model(label: str) -> type:
         raise ExplainError(f"unknown model {label!r}: {exc}") from exc
 
 
-def load_extraction(template_name: str):
+def _load_extraction(template_name: str):
     from django.template import TemplateDoesNotExist, TemplateSyntaxError
 
     from djust.compiler.extraction import extract_template_variables_from_name
@@ -398,9 +455,14 @@ def load_extraction(template_name: str):
 
 
 def build_request(template_name: str, model_label: str | None, name: str | None):
-    """Resolve the model, extract the template and check the name is read."""
-    model = resolve_model(model_label) if model_label else None
-    extraction = load_extraction(template_name)
+    """Resolve the model, extract the template and check the name is read;
+    an ``ExplainError`` says what is wrong.
+
+        >>> build_request("extraction/row.html", "rentals.Lease", "lease").model
+        <class 'examples.rentals.models.Lease'>
+    """
+    model = _resolve_model(model_label) if model_label else None
+    extraction = _load_extraction(template_name)
     if name is not None and name not in extraction:
         read = ", ".join(extraction) or "no name"
         raise ExplainError(f"{template_name} never reads {name!r} (it reads: {read})")
@@ -408,6 +470,13 @@ def build_request(template_name: str, model_label: str | None, name: str | None)
 
 
 def command_explain(arguments: argparse.Namespace) -> int:
+    """Print the sections; the status says whether ``--model`` has the paths.
+
+        >>> command_explain(parse(["explain", "rentals/base.html"]))  # doctest: +ELLIPSIS
+        Template rentals/base.html
+        ...
+        0
+    """
     request = build_request(arguments.template_name, arguments.model, arguments.name)
     print("\n\n".join(section.render() for section in explain_sections(request)))
     unknown = find_unknown_paths(request)
@@ -419,7 +488,7 @@ def command_explain(arguments: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- settings
 
-def import_settings(module: str) -> None:
+def _import_settings(module: str) -> None:
     """Import the settings module ourselves, so that a failure names it."""
     try:
         importlib.import_module(module)
@@ -433,10 +502,10 @@ def import_settings(module: str) -> None:
     except Exception as exc:  # the project's own code: report it, do not crash on it
         raise ExplainError(
             f"settings module {module!r} failed to import: {type(exc).__name__}: {exc}"
-            f"{where_raised(exc)}") from exc
+            f"{_where_raised(exc)}") from exc
 
 
-def where_raised(exc: BaseException) -> str:
+def _where_raised(exc: BaseException) -> str:
     """`` (file, line N)`` of the innermost frame of ``exc``'s traceback.
 
     A SyntaxError names its place in its message already.
@@ -450,7 +519,10 @@ def where_raised(exc: BaseException) -> str:
 def setup_django(settings_module: str | None, pythonpath: str | None) -> None:
     """Point Django at ``--settings`` (else ``DJANGO_SETTINGS_MODULE``) and
     set it up, as ``django-admin`` does; a process that set Django up
-    already keeps its settings."""
+    already keeps its settings.
+
+        >>> setup_django(None, None)  # Django is set up: nothing to do
+    """
     import django
     from django.apps import apps
     from django.conf import settings
@@ -470,7 +542,7 @@ def setup_django(settings_module: str | None, pythonpath: str | None) -> None:
         module = os.environ.get("DJANGO_SETTINGS_MODULE")
         if not module:
             raise ExplainError(NO_SETTINGS)
-        import_settings(module)
+        _import_settings(module)
     try:
         django.setup()
     except ImproperlyConfigured as exc:
@@ -484,6 +556,12 @@ def setup_django(settings_module: str | None, pythonpath: str | None) -> None:
 # ------------------------------------------------------------ the command
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m djust`` and its ``explain`` command.
+
+        >>> build_parser().parse_args(["explain", "page.html", "--settings", "site.settings"])
+        ... # doctest: +ELLIPSIS
+        Namespace(command='explain', template_name='page.html', ..., settings='site.settings'...)
+    """
     parser = OneLineParser(
         prog="python -m djust", description="Inspect what djust compiles from templates."
     )
@@ -522,23 +600,25 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status.
 
-        >>> main(["explain", "rentals/dashboard.html"])
+        >>> main(["explain", "rentals/base.html"])  # doctest: +ELLIPSIS
+        Template rentals/base.html
+        ...
         0
     """
     try:
         arguments = parse(argv)
     except UsageError as exc:
-        return report_error(exc.command, f"{exc} (see python -m {exc.command} --help)")
+        return _report_error(exc.command, f"{exc} (see python -m {exc.command} --help)")
     except SystemExit as exc:  # --help
         return exc.code or EXIT_OK
     try:
         setup_django(arguments.settings, arguments.pythonpath)
-        return run_command(arguments)
+        return _run_command(arguments)
     except ExplainError as exc:
-        return report_error(f"djust {arguments.command}", exc)
+        return _report_error(f"djust {arguments.command}", exc)
 
 
-def run_command(arguments: argparse.Namespace) -> int:
+def _run_command(arguments: argparse.Namespace) -> int:
     from django.core.exceptions import ImproperlyConfigured
 
     try:
@@ -547,13 +627,13 @@ def run_command(arguments: argparse.Namespace) -> int:
         raise ExplainError(f"improperly configured: {exc}") from exc
 
 
-def report_error(command: str, problem: object) -> int:
+def _report_error(command: str, problem: object) -> int:
     message = " ".join(str(problem).split())  # Django's messages may span lines
     print(f"{command}: error: {message}", file=sys.stderr)
     return EXIT_USAGE
 
 
-def run_in_shell() -> int:
+def _run_in_shell() -> int:
     """``main()`` for ``python -m djust``, quiet when ``head`` or a pager
     closes the output early."""
     try:
@@ -566,4 +646,4 @@ def run_in_shell() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_in_shell())
+    sys.exit(_run_in_shell())

@@ -35,9 +35,15 @@ def test_a_projected_queryset_is_said_to_be_read_as_rows_and_a_list_through_the_
     lines = section(out, "How a LiveView serializes expiring_leases")
     assert lines[0] == ("  a QuerySet of rentals.Lease: serializer.many(queryset): values_list() "
                         "rows, no model instances (many(queryset) below)")
+    assert lines[1] == ("    the query plan below, on model instances, instead when the "
+                        "QuerySet uses distinct(), prefetch_related() or union()/intersection()/"
+                        "difference()")
     # The method runs on stand-ins, so an annotation hiding it declines the rows.
-    assert "days_until_expiration" in lines[2]
-    assert lines[3].startswith("  a list or tuple of rentals.Lease instances: serializer.many"
+    assert lines[2] == ("    or an annotation or extra() sets a name the code reads: "
+                        "days_until_expiration, end_date")
+    assert lines[3].startswith("  a values() or values_list() QuerySet of rentals.Lease: its "
+                               "rows as they are")
+    assert lines[4].startswith("  a list or tuple of rentals.Lease instances: serializer.many"
                                "(rows): the query plan below")
     assert out.index("How a LiveView") < out.index("Serializer for expiring_leases")
 
@@ -126,5 +132,15 @@ def test_a_collection_read_only_through_count_and_first_loads_those_alone():
     lines = live_view_section(request).lines
     assert lines[0] == ("a QuerySet of rentals.Lease: queryset.first(), each row serialized "
                         "alone by the serializer below, without the query plan")
-    assert lines[1].startswith("a QuerySet of rentals.Lease: one COUNT query")
-    assert lines[2] == "a list or tuple of rentals.Lease instances: its length"
+    assert lines[1] == "a QuerySet of rentals.Lease: one COUNT query; no other row is loaded"
+    assert lines[2].startswith("a list or tuple of rentals.Lease instances: serializer.many(rows)")
+
+
+def test_a_collection_read_only_through_exists_costs_one_exists_query():
+    from djust.__main__ import ExplainRequest, live_view_section
+    from djust.compiler import extract_template_variables
+    from examples.rentals.models import Lease
+
+    extraction = extract_template_variables("{% if leases.exists %}x{% endif %}", name="e.html")
+    lines = live_view_section(ExplainRequest("e.html", extraction, Lease, "leases")).lines
+    assert lines[0] == "a QuerySet of rentals.Lease: one EXISTS query; no other row is loaded"

@@ -132,3 +132,13 @@ def test_an_improperly_configured_setting_is_one_line(capsys, settings):
     assert (status, out) == (2, "")
     assert err == ("djust explain: error: improperly configured: unknown key(s) in "
                    "settings.DJUST: ['NOT_A_KEY']\n")
+
+
+def test_the_modules_examples_hold(capsys):
+    # pytest's --doctest-modules never collects a __main__.py.
+    import doctest
+
+    result = doctest.testmod(cli, optionflags=doctest.ELLIPSIS)
+    report = capsys.readouterr().out
+    assert (result.failed, report) == (0, "")
+    assert result.attempted >= 20
