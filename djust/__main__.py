@@ -312,8 +312,8 @@ def live_view_section(request: ExplainRequest) -> Section | None:
             lines = _collection_lines(request, serializer, label)
         else:
             lines = [f"a {label} instance: the serializer below; the query plan's joins and "
-                     "prefetches run with prefetch_related_objects() on it, one query per "
-                     "relation the instance has not loaded"]
+                     "prefetches run with prefetch_related_objects() on it (one query per "
+                     "relation it has not loaded)"]
     lines.append('with DJUST["JIT"] = False, or jit = False on the view, the page renders from '
                  "the live value instead")
     return Section(f"How a LiveView serializes {request.name}", tuple(lines))
@@ -383,8 +383,8 @@ def _counted_lines(heads: set[str], label: str) -> list[str]:
 
 def _list_line(label: str) -> str:
     return (f"a list or tuple of {label} instances: serializer.many(rows): the query plan "
-            "below, completed on the rows already loaded with prefetch_related_objects() (each "
-            "join becomes one query per relation the rows have not loaded)")
+            "below, completed on the rows already loaded with prefetch_related_objects() (a "
+            "join becomes one query per relation, none when the rows loaded it already)")
 
 
 def serializer_section(request: ExplainRequest) -> Section | None:
