@@ -1,31 +1,47 @@
-"""Benchmark: a worker's first request, with an empty and with a warm shared store.
+"""Benchmark: a fresh worker's first request against the same request warm.
 
     .venv/py3.11/bin/python -m benchmarks.bench_first_request [--repeat N]
 
-The page is a LiveView whose template (an ``extends`` chain and an
-``include``) reads five serialized context values: three QuerySets, one
-model instance and a list of instances. Every measurement is a fresh
-Python process (a new worker): Django is set up, then the first GET of the
-page is timed, then a second one for reference. Rows, each a median over
-``--repeat`` processes, all measured in this run:
+Every measurement is a new Python process (a new worker). It starts as a
+WSGI server starts one: ``django.setup()`` (which runs djust's
+``AppConfig.ready()``) and the handler's middleware, timed together as
+``start-up``, with the part inside djust's ``ready()`` also shown on its own.
+Then it does the same work twice: ``first`` is the first time, ``warm`` the
+second, in the same process. Two kinds of work:
 
-- ``memory``: nothing shared, the worker analyses and compiles everything
-  (the baseline);
-- ``filesystem, empty``: the same, plus writing the store;
-- ``filesystem, warm`` and ``redis, warm``: the store was filled by an
-  earlier worker, so this one loads the analysed template, the generated
-  sources and the query plans, verifies the sources' bytecode and compiles
-  them; only the access trees are built again;
-- ``redis, warm, client built at startup``: the same with the store built
-  (redis-py imported) before the request, as a startup hook would.
+- ``page``: a GET of a LiveView whose template (an ``extends`` chain and an
+  ``include``) reads five serialized context values: three QuerySets, one
+  model instance and a list of instances;
+- ``compile``: ``compile_serializer(Lease, <8 paths>).many(<40 leases>)``,
+  djust's API without a view.
 
-``setup`` is ``django.setup()``; ``djust`` is the part of the request inside
-djust (extraction plus auto-serialization, queries included); the ratios
-compare each row with the baseline. The rows are measured round-robin so
-that load from other processes spreads over all of them. Workers write
-bytecode caches to a temporary prefix, as a deployment's workers would have
-them. Redis runs on a throwaway server (scripts/redisserver.py); when none
-can be started the output says why.
+Each with the store empty (``memory``: nothing shared, the baseline of the
+ratios; ``filesystem, empty``: the same plus writing the store) and warm.
+A warm store is the one a deployment gets from ``djust_cache warm``: an
+earlier worker served the page and made the calls (which recorded the
+serializers in the store's manifest), everything but the manifest is then
+deleted, as a code change makes it stale, and ``djust_cache warm`` is run
+through Django's command line (what ``python -m django`` runs). A warm
+worker that misses the store fails the benchmark. Further rows:
+
+- ``no start-up imports``: the warm page with ``djust.apps.PRELOADED``
+  emptied, so that the first request imports the compiler (djust as it was
+  before ``ready()`` imported it);
+- ``store loaded at start-up``: the warm page in a worker that, once set up,
+  loads every routed LiveView's analysed template and every serializer of
+  the manifest (``load_store``: what a hook run after start-up could do;
+  djust has no such hook);
+- ``redis, warmed``: the warm page on a throwaway Redis server
+  (scripts/redisserver.py) when one can be started;
+- ``plain Django page``: the same template and rows rendered by a plain
+  Django view, no djust: what a first request costs in Django itself
+  (first template loads, first use of the date filter's formats...).
+
+The target (issue 15): with a warm store, the first request costs at most
+10 ms more than the warm one (``first - warm``, the median of each
+process's difference). Rows are measured round-robin so that load from
+other processes spreads over all of them; workers write bytecode caches to
+a temporary prefix, as a deployment's workers would have them.
 """
 
 from __future__ import annotations
@@ -33,9 +49,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -62,6 +80,11 @@ PAGE = """{% extends "first/base.html" %}
   {{ r.get_priority_display }} {{ r.created_at|date:"Y-m-d" }}</li>{% endfor %}</ol>
 <p>{% for t in tenants %}{{ t.user.username }} {{ t.moved_in|date:"Y" }} {% endfor %}</p>
 {% endblock %}"""
+# The paths ROW reads from a lease: the ``compile`` work.
+LEASE_PATHS = ["property.name", "unit.number", "tenant.user.get_full_name",
+               "tenant.user.email", "end_date", "monthly_rent", "get_status_display",
+               "days_until_expiration"]
+TARGET_MS = 10.0
 
 TIMINGS: dict[str, float] = {}
 
@@ -92,19 +115,27 @@ def configure(workdir: str, cache: dict) -> None:
     django.setup()
 
 
+def page_context() -> dict:
+    from examples.rentals.models import Lease, MaintenanceRequest, Property, Tenant
+
+    return {
+        "leases": Lease.objects.order_by("end_date")[:40],
+        "properties": Property.objects.order_by("name")[:20],
+        "requests": MaintenanceRequest.objects.order_by("-created_at")[:30],
+        "featured": Lease.objects.order_by("id").first(),
+        "tenants": list(Tenant.objects.order_by("id")[:25]),
+    }
+
+
 def page_view():
     from djust import LiveView
-    from examples.rentals.models import Lease, MaintenanceRequest, Property, Tenant
 
     class FirstRequestPage(LiveView):
         template_name = "first/page.html"
 
         def mount(self, request):
-            self.leases = Lease.objects.order_by("end_date")[:40]
-            self.properties = Property.objects.order_by("name")[:20]
-            self.requests = MaintenanceRequest.objects.order_by("-created_at")[:30]
-            self.featured = Lease.objects.order_by("id").first()
-            self.tenants = list(Tenant.objects.order_by("id")[:25])
+            for name, value in page_context().items():
+                setattr(self, name, value)
 
         def get_extraction(self):
             started = time.perf_counter()
@@ -120,10 +151,16 @@ def page_view():
     return FirstRequestPage.as_view()
 
 
+def plain_view(request):
+    from django.shortcuts import render
+
+    return render(request, "first/page.html", page_context())
+
+
 def urls():
     from django.urls import path
 
-    return [path("page/", page_view())]
+    return [path("page/", page_view()), path("plain/", plain_view)]
 
 
 def __getattr__(name: str):
@@ -150,36 +187,120 @@ def prepare(workdir: str) -> None:
     seed(scale=0.05)
 
 
-def child(workdir: str, cache_json: str, preload: str) -> None:
-    """One worker: set up, time the first and the second request, print JSON."""
+def timed_ready() -> dict[str, float]:
+    """Time djust's ``ready()`` inside ``django.setup()``."""
+    from djust.apps import DjustConfig
+
+    spent: dict[str, float] = {}
+    original = DjustConfig.ready
+
+    def ready(self):
+        started = time.perf_counter()
+        original(self)
+        spent["ready_ms"] = (time.perf_counter() - started) * 1000
+
+    DjustConfig.ready = ready
+    return spent
+
+
+def load_store() -> None:
+    """What a hook run once start-up is over (in wsgi.py, say) could do: load
+    every routed LiveView's analysed template and every serializer of the
+    store's manifest, with its row projection, into this process."""
+    from django.apps import apps
+
+    from djust import store
+    from djust.compiler import compile_serializer
+    from djust.compiler.extraction import extract_template_variables_from_name
+    from djust.compiler.serializer import projection_of
+    from djust.management.commands.djust_cache import live_view_templates
+
+    for _label, name, source in live_view_templates():
+        if source is None:
+            extract_template_variables_from_name(name)
+    for _key, record in store.configured_store().entries("m"):
+        serializer = compile_serializer(apps.get_model(record["model"]), record["paths"],
+                                        mode=record["mode"])
+        projection_of(serializer)
+
+
+def child(workdir: str, cache_json: str, work: str) -> None:
+    """One worker: start up, do ``work`` twice, print the timings as JSON."""
     started = time.perf_counter()
+    if work == "page-unloaded":
+        import djust.apps
+
+        djust.apps.PRELOADED = ()
+    ready = timed_ready()
     configure(workdir, json.loads(cache_json))
     from django.test import Client
 
     from djust import store
 
-    if preload == "preload":
-        # What a startup hook (AppConfig.ready) would do: build the backend,
-        # importing its client library, before any request.
-        store.configured_store()
-    setup = (time.perf_counter() - started) * 1000
     client = Client()
-    started = time.perf_counter()
-    response = client.get("/page/")
-    first = (time.perf_counter() - started) * 1000
-    assert response.status_code == 200, response.content[:500]
-    # The URLconf imported this file as a module of its own (we run as __main__).
-    timings = importlib.import_module("benchmarks.bench_first_request").TIMINGS
-    djust_first = timings["extraction_ms"] + timings["serialize_ms"]
-    started = time.perf_counter()
-    client.get("/page/")
-    second = (time.perf_counter() - started) * 1000
+    # As a WSGI server's handler does when it is built, before any request.
+    client.handler.load_middleware()
+    djust_setup = ready["ready_ms"]
+    if work == "page-loaded":
+        loading = time.perf_counter()
+        load_store()
+        djust_setup += (time.perf_counter() - loading) * 1000
+    setup = (time.perf_counter() - started) * 1000
+    if work == "compile":
+        from djust.compiler import compile_serializer
+        from examples.rentals.models import Lease
+
+        def once() -> tuple[float, float]:
+            started = time.perf_counter()
+            serializer = compile_serializer(Lease, LEASE_PATHS)
+            rows = serializer.many(Lease.objects.order_by("end_date")[:40])
+            elapsed = (time.perf_counter() - started) * 1000
+            assert len(rows) == 40, len(rows)
+            return elapsed, elapsed
+
+    else:
+        url = "/plain/" if work == "plain" else "/page/"
+        # The URLconf imported this file as a module of its own (we run as __main__).
+        timings = importlib.import_module("benchmarks.bench_first_request").TIMINGS
+
+        def once() -> tuple[float, float]:
+            timings.clear()
+            started = time.perf_counter()
+            response = client.get(url)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert response.status_code == 200, response.content[:500]
+            return elapsed, timings.get("extraction_ms", 0) + timings.get("serialize_ms", 0)
+
+    first, djust_first = once()
+    second, djust_second = once()
     shared = store.configured_store()
     print(json.dumps({
-        "setup_ms": setup, "first_ms": first, "djust_ms": djust_first, "second_ms": second,
+        "setup_ms": setup, "djust_setup_ms": djust_setup,
+        "first_ms": first, "second_ms": second, "extra_ms": first - second,
+        "djust_ms": djust_first, "djust_extra_ms": djust_first - djust_second,
         "counters": shared.counters if shared is not None else {},
-        "bytes": len(response.content),
     }))
+
+
+def store_command(workdir: str, cache_json: str, action: str) -> None:
+    """``clear`` the store, or ``warm`` it as a new deployment would."""
+    configure(workdir, json.loads(cache_json))
+    from django.core.management import execute_from_command_line
+
+    from djust import store
+
+    if action == "warm":
+        shared = store.configured_store()
+        # What a code change leaves: the manifest of what workers compiled.
+        for kind in ("x", "s"):
+            for key, _payload in list(shared.entries(kind)):
+                shared.delete(kind, key)
+    output = io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(output):
+        execute_from_command_line(["python -m django", "djust_cache", action])
+    elapsed = (time.perf_counter() - started) * 1000
+    print(json.dumps({"ms": elapsed, "output": output.getvalue().strip()}))
 
 
 def child_env(workdir: str) -> dict[str, str]:
@@ -192,12 +313,10 @@ def child_env(workdir: str) -> dict[str, str]:
     return env
 
 
-def run_child(workdir: str, cache: dict, preload: bool = False) -> dict:
-    env = child_env(workdir)
+def run_child(workdir: str, *arguments: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_first_request", "--child", workdir,
-         json.dumps(cache), "preload" if preload else "lazy"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "benchmarks.bench_first_request", *arguments],
+        cwd=ROOT, env=child_env(workdir), capture_output=True, text=True, check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"worker failed:\n{done.stderr[-3000:]}")
@@ -205,21 +324,22 @@ def run_child(workdir: str, cache: dict, preload: bool = False) -> dict:
 
 
 class Row:
-    """One configuration: its settings, and how to prepare each measurement."""
+    """One configuration: its settings, the work, and how to prepare each run."""
 
-    def __init__(self, label: str, cache: dict, *, warm: bool, clear=None,
-                 preload: bool = False):
+    def __init__(self, label: str, cache: dict, work: str, *, warm: bool, clear=None):
         self.label = label
         self.cache = cache
+        self.work = work
         self.warm = warm
         self.clear = clear
-        self.preload = preload
+        # Ratios compare rows of one kind: page, compile, plain.
+        self.kind = work.split("-")[0]
         self.results: list[dict] = []
 
     def run(self, workdir: str) -> dict:
         if self.clear is not None:
             self.clear()
-        result = run_child(workdir, self.cache, self.preload)
+        result = run_child(workdir, "--child", workdir, json.dumps(self.cache), self.work)
         counters = result["counters"]
         if self.warm and (counters.get("misses") or not counters.get("hits")):
             raise RuntimeError(f"{self.label}: a warm worker missed the store: {counters}")
@@ -229,10 +349,20 @@ class Row:
         return statistics.median(result[field] for result in self.results)
 
 
+def warm_store(workdir: str, cache: dict, works: list[str]) -> dict:
+    """Fill the store's manifest with earlier workers, then ``djust_cache warm`` it."""
+    encoded = json.dumps(cache)
+    run_child(workdir, "--store", workdir, encoded, "clear")
+    for work in works:
+        run_child(workdir, "--child", workdir, encoded, work)
+    return run_child(workdir, "--store", workdir, encoded, "warm")
+
+
 def measure(workdir: str, rows: list[Row], repeat: int) -> None:
     """Round-robin over the rows, so that load from elsewhere hits them alike."""
     for row in rows:
-        run_child(workdir, row.cache)  # fills the store and the bytecode caches
+        if not row.warm:
+            row.run(workdir)  # writes the bytecode caches
     for _ in range(repeat):
         for row in rows:
             row.results.append(row.run(workdir))
@@ -252,60 +382,95 @@ def redis_server():
     return redisserver, None
 
 
+def report(rows: list[Row], repeat: int, warmed: dict[str, dict], load: tuple) -> None:
+    import django
+
+    print(f"machine: {os.cpu_count()}-core {platform.machine()}; python "
+          f"{platform.python_version()}, django {django.get_version()}; load average "
+          f"{load[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(f"{repeat} fresh worker processes per row, interleaved; medians in ms.")
+    print("start-up: django.setup() and the handler's middleware; (djust): its part, "
+          "djust's ready() (plus the load, in the row that loads the store); first, warm: "
+          "the same work the first and the second time; ratio: first against the baseline "
+          "of its kind; extra: first - warm, the median of each worker's difference, for "
+          "the whole request and for djust's part of it (extraction and serialization)")
+    for label, result in warmed.items():
+        print(f"djust_cache warm ({label}): {result['ms']:.0f} ms: {result['output']}")
+    print(f"{'':50} {'start-up':>8} {'(djust)':>7} {'first':>6} {'ratio':>5} {'warm':>6} "
+          f"{'extra':>6} {'djust':>6}  target: extra <= {TARGET_MS:g} ms")
+    baselines: dict[str, Row] = {}
+    for row in rows:
+        baselines.setdefault(row.kind, row)
+    for row in rows:
+        first = row.median("first_ms")
+        base = baselines[row.kind].median("first_ms")
+        extra = row.median("extra_ms")
+        verdict = "store empty"
+        if row.warm:
+            verdict = "met" if extra <= TARGET_MS else "not met"
+        print(f"{row.label:50} {row.median('setup_ms'):8.1f} {row.median('djust_setup_ms'):7.1f} "
+              f"{first:6.1f} {first / base:5.2f} {row.median('second_ms'):6.1f} "
+              f"{extra:6.1f} {row.median('djust_extra_ms'):6.1f}  {verdict}")
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--repeat", type=int, default=7)
-    arguments.add_argument("--child", nargs=3, metavar=("WORKDIR", "CACHE", "PRELOAD"),
+    arguments.add_argument("--child", nargs=3, metavar=("WORKDIR", "CACHE", "WORK"),
+                           help=argparse.SUPPRESS)
+    arguments.add_argument("--store", nargs=3, metavar=("WORKDIR", "CACHE", "ACTION"),
                            help=argparse.SUPPRESS)
     arguments.add_argument("--prepare", metavar="WORKDIR", help=argparse.SUPPRESS)
     options = arguments.parse_args(argv)
     if options.child:
         child(*options.child)
         return 0
+    if options.store:
+        store_command(*options.store)
+        return 0
     if options.prepare:
         prepare(options.prepare)
         return 0
 
-    import shutil
-
-    import django
-
+    load = os.getloadavg()
     workdir = tempfile.mkdtemp(prefix="djust-bench-first-")
     try:
         subprocess.run([sys.executable, "-m", "benchmarks.bench_first_request", "--prepare",
                         workdir], cwd=ROOT, check=True, env=child_env(workdir))
-        store_dir = os.path.join(workdir, "store")
-        filesystem = {"BACKEND": "filesystem", "LOCATION": store_dir}
+        memory = {"BACKEND": "memory"}
+        empty_dir = os.path.join(workdir, "empty-store")
+        empty = {"BACKEND": "filesystem", "LOCATION": empty_dir}
+        warm = {"BACKEND": "filesystem", "LOCATION": os.path.join(workdir, "warm-store")}
+
+        def clear_empty() -> None:
+            shutil.rmtree(empty_dir, ignore_errors=True)
+
         rows = [
-            Row("memory (nothing shared): baseline", {"BACKEND": "memory"}, warm=False),
-            Row("filesystem, empty store", filesystem, warm=False,
-                clear=lambda: shutil.rmtree(store_dir, ignore_errors=True)),
-            Row("filesystem, warm store", filesystem, warm=True),
+            Row("page, memory (nothing shared): baseline", memory, "page", warm=False),
+            Row("page, filesystem, empty store", empty, "page", warm=False, clear=clear_empty),
+            Row("page, filesystem, warmed", warm, "page", warm=True),
+            Row("page, filesystem, warmed, no start-up imports", warm, "page-unloaded",
+                warm=True),
+            Row("page, filesystem, warmed, store loaded at start-up", warm, "page-loaded",
+                warm=True),
+            Row("compile, memory: baseline", memory, "compile", warm=False),
+            Row("compile, filesystem, empty store", empty, "compile", warm=False,
+                clear=clear_empty),
+            Row("compile, filesystem, warmed", warm, "compile", warm=True),
+            Row("plain Django page (no djust): baseline", memory, "plain", warm=False),
         ]
+        warmed = {"filesystem": warm_store(workdir, warm, ["page", "compile"])}
         redisserver, reason = redis_server()
         with contextlib.ExitStack() as stack:
             if redisserver is not None:
                 env = stack.enter_context(redisserver.running())
                 redis = {"BACKEND": "redis", "URL": env[redisserver.ENV_VAR], "TIMEOUT": 0.5}
-                rows.append(Row("redis, warm store", redis, warm=True))
-                rows.append(Row("redis, warm, client built at startup", redis, warm=True,
-                                preload=True))
+                warmed["redis"] = warm_store(workdir, redis, ["page"])
+                rows.insert(4, Row("page, redis, warmed", redis, "page", warm=True))
             measure(workdir, rows, options.repeat)
-        print(f"machine: {os.cpu_count()}-core {platform.machine()}; python "
-              f"{platform.python_version()}, django {django.get_version()}; "
-              f"load average {os.getloadavg()[0]:.2f}")
-        print(f"page: 5 serialized context values, 3 templates; {options.repeat} fresh "
-              "worker processes per row, interleaved; medians in ms")
-        base_first, base_djust = rows[0].median("first_ms"), rows[0].median("djust_ms")
-        print(f"{'':40} {'setup':>6} {'first request':>13} {'ratio':>6} {'djust':>6} "
-              f"{'ratio':>6} {'2nd request':>11}")
-        for row in rows:
-            first, djust_ms = row.median("first_ms"), row.median("djust_ms")
-            print(f"{row.label:40} {row.median('setup_ms'):6.1f} {first:13.1f} "
-                  f"{first / base_first:6.2f} {djust_ms:6.1f} {djust_ms / base_djust:6.2f} "
-                  f"{row.median('second_ms'):11.1f}")
+        report(rows, options.repeat, warmed, load)
         if redisserver is None:
-            print(f"redis, warm store: not measured: {reason}")
+            print(f"page, redis, warmed: not measured: {reason}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
