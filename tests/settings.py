@@ -1,6 +1,8 @@
 """Settings for the test suite: SQLite by default, PostgreSQL when
 ``DJUST_TEST_DB=postgres`` (``run.py test`` starts a throwaway server and sets
-the ``DJUST_PG_*`` variables)."""
+the ``DJUST_PG_*`` variables). ``DJUST_TEST_REVERSE_UNORDERED=1`` makes
+SQLite reverse the rows of unordered scans (``run.py test`` sets it for one
+SQLite pass)."""
 
 import os
 from pathlib import Path
@@ -53,6 +55,13 @@ if os.environ.get("DJUST_TEST_DB") == "postgres":
     }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    if os.environ.get("DJUST_TEST_REVERSE_UNORDERED"):
+        # SQLite then scans tables backwards when no ORDER BY says otherwise,
+        # so that a test relying on an order no query asked for fails here
+        # rather than now and then on PostgreSQL.
+        DATABASES["default"]["OPTIONS"] = {
+            "init_command": "PRAGMA reverse_unordered_selects = ON",
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
