@@ -37,6 +37,10 @@ worker that misses the store fails the benchmark. Further rows:
   Django view, no djust: what a first request costs in Django itself
   (first template loads, first use of the date filter's formats...).
 
+Last, where the warmed page's extra time goes: more workers of that row
+(``page-traced``) add up the time spent in its parts, first request and
+warm one.
+
 The target (issue 15): with a warm store, the first request costs at most
 10 ms more than the warm one (``first - warm``, the median of each
 process's difference). Rows are measured round-robin so that load from
@@ -224,6 +228,36 @@ def load_store() -> None:
         projection_of(serializer)
 
 
+def trace() -> dict[str, float]:
+    """Add up, per request, the time spent in the parts of the page that the
+    breakdown shows (``page-traced``)."""
+    from django.template.backends import django as backend
+
+    from djust import store
+    from djust.compiler import serializer
+
+    parts: dict[str, float] = {}
+
+    def timed(owner, name: str, part: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                parts[part] = parts.get(part, 0) + (time.perf_counter() - started) * 1000
+
+        setattr(owner, name, wrapper)
+
+    # Module attributes: the callers look them up at each call.
+    timed(serializer, "compile_serializer", "serializers")
+    timed(serializer, "build_projection", "projections")
+    timed(store, "function_from_source", "stored_source")
+    timed(backend.Template, "render", "render")
+    return parts
+
+
 def child(workdir: str, cache_json: str, work: str) -> None:
     """One worker: start up, do ``work`` twice, print the timings as JSON."""
     started = time.perf_counter()
@@ -246,6 +280,7 @@ def child(workdir: str, cache_json: str, work: str) -> None:
         load_store()
         djust_setup += (time.perf_counter() - loading) * 1000
     setup = (time.perf_counter() - started) * 1000
+    parts = trace() if work == "page-traced" else {}
     if work == "compile":
         from djust.compiler import compile_serializer
         from examples.rentals.models import Lease
@@ -265,19 +300,23 @@ def child(workdir: str, cache_json: str, work: str) -> None:
 
         def once() -> tuple[float, float]:
             timings.clear()
+            parts.clear()
             started = time.perf_counter()
             response = client.get(url)
             elapsed = (time.perf_counter() - started) * 1000
             assert response.status_code == 200, response.content[:500]
+            parts.update(timings, total=elapsed)
             return elapsed, timings.get("extraction_ms", 0) + timings.get("serialize_ms", 0)
 
     first, djust_first = once()
+    first_parts = dict(parts)
     second, djust_second = once()
     shared = store.configured_store()
     print(json.dumps({
         "setup_ms": setup, "djust_setup_ms": djust_setup,
         "first_ms": first, "second_ms": second, "extra_ms": first - second,
         "djust_ms": djust_first, "djust_extra_ms": djust_first - djust_second,
+        "parts": {name: value - parts.get(name, 0) for name, value in first_parts.items()},
         "counters": shared.counters if shared is not None else {},
     }))
 
@@ -413,6 +452,34 @@ def report(rows: list[Row], repeat: int, warmed: dict[str, dict], load: tuple) -
               f"{extra:6.1f} {row.median('djust_extra_ms'):6.1f}  {verdict}")
 
 
+def report_breakdown(row: Row) -> None:
+    """Where the extra time of the first request goes, from the traced workers."""
+
+    def extra(*names: str, minus: tuple[str, ...] = ()) -> float:
+        return statistics.median(
+            sum(result["parts"].get(name, 0) for name in names)
+            - sum(result["parts"].get(name, 0) for name in minus)
+            for result in row.results)
+
+    print(f"where the extra time of the warmed page goes (first - warm, medians of "
+          f"{len(row.results)} more workers, timed inside):")
+    lines = [
+        ("the whole request", extra("total")),
+        ("analysed template from the store (Django parses its 3 templates)",
+         extra("extraction_ms")),
+        ("serializers from the store, one per context value", extra("serializers")),
+        ("  of which compiling and verifying their stored source", extra("stored_source")),
+        ("row projections built (the store does not hold them)", extra("projections")),
+        ("queries and rows (Django's first queries included)",
+         extra("serialize_ms", minus=("serializers", "projections"))),
+        ("Django's template render", extra("render")),
+        ("the rest (URLconf, middleware, state, HTML)",
+         extra("total", minus=("extraction_ms", "serialize_ms", "render"))),
+    ]
+    for label, value in lines:
+        print(f"  {label:66} {value:6.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--repeat", type=int, default=7)
@@ -467,8 +534,10 @@ def main(argv: list[str] | None = None) -> int:
                 redis = {"BACKEND": "redis", "URL": env[redisserver.ENV_VAR], "TIMEOUT": 0.5}
                 warmed["redis"] = warm_store(workdir, redis, ["page"])
                 rows.insert(4, Row("page, redis, warmed", redis, "page", warm=True))
-            measure(workdir, rows, options.repeat)
+            traced = Row("page, filesystem, warmed, traced", warm, "page-traced", warm=True)
+            measure(workdir, [*rows, traced], options.repeat)
         report(rows, options.repeat, warmed, load)
+        report_breakdown(traced)
         if redisserver is None:
             print(f"page, redis, warmed: not measured: {reason}")
     finally:
