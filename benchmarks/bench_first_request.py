@@ -27,10 +27,10 @@ worker that misses the store fails the benchmark. Further rows:
 - ``no start-up imports``: the warm page with ``djust.apps.PRELOADED``
   emptied, so that the first request imports the compiler (djust as it was
   before ``ready()`` imported it);
-- ``store loaded at start-up``: the warm page in a worker that, once set up,
-  loads every routed LiveView's analysed template and every serializer of
-  the manifest (``load_store``: what a hook run after start-up could do;
-  djust has no such hook);
+- ``djust.warm_up() at start-up``: the warm page in a worker that, once set
+  up, loads every routed LiveView's analysed template and every serializer
+  of the manifest with ``djust.warm_up()``, as a deployment's wsgi.py calls
+  it;
 - ``redis, warmed``: the warm page on a throwaway Redis server
   (scripts/redisserver.py) when one can be started;
 - ``plain Django page``: the same template and rows rendered by a plain
@@ -207,27 +207,6 @@ def timed_ready() -> dict[str, float]:
     return spent
 
 
-def load_store() -> None:
-    """What a hook run once start-up is over (in wsgi.py, say) could do: load
-    every routed LiveView's analysed template and every serializer of the
-    store's manifest, with its row projection, into this process."""
-    from django.apps import apps
-
-    from djust import store
-    from djust.compiler import compile_serializer
-    from djust.compiler.extraction import extract_template_variables_from_name
-    from djust.compiler.serializer import projection_of
-    from djust.management.commands.djust_cache import live_view_templates
-
-    for _label, name, source in live_view_templates():
-        if source is None:
-            extract_template_variables_from_name(name)
-    for _key, record in store.configured_store().entries("m"):
-        serializer = compile_serializer(apps.get_model(record["model"]), record["paths"],
-                                        mode=record["mode"])
-        projection_of(serializer)
-
-
 def trace() -> dict[str, float]:
     """Add up, per request, the time spent in the parts of the page that the
     breakdown shows (``page-traced``)."""
@@ -277,7 +256,9 @@ def child(workdir: str, cache_json: str, work: str) -> None:
     djust_setup = ready["ready_ms"]
     if work == "page-loaded":
         loading = time.perf_counter()
-        load_store()
+        import djust
+
+        djust.warm_up()
         djust_setup += (time.perf_counter() - loading) * 1000
     setup = (time.perf_counter() - started) * 1000
     parts = trace() if work == "page-traced" else {}
@@ -518,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             Row("page, filesystem, warmed", warm, "page", warm=True),
             Row("page, filesystem, warmed, no start-up imports", warm, "page-unloaded",
                 warm=True),
-            Row("page, filesystem, warmed, store loaded at start-up", warm, "page-loaded",
+            Row("page, filesystem, warmed, djust.warm_up() at start-up", warm, "page-loaded",
                 warm=True),
             Row("compile, memory: baseline", memory, "compile", warm=False),
             Row("compile, filesystem, empty store", empty, "compile", warm=False,

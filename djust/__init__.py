@@ -5,12 +5,12 @@ Public API::
     from djust.compiler import (
         extract_template_variables, compile_serializer, optimize_queryset,
     )
-    from djust import LiveView, event_handler
+    from djust import LiveView, event_handler, warm_up
 """
 
 __version__ = "0.1.0"
 
-_LAZY = {"LiveView": "djust.live", "event_handler": "djust.live"}
+_LAZY = {"LiveView": "djust.live", "event_handler": "djust.live", "warm_up": "djust.warmup"}
 
 
 def __getattr__(name):

@@ -20,42 +20,9 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
 from djust import store
+from djust.warmup import live_view_templates, manifest_records
 
 logger = logging.getLogger("djust.management")
-
-
-def live_view_templates() -> list[tuple[str, str, str | None]]:
-    """``(view label, template name, inline source)`` of every routed LiveView.
-
-        >>> ("examples.rentals.views.Dashboard", "rentals/dashboard.html", None) in (
-        ...     live_view_templates())
-        True
-    """
-    from django.urls import get_resolver
-
-    from djust.live import LiveView
-
-    found: dict[tuple, None] = {}
-    for callback in _callbacks(get_resolver().url_patterns):
-        view_class = getattr(callback, "view_class", None)
-        if not (isinstance(view_class, type) and issubclass(view_class, LiveView)):
-            continue
-        view = view_class(**getattr(callback, "view_initkwargs", {}))
-        label = f"{view_class.__module__}.{view_class.__qualname__}"
-        if view.template is not None:
-            found[(label, view.template_label(), view.template)] = None
-        elif view.template_name:
-            found[(label, view.template_name, None)] = None
-    return list(found)
-
-
-def _callbacks(patterns):
-    for pattern in patterns:
-        nested = getattr(pattern, "url_patterns", None)
-        if nested is not None:
-            yield from _callbacks(nested)
-        else:
-            yield pattern.callback
 
 
 def warm_template(shared: store.Store, name: str, source: str | None) -> None:
@@ -162,7 +129,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"{label}: {name}: {type(exc).__name__}: {exc}")
         template_hits = shared.counters["hits"] - before["hits"]
         middle = dict(shared.counters)
-        records = [record for _key, record in shared.entries("m")]
+        records = manifest_records()
         compiled = sum(warm_serializer(shared, record) for record in records)
         serializer_hits = shared.counters["hits"] - middle["hits"]
         self.stdout.write(
