@@ -416,7 +416,7 @@ def report(rows: list[Row], repeat: int, warmed: dict[str, dict], load: tuple) -
           "the whole request and for djust's part of it (extraction and serialization)")
     for label, result in warmed.items():
         print(f"djust_cache warm ({label}): {result['ms']:.0f} ms: {result['output']}")
-    print(f"{'':50} {'start-up':>8} {'(djust)':>7} {'first':>6} {'ratio':>5} {'warm':>6} "
+    print(f"{'':56} {'start-up':>8} {'(djust)':>7} {'first':>6} {'ratio':>5} {'warm':>6} "
           f"{'extra':>6} {'djust':>6}  target: extra <= {TARGET_MS:g} ms")
     baselines: dict[str, Row] = {}
     for row in rows:
@@ -428,7 +428,7 @@ def report(rows: list[Row], repeat: int, warmed: dict[str, dict], load: tuple) -
         verdict = "store empty"
         if row.warm:
             verdict = "met" if extra <= TARGET_MS else "not met"
-        print(f"{row.label:50} {row.median('setup_ms'):8.1f} {row.median('djust_setup_ms'):7.1f} "
+        print(f"{row.label:56} {row.median('setup_ms'):8.1f} {row.median('djust_setup_ms'):7.1f} "
               f"{first:6.1f} {first / base:5.2f} {row.median('second_ms'):6.1f} "
               f"{extra:6.1f} {row.median('djust_extra_ms'):6.1f}  {verdict}")
 
