@@ -15,7 +15,8 @@ from django.test.utils import isolate_apps
 from django.utils.functional import lazy
 
 from djust.compiler import compile_serializer
-from djust.compiler.lowering import CONSTANTS_KEY, display_table, resolve_constant
+from djust.compiler.relations import display_table
+from djust.compiler.runtime import CONSTANTS_KEY, resolve_constant
 from examples.rentals.models import Lease
 from tests.testapp.models import Book, BookProxy
 

@@ -7,6 +7,7 @@ import warnings
 import pytest
 
 from djust.compiler import emit
+from djust.compiler.runtime import CONSTANTS_KEY
 
 
 def _module(source):
@@ -79,6 +80,8 @@ def test_extended_arguments_name_the_right_global():
     names = [f"helper_{index}" for index in range(300)]
     module = _module(f"def f(obj):\n    return ({', '.join(names)},)\n")
     namespace = {"__builtins__": {}, **{name: index for index, name in enumerate(names)}}
+    # Names outside runtime's table load only when declared as constants.
+    namespace[CONSTANTS_KEY] = {name: ("local", name) for name in names}
     function, _, report = emit.build_function(module, namespace, name="f",
                                               filename="<djust test wide>")
     assert function(None) == tuple(range(300))
@@ -97,3 +100,12 @@ def test_the_suites_check_every_rendered_module():
     ast.fix_missing_locations(module)
     with pytest.raises(emit.VerificationError, match="does not match the lowered AST"):
         emit.build_function(module, {"__builtins__": {}}, name="f", filename="<djust minus>")
+
+
+def test_a_namespace_name_outside_runtimes_table_is_refused():
+    # Present in the namespace is not enough: the name must be a helper of
+    # runtime's table, an allowed builtin or a declared constant.
+    module = _module("def f(obj):\n    return smuggled\n")
+    with pytest.raises(emit.VerificationError, match="'smuggled'"):
+        emit.build_function(module, {"__builtins__": {}, "smuggled": 1}, name="f",
+                            filename="<djust smuggled>")

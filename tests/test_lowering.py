@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import models
 
-from djust.compiler import lowering
+from djust.compiler import lowering, relations, runtime
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.serializer import compile_tree
 from examples.rentals.models import Amenity, Lease, Property, Tenant, Unit
@@ -213,7 +213,7 @@ def test_lower_returns_only_the_helpers_it_uses():
     module, namespace = lowering.lower(root(Unit, field("number")), "json", name="f")
     assert isinstance(module, ast.Module)
     assert set(namespace) == {"__builtins__"}
-    assert set(namespace["__builtins__"]) == set(lowering.ALLOWED_BUILTINS)
+    assert set(namespace["__builtins__"]) == set(runtime.ALLOWED_BUILTINS)
 
 
 def test_lower_rejects_a_bad_mode_or_name():
@@ -226,8 +226,8 @@ def test_lower_rejects_a_bad_mode_or_name():
 def test_prefetch_cache_names():
     from django.contrib.auth.models import User
 
-    assert lowering.prefetch_cache_name(Property, "units") == "units"
-    assert lowering.prefetch_cache_name(Property, "amenities") == "amenities"
-    assert lowering.prefetch_cache_name(Amenity, "properties") == "properties"
-    assert lowering.prefetch_cache_name(User, "groups") == "groups"
-    assert lowering.prefetch_cache_name(Property, "name") is None
+    assert relations.prefetch_cache_name(Property, "units") == "units"
+    assert relations.prefetch_cache_name(Property, "amenities") == "amenities"
+    assert relations.prefetch_cache_name(Amenity, "properties") == "properties"
+    assert relations.prefetch_cache_name(User, "groups") == "groups"
+    assert relations.prefetch_cache_name(Property, "name") is None

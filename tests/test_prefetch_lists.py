@@ -15,8 +15,9 @@ from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 
 from djust.compiler import compile_serializer
-from djust.compiler.lowering import first_row, last_row, rows_read_as_list
 from djust.compiler.plan import plan_queries
+from djust.compiler.relations import rows_read_as_list
+from djust.compiler.runtime import first_row, last_row
 from djust.compiler.tree import build_access_tree
 from examples.rentals.models import Lease, Property, Unit
 from tests import factories

@@ -3,8 +3,7 @@ from django.db import connection, models
 from django.test.utils import CaptureQueriesContext, isolate_apps
 from django.utils.functional import lazy
 
-from djust.compiler import compile_serializer
-from djust.compiler import plan as plan_module
+from djust.compiler import compile_serializer, relations
 from djust.compiler.emit import build_function
 from djust.compiler.projection import (
     Relation,
@@ -288,10 +287,10 @@ def test_many_to_many_keyed_by_another_column_keeps_the_instance_path():
 def test_a_related_manager_that_is_not_plain_rows_keeps_the_instance_path(monkeypatch):
     seed(scale=0.05)
     serializer = compile_serializer(Property, S3)
-    original = plan_module.related_queryset
+    original = relations.related_queryset
     # A default manager returning distinct() rows: values_list() would
     # collapse equal tuples that are different rows.
-    monkeypatch.setattr(plan_module, "related_queryset",
+    monkeypatch.setattr(relations, "related_queryset",
                         lambda model: original(model).distinct())
     assert fetch(Property.objects.all(), serializer.build_projection()[1]) is None
     assert serializer.many(Property.objects.all()) == instance_path(

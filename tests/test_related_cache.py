@@ -14,7 +14,7 @@ from django.db.models.fields.related_descriptors import ForwardManyToOneDescript
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from djust.compiler import compile_serializer
-from djust.compiler.lowering import related_cache_key
+from djust.compiler.relations import related_cache_key
 from tests.testapp.models import (
     Author,
     Biography,

@@ -7,11 +7,16 @@ so a traceback's line numbers point at the rendered source, which is
 registered in ``linecache`` under a deterministic filename — then checks
 the bytecode of every code object with the ``bytecode`` package before the function may run:
 
-- global names loaded are the namespace's helpers or allowed builtins;
+- global names loaded are helpers or builtins of ``runtime``'s table, or
+  constants the namespace declares, and present in the namespace;
 - no import, class-building, global-store or attribute-store opcodes.
 
 A failed check is a compiler bug: ``VerificationError`` is raised and the
 function is never called.
+
+Source a shared store hands back goes through the same steps after
+rendering (``load_function``), with the globals rebuilt from the
+description the store keeps (``namespace_for``).
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ import logging
 import sys
 import types
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import bytecode
 
-from djust.compiler.lowering import ALLOWED_BUILTINS, LOOKUP_HELPER
+from djust.compiler import runtime
+from djust.compiler.runtime import LOOKUP_HELPER, loadable_names
 from djust.compiler.unparse import Unsupported, unparse
 
 logger = logging.getLogger("djust.emit")
@@ -117,15 +124,72 @@ def build_function(module: ast.Module, namespace: dict, *, name: str, filename: 
     source = render_source(module)
     if (check_round_trip or CHECK_ROUND_TRIP) and ast.dump(ast.parse(source)) != ast.dump(module):
         raise VerificationError(f"{filename}: rendered source does not match the lowered AST")
+    function, verification = _define(source, namespace, name=name, filename=filename)
+    return function, source, verification
+
+
+def load_function(source: str, namespace: dict, *, name: str, filename: str):
+    """Compile source handed back by a store, verify it, and return
+    ``(function, verification)``: the steps of ``build_function`` after
+    rendering, so stored code passes exactly the check fresh code passes.
+    A failure raises ``VerificationError`` (``SyntaxError`` for text that
+    does not parse) before the module body, which only defines the
+    function, runs.
+
+        >>> function, report = load_function("def f(o):\\n    return o\\n",
+        ...     {"__builtins__": {}}, name="f", filename="<djust doc>")
+        >>> function(2), report.code_objects
+        (2, 2)
+    """
+    return _define(source, namespace, name=name, filename=filename)
+
+
+def _define(source: str, namespace: dict, *, name: str, filename: str):
     code = compile(source, filename, "exec", dont_inherit=True)
     verification = verify(code, namespace, filename=filename)
+    # A traceback through the function then shows its lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     scope = dict(namespace)
     # Only the function definition runs here: the verifier saw the module code.
     exec(code, scope)
-    function = scope[name]
+    function = scope.get(name)
+    if not callable(function):
+        raise VerificationError(f"{filename}: the source defines no function {name!r}")
     function.source = source
-    return function, source, verification
+    return function, verification
+
+
+def namespace_for(helpers: Iterable[str], mode: str, constants: Mapping[str, Iterable]) -> dict:
+    """The globals of generated code described by name: the run-time helpers
+    it loads, the output mode (for the leaf encoder) and its constants'
+    specs (``runtime.resolve_constant``). A store keeps this description,
+    never the objects; a name outside ``runtime``'s table or a spec that no
+    longer resolves raises ``VerificationError``.
+
+        >>> namespace = namespace_for(["_lookup"], "json", {"_model_1": ["model", "rentals.Unit"]})
+        >>> sorted(namespace)
+        ['__builtins__', '__djust_constants__', '_lookup', '_model_1']
+    """
+    namespace: dict = {}
+    for helper in helpers:
+        if helper == runtime.ENCODER:
+            namespace[helper] = runtime.encoder_for(mode)
+        elif helper in runtime.HELPERS:
+            namespace[helper] = runtime.HELPERS[helper]
+        else:
+            raise VerificationError(f"asks for an unknown helper {helper!r}")
+    namespace["__builtins__"] = runtime.builtins_namespace()
+    specs = {}
+    for constant, spec in constants.items():
+        if not (constant.startswith("_") and constant.isidentifier()) or constant in namespace:
+            raise VerificationError(f"asks for a constant under the name {constant!r}")
+        specs[constant] = tuple(spec)
+        try:
+            namespace[constant] = runtime.resolve_constant(specs[constant])
+        except (LookupError, ValueError, TypeError) as exc:
+            raise VerificationError(f"constant {constant!r}: {exc}") from exc
+    namespace[runtime.CONSTANTS_KEY] = specs
+    return namespace
 
 
 def verify(code: types.CodeType, namespace: dict, *, filename: str = "") -> Verification:
@@ -135,7 +199,7 @@ def verify(code: types.CodeType, namespace: dict, *, filename: str = "") -> Veri
         ...        {"__builtins__": {}}).globals_loaded
         ('str',)
     """
-    allowed = set(namespace) - {"__builtins__"} | set(ALLOWED_BUILTINS)
+    allowed = loadable_names(namespace)
     loaded: set[str] = set()
     lookups = 0
     count = 0

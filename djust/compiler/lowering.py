@@ -21,26 +21,27 @@ nodes produce no piece at all.
 from __future__ import annotations
 
 import ast
-import builtins
-import functools
-import inspect
 import keyword
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from django.db import models
-from django.utils.hashable import make_hashable
 
 from djust.compiler import runtime
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR
+from djust.compiler.relations import (
+    display_table,
+    list_attribute,
+    method_strategy,
+    prefetch_cache_name,
+    related_cache_key,
+    relation_is_ordered,
+    rows_read_as_list,
+)
+from djust.compiler.runtime import CONSTANTS_KEY, HELPERS, LOOKUP_HELPER
 
 MODES = ("json", "python")
-
-# Builtins generated code may use; emit's verifier allows exactly these.
-ALLOWED_BUILTINS = (
-    "AttributeError", "Exception", "KeyError", "callable", "getattr", "len", "list", "str",
-)
 
 # Field classes whose Python values are already JSON values.
 _PLAIN_FIELDS = frozenset({
@@ -59,210 +60,9 @@ _KEPT_FIELDS = _PLAIN_FIELDS | {
 _RELATION_KINDS = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK)
 _MODEL_VALUED = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK, Kind.PICK)
 
-# -------------------------------------------------------- listed rows
-#
-# ``Serializer.many`` prefetches a relation only the serializer reads into a
-# plain list attribute (``plan.QueryPlan.apply(..., lists=True)``): Django
-# then skips building a related manager and a queryset per row. The
-# generated code reads that list first, then the prefetch cache, then the
-# manager, so a serializer called on rows loaded any other way stays right.
-
-LIST_PREFIX = "_djust_"
-
-
-def list_attribute(accessor: str) -> str:
-    """The attribute holding the listed rows of relation ``accessor``.
-
-        >>> list_attribute("units")
-        '_djust_units'
-    """
-    return LIST_PREFIX + accessor
-
-
-def rows_read_as_list(node: Node) -> bool:
-    """True when every read of the rows of the TO_MANY ``node`` (``all``,
-    ``count``, ``exists``, ``first``, ``last``, ``*``, an index) is answered
-    from a plain list exactly as from the prefetched queryset.
-
-        >>> from examples.rentals.models import Property
-        >>> from djust.compiler.tree import build_access_tree
-        >>> tree = build_access_tree(Property, ["units.count", "units.all.*.number"])
-        >>> rows_read_as_list(tree.child("units"))
-        True
-    """
-    return all(_row_read_is_plain(child) for child in node.children
-               if child.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK))
-
-
-def _row_read_is_plain(node: Node) -> bool:
-    if node.kind is Kind.AGGREGATE:
-        return node.segment in ("count", "exists")
-    if node.kind is Kind.PICK:
-        return node.segment in ("first", "last")
-    if node.kind is not Kind.ALL:
-        return False
-    for child in node.children:
-        if child.segment == STAR or _is_index(child.segment):
-            continue
-        if child.kind is Kind.SENSITIVE or child.segment.startswith("_"):
-            continue  # no piece is generated for it
-        if not _row_read_is_plain(child):
-            return False
-    return True
-
-
-def rows_exist(rows) -> bool:
-    """``exists()`` of related rows, answered by a list's truth.
-
-        >>> rows_exist([])
-        False
-    """
-    return bool(rows) if rows.__class__ is list else rows.exists()
-
-
-def first_row(rows, ordered: bool):
-    """``first()`` of related rows: a listed relation answers as Django
-    does, the first row when ordered, else the row with the smallest pk.
-
-        >>> first_row([], True) is None
-        True
-    """
-    if rows.__class__ is not list:
-        return runtime.pick_first(rows)
-    if not rows:
-        return None
-    return rows[0] if ordered else min(rows, key=_pk)
-
-
-def last_row(rows, ordered: bool):
-    """``last()`` of related rows: the last row when ordered, else max pk.
-
-        >>> last_row([], False) is None
-        True
-    """
-    if rows.__class__ is not list:
-        return runtime.pick_last(rows)
-    if not rows:
-        return None
-    return rows[-1] if ordered else max(rows, key=_pk)
-
-
-def _pk(row):
-    return row.pk
-
-
-def relation_is_ordered(model: type | None) -> bool:
-    """Whether the related manager of ``model`` orders its rows, as the
-    planned prefetch queryset (started from the same manager) does.
-
-        >>> from examples.rentals.models import Unit
-        >>> relation_is_ordered(Unit) == Unit.objects.all().ordered
-        True
-    """
-    if model is None:
-        return False
-    try:
-        from djust.compiler.plan import related_queryset
-    except ModuleNotFoundError as error:
-        # Without a plan no rows are ever listed: the answer is unused.
-        if error.name != "djust.compiler.plan":
-            raise
-        return False
-    return related_queryset(model).ordered
-
-
-# ------------------------------------------------ get_FOO_display tables
-#
-# Django's get_FOO_display() rebuilds a dict of the field's choices on every
-# call (make_hashable over a fresh flatchoices list): on a typical row that
-# costs more than everything else the serializer does. When the method is the
-# one Django installed and the choices are fixed (not a callable, which Django
-# calls again each time), the table is built once, at compile time, from the
-# same expression. Generated code reads it only for instances of exactly the
-# compiled model, whose method it is, and calls the method for anything else:
-# a subclass may override it, and a value missing from the table or
-# unhashable is Django's to answer.
-#
-# The table and the model class are the serializer's *constants*: globals
-# named by lowering and described by a spec — ("model", label) or
-# ("display", label, method name) — that ``resolve_constant`` turns back into
-# the live object, so the shared store can rebuild them for stored source.
-
-CONSTANTS_KEY = "__djust_constants__"
-
-
-def display_table(model: type, method: str) -> dict | None:
-    """The value → label table ``model.<method>()`` reads, or None when it
-    cannot be built once (not Django's own method, or callable choices).
-
-        >>> from examples.rentals.models import Lease
-        >>> display_table(Lease, "get_status_display")["active"]
-        'Active'
-    """
-    static = inspect.getattr_static(model, method, None)
-    if not isinstance(static, functools.partialmethod):
-        return None
-    if static.func is not models.Model._get_FIELD_display or static.args:
-        return None
-    model_field = static.keywords.get("field")
-    if not isinstance(model_field, models.Field):
-        return None
-    # A list after Django normalizes them; a callable stays a
-    # CallableChoiceIterator, evaluated on every call.
-    if not isinstance(model_field.choices, (list, tuple)):
-        return None
-    return dict(make_hashable(model_field.flatchoices))
-
-
-def resolve_constant(spec: tuple):
-    """The live object a constant spec names; LookupError when it is gone.
-
-        >>> from examples.rentals.models import Lease
-        >>> resolve_constant(("model", "rentals.Lease")) is Lease
-        True
-    """
-    from django.apps import apps
-
-    kind, label, *rest = spec
-    model = apps.get_model(label)
-    if kind == "model" and not rest:
-        return model
-    if kind == "display" and len(rest) == 1:
-        table = display_table(model, rest[0])
-        if table is None:
-            raise LookupError(f"{label}.{rest[0]}() no longer reads fixed choices")
-        return table
-    raise LookupError(f"unknown serializer constant {spec!r}")
-
-
 def _labels_are_text(table: dict) -> bool:
     # force_str() leaves an exact str as it is: such labels need no call.
     return all(label.__class__ is str for label in table.values())
-
-
-HELPERS = {
-    "_MISSING": runtime.MISSING,
-    "_lookup": runtime.resolve_lookup,
-    "_call": runtime.call_like_template,
-    "_silent": runtime.handled_error_is_silent,
-    "_dt": runtime.encode_datetime,
-    "_time": runtime.encode_time,
-    "_dur": runtime.encode_duration,
-    "_Displayed": runtime.Displayed,
-    "_Rows": runtime.Rows,
-    "_first": runtime.pick_first,
-    "_PLAIN": runtime.PLAIN_TYPES,
-    "_last": runtime.pick_last,
-    "_kept": runtime.is_kept_leaf,
-    "_truthy": runtime.truthy_text,
-    "_is_rows": runtime.is_rows,
-    "_ShownList": runtime.ShownList,
-    "_exists": rows_exist,
-    "_first_row": first_row,
-    "_last_row": last_row,
-    "_label": runtime.choice_label,
-}
-LOOKUP_HELPER = "_lookup"
 
 
 def is_plain_identifier(segment: str) -> bool:
@@ -403,105 +203,6 @@ def _comprehension(element: ast.expr, var: str, iterable: ast.expr) -> ast.ListC
     return ast.ListComp(elt=element, generators=[generator])
 
 
-# ----------------------------------------------------------- model facts
-
-
-def prefetch_cache_name(model: type | None, accessor: str) -> str | None:
-    """The key under which ``prefetch_related`` stores ``accessor``'s rows.
-
-    Reverse ForeignKey: the relation's cache name (its accessor); forward
-    ManyToMany: the field name; reverse ManyToMany: the related query name;
-    GenericRelation: the field's attname.
-
-        >>> from examples.rentals.models import Amenity, Property
-        >>> prefetch_cache_name(Property, "units"), prefetch_cache_name(Amenity, "properties")
-        ('units', 'properties')
-    """
-    from django.db.models.fields.related_descriptors import (
-        ManyToManyDescriptor,
-        ReverseManyToOneDescriptor,
-    )
-
-    if model is None:
-        return None
-    descriptor = inspect.getattr_static(model, accessor, None)
-    if isinstance(descriptor, ManyToManyDescriptor):
-        if descriptor.reverse:
-            return descriptor.rel.field.related_query_name()
-        return descriptor.field.name
-    if isinstance(descriptor, ReverseManyToOneDescriptor):
-        if _is_generic_relation(descriptor):
-            return descriptor.field.attname
-        return descriptor.rel.cache_name
-    return None
-
-
-def related_cache_key(model: type | None, name: str) -> str | None:
-    """The ``_state.fields_cache`` key under which Django's own descriptor
-    for the to-one relation ``name`` of ``model`` keeps the related object,
-    or None when ``name`` is read some other way.
-
-    On a cache hit those descriptors return the cached object (or raise for
-    a ``None`` the relation does not allow); generated code reads the same
-    dict and leaves every other case (a miss, ``None``) to the descriptor.
-
-        >>> from examples.rentals.models import Lease
-        >>> related_cache_key(Lease, "tenant"), related_cache_key(Lease, "units")
-        ('tenant', None)
-    """
-    from django.db.models.fields.related_descriptors import (
-        ForwardManyToOneDescriptor,
-        ForwardOneToOneDescriptor,
-        ReverseOneToOneDescriptor,
-    )
-
-    if model is None:
-        return None
-    descriptor = inspect.getattr_static(model, name, None)
-    # Exactly Django's classes: a subclass may answer from somewhere else.
-    if descriptor.__class__ in (ForwardManyToOneDescriptor, ForwardOneToOneDescriptor):
-        return descriptor.field.cache_name
-    if descriptor.__class__ is ReverseOneToOneDescriptor:
-        return descriptor.related.cache_name
-    return None
-
-
-def _is_generic_relation(descriptor) -> bool:
-    try:
-        from django.contrib.contenttypes.fields import ReverseGenericManyToOneDescriptor
-    except ImportError:  # pragma: no cover - contenttypes is part of Django
-        return False
-    return isinstance(descriptor, ReverseGenericManyToOneDescriptor)
-
-
-def method_strategy(model: type | None, name: str) -> str:
-    """How a template treats ``instance.<name>`` for a method of ``model``.
-
-    ``"call"``: a plain function callable with no arguments; ``"keep"``:
-    marked ``do_not_call_in_templates`` (the bound method is the value);
-    ``"absent"``: ``alters_data`` or arguments required; ``"dynamic"``:
-    anything else, resolved at run time.
-
-        >>> from examples.rentals.models import Lease
-        >>> method_strategy(Lease, "days_until_expiration"), method_strategy(Lease, "delete")
-        ('call', 'absent')
-    """
-    if model is None:
-        return "dynamic"
-    function = inspect.getattr_static(model, name, None)
-    if not inspect.isfunction(function):
-        return "dynamic"
-    if getattr(function, "do_not_call_in_templates", False):
-        return "keep"
-    if getattr(function, "alters_data", False):
-        return "absent"
-    try:
-        inspect.signature(function).bind(None)
-    except TypeError:
-        return "absent"
-    return "call"
-
-
 # ------------------------------------------------------- representation
 
 
@@ -574,9 +275,9 @@ class _Lowerer:
 
     def namespace(self) -> dict:
         helpers = {name: HELPERS[name] for name in sorted(self.used) if name in HELPERS}
-        if "_encode" in self.used:
-            helpers["_encode"] = runtime.encoder_for(self.mode)
-        helpers["__builtins__"] = {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
+        if runtime.ENCODER in self.used:
+            helpers[runtime.ENCODER] = runtime.encoder_for(self.mode)
+        helpers["__builtins__"] = runtime.builtins_namespace()
         if self.constants:
             for name, (_, value) in self.constants.items():
                 helpers[name] = value

@@ -57,9 +57,14 @@ from django.db.models.query import ModelIterable, QuerySet, RawQuerySet
 
 from djust import conf
 from djust.compiler.introspect import attribute_reads
-from djust.compiler.lowering import list_attribute, rows_read_as_list
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import join_path, normalize_paths
+from djust.compiler.relations import (
+    generic_targets,
+    list_attribute,
+    related_queryset,
+    rows_read_as_list,
+)
 from djust.compiler.tree import build_access_tree, build_read_tree
 
 logger = logging.getLogger("djust.compiler.plan")
@@ -663,36 +668,6 @@ class _Planner:
             self.analyzing.discard(key)
 
 
-def generic_targets(model: type, name: str) -> tuple[type, ...]:
-    """The models a GenericForeignKey ``model.<name>`` is known to point at:
-    those declaring a GenericRelation over its content type and object id
-    fields, one per content type, sorted by label.
-
-        >>> from tests.testapp.models import Comment
-        >>> [target.__name__ for target in generic_targets(Comment, "target")]
-        ['Book']
-    """
-    from django.apps import apps
-    from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
-
-    gfk = next((f for f in model._meta.private_fields
-                if isinstance(f, GenericForeignKey) and f.name == name), None)
-    if gfk is None:
-        return ()
-    found: dict[str, type] = {}
-    for candidate in apps.get_models():
-        for relation in candidate._meta.private_fields:
-            if (isinstance(relation, GenericRelation)
-                    and relation.related_model is model
-                    and relation.content_type_field_name == gfk.ct_field
-                    and relation.object_id_field_name == gfk.fk_field):
-                # Django fetches one queryset per content type, and the
-                # content type of a proxy is its concrete model's by default.
-                target = candidate._meta.concrete_model if gfk.for_concrete_model else candidate
-                found[target._meta.label] = target
-    return tuple(found[label] for label in sorted(found))
-
-
 def _paths_below(node: Node) -> tuple[str, ...]:
     """The paths read below ``node``, relative to its value (``""`` when it
     is displayed)."""
@@ -795,26 +770,6 @@ def _describe_level(level: Level, indent: int) -> list[str]:
 
 
 # -- applying ------------------------------------------------------------------
-
-
-def related_queryset(model: type) -> QuerySet:
-    """The queryset a related manager of ``model`` starts from: Django builds
-    related managers from ``model._default_manager.__class__``, instantiated
-    without arguments.
-
-        >>> from examples.rentals.models import Unit
-        >>> related_queryset(Unit).model.__name__
-        'Unit'
-    """
-    manager_class = model._default_manager.__class__
-    try:
-        manager = manager_class()
-    except TypeError:
-        # A manager needing arguments cannot back a related manager either;
-        # the configured instance is the closest faithful choice.
-        return model._default_manager.get_queryset()
-    manager.model = model
-    return manager.get_queryset()
 
 
 def _merge(queryset: QuerySet, level: Level, notes: list[str], prune: bool,

@@ -48,93 +48,17 @@ returns None.
 from __future__ import annotations
 
 import ast
-import collections
-import inspect
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
-from django.db.models.fields.related_descriptors import (
-    ManyToManyDescriptor,
-    ReverseManyToOneDescriptor,
-)
 from django.db.models.query import ModelIterable
-from django.utils.encoding import force_str
-from django.utils.hashable import make_hashable
 
-from djust.compiler import introspect, lowering, runtime
+from djust.compiler import introspect, lowering, relations, runtime
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR
+from djust.compiler.relations import Relation, choice_labels, method_strategy, to_many_relation
 
 ORM_SEPARATOR = "__"
-
-
-def display_choice(choices: dict, value):
-    """What ``get_FOO_display()`` returns for ``value``: Django's own rule.
-
-        >>> display_choice({"a": "A"}, "a"), display_choice({"a": "A"}, ["b"])
-        ('A', "['b']")
-    """
-    return force_str(choices.get(make_hashable(value), value), strings_only=True)
-
-
-def choice_labels(model_field) -> dict:
-    """The field's choices as ``get_FOO_display()`` shows them now: each
-    label already turned into text in the active language, so a row's value
-    is one dict lookup (``display_choice`` for values outside it).
-
-        >>> from examples.rentals.models import Lease
-        >>> choice_labels(Lease._meta.get_field("status"))["expired"]
-        'Expired'
-    """
-    return {value: force_str(label, strings_only=True)
-            for value, label in make_hashable(model_field.flatchoices)}
-
-
-# ------------------------------------------------------------ what projects
-
-
-@dataclass(frozen=True)
-class Relation:
-    """A to-many relation as one query: the related model and its lookup
-    back to the parent (``Unit`` and ``"property"`` for ``Property.units``)."""
-
-    model: type
-    lookup: str
-    many_to_many: bool
-
-
-def to_many_relation(model, accessor: str) -> Relation | None:
-    """The ``Relation`` behind ``model.<accessor>``, or None when its rows
-    cannot be read as ``values_list()`` rows keyed by the parent's pk.
-
-        >>> from examples.rentals.models import Property
-        >>> relation = to_many_relation(Property, "units")
-        >>> relation.model.__name__, relation.lookup, relation.many_to_many
-        ('Unit', 'property', False)
-    """
-    descriptor = inspect.getattr_static(model, accessor, None)
-    if isinstance(descriptor, ManyToManyDescriptor):
-        m2m = descriptor.rel.field if descriptor.reverse else descriptor.field
-        if descriptor.reverse:
-            related, lookup = m2m.model, m2m.name
-        else:
-            related, lookup = m2m.related_model, m2m.related_query_name()
-        if related is model or lookup.endswith("+"):
-            return None  # self-referential or hidden: no plain lookup back
-        # The join table's keys must be both models' pks (no to_field), or
-        # the key column read back is not the parent's pk.
-        if (m2m.m2m_target_field_name() != m2m.related_model._meta.pk.name
-                or m2m.m2m_reverse_target_field_name() != m2m.model._meta.pk.name):
-            return None
-        return Relation(related, lookup, True)
-    if isinstance(descriptor, ReverseManyToOneDescriptor):
-        foreign_key = descriptor.rel.field
-        if lowering._is_generic_relation(descriptor) or foreign_key.remote_field.model is not model:
-            return None
-        if foreign_key.target_field is not model._meta.pk:
-            return None  # to_field: keyed by another column than the pk
-        return Relation(foreign_key.model, foreign_key.name, False)
-    return None
 
 
 def is_projectable(tree: Node) -> bool:
@@ -163,7 +87,7 @@ def row_code(model, node: Node) -> introspect.RowCode | None:
         return None
     name = node.field or node.segment
     if node.kind is Kind.METHOD:
-        if node.get("static") or lowering.method_strategy(model, name) != "call":
+        if node.get("static") or method_strategy(model, name) != "call":
             return None
         return introspect.row_code(model, name, "method")
     if node.kind is Kind.PROPERTY:
@@ -286,11 +210,9 @@ def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
     One query per level, as ``prefetch_related`` makes; a level whose parents
     have no key runs none.
     """
-    from djust.compiler.plan import related_queryset
-
     # A related manager whose own queryset is distinct, sliced, combined or
     # prefetching would not give the same rows as values_list(): instances.
-    starts = [related_queryset(level.model) for level in spec.levels]
+    starts = [relations.related_queryset(level.model) for level in spec.levels]
     if not all(queryset_accepts_projection(start) and not start.query.is_sliced
                for start in starts):
         return None
@@ -645,13 +567,14 @@ def lower_projection(tree: Node, mode: str, *, name: str):
         **({"type_params": []} if "type_params" in ast.FunctionDef._fields else {}),
     )
     namespace = projector.lowerer.namespace()
-    namespace["_display"] = display_choice
-    namespace["_Groups"] = collections.defaultdict
-    namespace["_blank"] = runtime.blank_instance
-    namespace["_drop"] = runtime.drop_missing
-    namespace.update(projector.functions)
+    for helper in ("_display", "_Groups", "_blank", "_drop"):
+        namespace[helper] = runtime.HELPERS[helper]
     fields = dict(projector.choices)
-    namespace["_choice_map"] = lambda helper: choice_labels(fields[helper])
+    # Built per compilation: declared as constants no store can rebuild.
+    made = {**projector.functions, "_choice_map": lambda helper: choice_labels(fields[helper])}
+    namespace.update(made)
+    declared = namespace.setdefault(runtime.CONSTANTS_KEY, {})
+    declared.update({name: ("local", name) for name in made})
     levels = tuple(
         Level(model=level.model, lookup=level.lookup, columns=tuple(level.names),
               parent=level.parent, key=level.key, runs=frozenset(level.runs))

@@ -20,6 +20,8 @@ one lookup bit at a time, and the leaf encodings of both output modes:
 
 from __future__ import annotations
 
+import builtins
+import collections
 import datetime
 import decimal
 import functools
@@ -36,6 +38,7 @@ from django.template.base import VariableDoesNotExist
 from django.utils.duration import duration_iso_string
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
+from django.utils.hashable import make_hashable
 
 
 class _Missing:
@@ -536,28 +539,63 @@ def pick_first(queryset):
     """
     if not rows_are_loaded(queryset):
         return queryset.first()
-    rows = queryset._result_cache
-    if not rows:
-        return None
-    if queryset.ordered:
-        return rows[0]
-    return min(rows, key=_pk)
+    return _first_of(queryset._result_cache, queryset.ordered)
 
 
 def pick_last(queryset):
     """``last()`` of a related queryset: the last ordered row, else max pk."""
     if not rows_are_loaded(queryset):
         return queryset.last()
-    rows = queryset._result_cache
+    return _last_of(queryset._result_cache, queryset.ordered)
+
+
+def _first_of(rows, ordered: bool):
     if not rows:
         return None
-    if queryset.ordered:
-        return rows[-1]
-    return max(rows, key=_pk)
+    return rows[0] if ordered else min(rows, key=_pk)
+
+
+def _last_of(rows, ordered: bool):
+    if not rows:
+        return None
+    return rows[-1] if ordered else max(rows, key=_pk)
 
 
 def _pk(instance):
     return instance.pk
+
+
+def rows_exist(rows) -> bool:
+    """``exists()`` of related rows, answered by a list's truth.
+
+        >>> rows_exist([])
+        False
+    """
+    return bool(rows) if rows.__class__ is list else rows.exists()
+
+
+def first_row(rows, ordered: bool):
+    """``first()`` of related rows: a listed relation (``relations.list_attribute``)
+    answers as Django does, the first row when ordered, else the row with
+    the smallest pk.
+
+        >>> first_row([], True) is None
+        True
+    """
+    if rows.__class__ is not list:
+        return pick_first(rows)
+    return _first_of(rows, ordered)
+
+
+def last_row(rows, ordered: bool):
+    """``last()`` of related rows: the last row when ordered, else max pk.
+
+        >>> last_row([], False) is None
+        True
+    """
+    if rows.__class__ is not list:
+        return pick_last(rows)
+    return _last_of(rows, ordered)
 
 
 _PICKS = {"first": pick_first, "last": pick_last}
@@ -585,3 +623,112 @@ def _loaded_rows(current, method: str):
         return None
     return current
 
+
+
+def display_choice(choices: dict, value):
+    """What ``get_FOO_display()`` returns for ``value``: Django's own rule.
+
+        >>> display_choice({"a": "A"}, "a"), display_choice({"a": "A"}, ["b"])
+        ('A', "['b']")
+    """
+    return choice_label(choices.get(make_hashable(value), value))
+
+
+# ------------------------------------------------ what generated code loads
+#
+# The one table of the globals generated code may load: emit's verifier
+# accepts a name only when it is listed here, or is a serializer constant
+# the function's namespace declares under CONSTANTS_KEY.
+
+# Builtins generated code may use.
+ALLOWED_BUILTINS = (
+    "AttributeError", "Exception", "KeyError", "callable", "getattr", "len", "list", "str",
+)
+
+HELPERS = {
+    "_MISSING": MISSING,
+    "_lookup": resolve_lookup,
+    "_call": call_like_template,
+    "_silent": handled_error_is_silent,
+    "_dt": encode_datetime,
+    "_time": encode_time,
+    "_dur": encode_duration,
+    "_Displayed": Displayed,
+    "_Rows": Rows,
+    "_first": pick_first,
+    "_PLAIN": PLAIN_TYPES,
+    "_last": pick_last,
+    "_kept": is_kept_leaf,
+    "_truthy": truthy_text,
+    "_is_rows": is_rows,
+    "_ShownList": ShownList,
+    "_exists": rows_exist,
+    "_first_row": first_row,
+    "_last_row": last_row,
+    "_label": choice_label,
+    # values_list() row projections (``projection``).
+    "_display": display_choice,
+    "_Groups": collections.defaultdict,
+    "_blank": blank_instance,
+    "_drop": drop_missing,
+}
+# The generic leaf encoder: the output mode's (``modes``).
+ENCODER = "_encode"
+# Django's own lookup rules at run time: explain() counts its calls.
+LOOKUP_HELPER = "_lookup"
+
+# A serializer's constants: globals the lowerer names (``_model_1``,
+# ``_display_2``) for objects it resolved at compile time, each described
+# by a spec — ("model", label) or ("display", label, method name) — that
+# ``resolve_constant`` turns back into the live object, so a shared store
+# can rebuild them for stored source. The namespace maps CONSTANTS_KEY to
+# {name: spec}.
+CONSTANTS_KEY = "__djust_constants__"
+
+
+def resolve_constant(spec: tuple):
+    """The live object a constant spec names; LookupError when it is gone.
+
+        >>> from examples.rentals.models import Lease
+        >>> resolve_constant(("model", "rentals.Lease")) is Lease
+        True
+    """
+    from django.apps import apps
+
+    from djust.compiler.relations import display_table
+
+    kind, label, *rest = spec
+    if kind == "local":
+        raise LookupError(f"{label!r} is built per compilation and cannot be stored")
+    model = apps.get_model(label)
+    if kind == "model" and not rest:
+        return model
+    if kind == "display" and len(rest) == 1:
+        table = display_table(model, rest[0])
+        if table is None:
+            raise LookupError(f"{label}.{rest[0]}() no longer reads fixed choices")
+        return table
+    raise LookupError(f"unknown serializer constant {spec!r}")
+
+
+def builtins_namespace() -> dict:
+    """The restricted ``__builtins__`` of generated code.
+
+        >>> sorted(builtins_namespace()) == sorted(ALLOWED_BUILTINS)
+        True
+    """
+    return {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
+
+
+def loadable_names(namespace: dict) -> frozenset[str]:
+    """The globals code run in ``namespace`` may load: the table's helpers
+    and builtins, and the constants the namespace declares.
+
+        >>> sorted(loadable_names({"_lookup": resolve_lookup, "_x": 1}))[:3]
+        ['AttributeError', 'Exception', 'KeyError']
+        >>> "_x" in loadable_names({"_x": 1})
+        False
+    """
+    declared = set(namespace.get(CONSTANTS_KEY, ()))
+    helpers = {name for name in namespace if name in HELPERS or name == ENCODER}
+    return frozenset(helpers | (declared & set(namespace)) | set(ALLOWED_BUILTINS))
