@@ -66,7 +66,10 @@ def _answers_ping(port: int) -> bool:
 
 class Server:
     """One redis-server process on a fixed loopback port; ``stop()`` and
-    ``start()`` may be called again (the fault tests do)."""
+    ``start()`` may be called again (the fault tests do, and ``run.py test``
+    restarts a server that stopped between two phases)."""
+
+    name = "redis-server"
 
     def __init__(self, binary: str, port: int | None = None):
         self.binary = binary
@@ -77,6 +80,11 @@ class Server:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What the tests read to connect."""
+        return {ENV_VAR: self.url}
 
     def start(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -96,6 +104,10 @@ class Server:
                 raise RedisUnavailable(f"redis-server did not answer on port {self.port}")
             # Polling a just-spawned server: not a synchronisation between our threads.
             time.sleep(0.01)
+
+    def alive(self) -> bool:
+        """Whether the server answers PING."""
+        return _answers_ping(self.port)
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -140,7 +152,7 @@ def running() -> Iterator[dict[str, str]]:
     with server() as instance:
         print(f"[redisserver] redis-server ({instance.binary}) on 127.0.0.1:{instance.port}",
               flush=True)
-        yield {ENV_VAR: instance.url}
+        yield instance.environment
 
 
 if __name__ == "__main__":
