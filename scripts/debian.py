@@ -12,6 +12,9 @@ import shutil
 import socket
 import subprocess
 
+# apt-get update once per process: run.py installs up to three packages.
+_package_lists_fresh = False
+
 
 def can_install() -> bool:
     return os.geteuid() == 0 and shutil.which("apt-get") is not None
@@ -22,9 +25,12 @@ def install(package: str, *, no_recommends: bool = False) -> bool:
     if not can_install():
         return False
     print(f"[debian] installing Debian's {package} package", flush=True)
+    global _package_lists_fresh
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     quiet = {"stdout": subprocess.DEVNULL}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, **quiet)
+    if not _package_lists_fresh:
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, **quiet)
+        _package_lists_fresh = True
     extra = ["--no-install-recommends"] if no_recommends else []
     subprocess.run(["apt-get", "install", "-y", "-q", *extra, package], check=True, env=env,
                    **quiet)
