@@ -1,5 +1,6 @@
 """Settings for the bundled rentals example (the README's demo command)."""
 
+import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -44,7 +45,8 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "rentals.sqlite3",
+        # `run.py demo --database PATH` serves another file (its test does).
+        "NAME": os.environ.get("DJUST_DEMO_DATABASE") or BASE_DIR / "rentals.sqlite3",
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
