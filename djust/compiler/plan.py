@@ -60,6 +60,8 @@ from djust.compiler.introspect import attribute_reads
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import join_path, normalize_paths
 from djust.compiler.relations import (
+    GENERIC_RELATION,
+    REVERSE_FK,
     generic_targets,
     list_attribute,
     related_queryset,
@@ -571,7 +573,7 @@ class _Planner:
         sets it to the prefetching instance unless the row already caches it,
         so joining it would replace that instance with a fresh copy. Many to
         many and generic relations set nothing on their rows."""
-        if node.get("relation") != "reverse_fk":
+        if node.get("relation") != REVERSE_FK:
             return None
         parent = here.down("", orm=here.orm, attribute=here.attribute)
         return _Back(node.get("remote_field"), model, parent, level)
@@ -580,13 +582,13 @@ class _Planner:
                        inner: _LevelBuilder, here: _Here) -> None:
         """Columns Django reads to hand prefetched rows to their owners."""
         relation = node.get("relation")
-        if relation == "reverse_fk":
+        if relation == REVERSE_FK:
             remote = target._meta.get_field(node.get("remote_field"))
             inner.need(remote.name)
             for local in remote.to_fields or ():
                 if local:
                     level.need(here.orm + local)
-        elif relation == "generic_relation":
+        elif relation == GENERIC_RELATION:
             inner.need(node.get("ct_field"))
             inner.need(node.get("fk_field"))
 

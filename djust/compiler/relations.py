@@ -43,29 +43,6 @@ REVERSE_M2M = "reverse_m2m"
 GENERIC_RELATION = "generic_relation"
 
 
-def relation_kind(entry) -> str:
-    """The to-many kind of a relation ``_meta.get_fields()`` lists: a
-    ManyToManyField, a GenericRelation or a reverse relation (not one-to-one).
-
-        >>> from examples.rentals.models import Property
-        >>> relation_kind(Property._meta.get_field("units"))
-        'reverse_fk'
-    """
-    if _is_generic_relation_field(entry):
-        return GENERIC_RELATION
-    if entry.auto_created and not entry.concrete:
-        return REVERSE_M2M if entry.many_to_many else REVERSE_FK
-    return M2M
-
-
-def _is_generic_relation_field(entry) -> bool:
-    try:
-        from django.contrib.contenttypes.fields import GenericRelation
-    except ImportError:  # pragma: no cover - contenttypes is part of Django
-        return False
-    return isinstance(entry, GenericRelation)
-
-
 def is_generic_relation(descriptor) -> bool:
     """True for the descriptor of a GenericRelation accessor.
 

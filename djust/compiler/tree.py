@@ -72,7 +72,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 import threading
 import warnings
 from collections.abc import Iterable
@@ -82,6 +81,7 @@ from django.db import models
 from django.utils.functional import cached_property as django_cached_property
 
 from djust import conf
+from djust.compiler import relations
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR, Branch, branch_paths, join_path, normalize_paths, split_path
 
@@ -89,7 +89,6 @@ logger = logging.getLogger("djust.compiler.tree")
 
 MANAGER_AGGREGATES = ("count", "exists")
 MANAGER_PICKS = ("first", "last")
-_DISPLAY = re.compile(r"^get_(?P<field>\w+)_display$")
 _MISSING = object()
 
 
@@ -305,14 +304,14 @@ class _Builder:
                 entry.related_model, segment, branch, path,
                 (("ct_field", entry.content_type_field_name),
                  ("fk_field", entry.object_id_field_name),
-                 ("query_name", segment), ("relation", "generic_relation")),
+                 ("query_name", segment), ("relation", relations.GENERIC_RELATION)),
             )
         if entry.auto_created and not entry.concrete:
             return self._reverse(entry, segment, branch, path)
         if entry.many_to_many:
             return self._to_many(
                 entry.related_model, segment, branch, path,
-                (("query_name", segment), ("relation", "m2m"),
+                (("query_name", segment), ("relation", relations.M2M),
                  ("through", entry.remote_field.through._meta.label)),
             )
         if entry.is_relation and (entry.many_to_one or entry.one_to_one) and entry.concrete:
@@ -348,12 +347,12 @@ class _Builder:
         if rel.many_to_many:
             return self._to_many(
                 related, segment, branch, path,
-                (("query_name", rel.name), ("relation", "reverse_m2m"),
+                (("query_name", rel.name), ("relation", relations.REVERSE_M2M),
                  ("through", rel.through._meta.label)),
             )
         return self._to_many(
             related, segment, branch, path,
-            (("query_name", rel.name), ("relation", "reverse_fk"),
+            (("query_name", rel.name), ("relation", relations.REVERSE_FK),
              ("remote_field", rel.field.name)),
         )
 
@@ -402,14 +401,8 @@ class _Builder:
         return _unknown(segment, branch, f"{segment!r} on {where} is resolved at run time")
 
     def _display(self, model, segment: str, branch: Branch) -> Node | None:
-        match = _DISPLAY.match(segment)
-        if match is None:
-            return None
-        static = inspect.getattr_static(model, segment, _MISSING)
-        if not isinstance(static, functools.partialmethod):
-            return None
-        model_field = static.keywords.get("field")
-        if not isinstance(model_field, models.Field) or model_field.name != match["field"]:
+        model_field = relations.display_field(model, segment)
+        if model_field is None:
             return None
         return Node(
             segment, Kind.DISPLAY, bare=branch.bare, field=model_field.name,
