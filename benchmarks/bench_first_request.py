@@ -212,8 +212,7 @@ def trace() -> dict[str, float]:
     breakdown shows (``page-traced``)."""
     from django.template.backends import django as backend
 
-    from djust import store
-    from djust.compiler import serializer
+    from djust.compiler import emit, serializer
 
     parts: dict[str, float] = {}
 
@@ -232,7 +231,7 @@ def trace() -> dict[str, float]:
     # Module attributes: the callers look them up at each call.
     timed(serializer, "compile_serializer", "serializers")
     timed(serializer, "build_projection", "projections")
-    timed(store, "function_from_source", "stored_source")
+    timed(emit, "load_function", "stored_source")
     timed(backend.Template, "render", "render")
     return parts
 

@@ -26,6 +26,8 @@ class DjustConfig(AppConfig):
         from djust import checks, store  # noqa: F401  (importing registers the checks)
 
         store.configured_store()
+        # The compiler does not import the store: it asks the one registered.
+        store.install()
         for module in PRELOADED:
             importlib.import_module(module)
         if self.apps.is_installed("django.contrib.contenttypes"):

@@ -77,9 +77,9 @@ def _callbacks(patterns):
 def manifest_records() -> list[dict]:
     """The serializers earlier workers compiled, from the shared store (none
     without one)."""
-    from djust import store
+    from djust.store import configured_store
 
-    shared = store.configured_store()
+    shared = configured_store()
     return [] if shared is None else [record for _key, record in shared.entries("m")]
 
 

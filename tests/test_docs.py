@@ -264,7 +264,8 @@ def test_every_store_setting_is_documented_with_its_default():
 def logged_formats(module_path: Path, level: str) -> list[str]:
     """The constant format strings of ``logger.<level>(...)`` calls in a module.
 
-        >>> "djust store: %s %ss work again" in logged_formats(Path(store_module_path()), "warning")
+        >>> "djust store: %s %ss work again" in [
+        ...     text for path in store_module_paths() for text in logged_formats(path, "warning")]
         True
     """
     formats = []
@@ -277,10 +278,11 @@ def logged_formats(module_path: Path, level: str) -> list[str]:
     return formats
 
 
-def store_module_path() -> str:
+def store_module_paths() -> list[Path]:
+    """Every module of the store package."""
     from djust import store
 
-    return store.__file__
+    return sorted(Path(store.__file__).parent.glob("*.py"))
 
 
 @pytest.mark.parametrize("level", ["warning", "debug"])
@@ -288,7 +290,7 @@ def test_every_store_log_line_is_in_troubleshooting(level):
     """Each fixed part of every message the store logs appears verbatim."""
     # Prose wraps lines anywhere, even inside a quoted message.
     troubleshooting = " ".join((DOCS / "troubleshooting.md").read_text(encoding="utf-8").split())
-    formats = logged_formats(Path(store_module_path()), level)
+    formats = [text for path in store_module_paths() for text in logged_formats(path, level)]
     assert formats, f"the store logs at {level}"
     for text in formats:
         for part in re.split(r"%s?s", text):

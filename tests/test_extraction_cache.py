@@ -95,14 +95,14 @@ def test_equal_sources_share_one_entry():
 def test_a_dependency_without_weak_references_is_compared_by_content(chain, digests):
     engine, _ = chain
     template = engine.get_template("row.html")
-    dependency = extraction_module._dependency("row.html", None, template)
+    dependency = extraction_module.Dependency.of("row.html", None, template)
     assert dependency.template() is template
-    plain = extraction_module._Dependency("row.html", None, dependency.digest)
+    plain = extraction_module.Dependency("row.html", None, dependency.digest)
     assert plain == dependency  # the reference is not part of the record's identity
     before = len(digests)
-    assert extraction_module._still_same(engine, plain)
+    assert plain.still_same(engine)
     assert len(digests) == before + 1
-    assert extraction_module._still_same(engine, dependency)
+    assert dependency.still_same(engine)
     assert len(digests) == before + 1
 
 

@@ -287,7 +287,7 @@ def test_full_or_read_only_disk_compiles_locally(tmp_path, monkeypatch, caplog, 
         def write(self, data):
             raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(store.os, "fdopen", lambda fd, mode: FailingFile(real_fdopen(fd, mode)))
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FailingFile(real_fdopen(fd, mode)))
     serializer = store.compile_shared(shared, Unit, ("number",), "json")
     assert serializer(Unit(number="4B")) == {"number": "4B"}
     assert shared.counters["errors"] == 1 and shared.counters["writes"] == 0
@@ -467,7 +467,8 @@ def test_serializer_key_follows_the_models_the_tree_reaches(monkeypatch):
                 stored_serializer_key(Unit, own_fields))
 
     before = keys()
-    monkeypatch.setitem(store._CLASS_CODE, Property, "0" * 64)  # Property's code changed
+    # Property's code changed.
+    monkeypatch.setitem(store.serializers._CLASS_CODE, Property, "0" * 64)
     after = keys()
     assert before[0] != after[0]
     assert before[1] == after[1]
@@ -485,7 +486,7 @@ def test_serializer_key_follows_the_schema_mode_paths_and_settings(monkeypatch, 
     assert key != stored_serializer_key(Unit, paths)
     settings.DJUST = {}
     real = cache.schema_fingerprint
-    monkeypatch.setattr(cache, "schema_fingerprint",
+    monkeypatch.setattr(store.serializers, "schema_fingerprint",
                         lambda m: "changed" if m is Unit else real(m))
     assert key != stored_serializer_key(Unit, paths)
 
@@ -559,10 +560,10 @@ def plain_engine(directory) -> Engine:
 
 
 def extract_through(shared, engine, name):
-    template = ex._load(engine, name, skip=None)
+    template = ex.load_template(engine, name)
     return store.extract_shared(
-        shared, engine, how="name", label=name, source=ex._source_of(template),
-        root_origin=template.origin, walk=lambda: ex._Walker(engine).run(template, name))
+        shared, engine, how="name", label=name, source=ex.template_source(template),
+        root_origin=template.origin, walk=lambda: ex.walk_template(engine, template, name))
 
 
 @pytest.mark.parametrize("edited, content", [
@@ -580,7 +581,7 @@ def test_stored_extraction_is_reused_until_a_template_of_the_chain_changes(
     assert again == first and loaded_dependencies == dependencies
     (template_dir / edited).write_text(content)
     changed, _ = extract_through(shared, engine, "page.html")
-    expected = ex._Walker(engine).run(ex._load(engine, "page.html", None), "page.html")[0]
+    expected = ex.walk_template(engine, ex.load_template(engine, "page.html"), "page.html")[0]
     assert changed == expected and changed != first
     assert shared.counters["misses"] == 2  # the first extraction and the edit
 
@@ -647,5 +648,7 @@ def test_the_module_examples_run():
     import doctest
 
     store.reset()
-    results = doctest.testmod(store, optionflags=doctest.ELLIPSIS)
-    assert results.failed == 0 and results.attempted >= 15
+    modules = [store, store.entries, store.backends, store.core, store.serializers,
+               store.extractions, store.configured]
+    results = [doctest.testmod(module, optionflags=doctest.ELLIPSIS) for module in modules]
+    assert sum(r.failed for r in results) == 0 and sum(r.attempted for r in results) >= 15

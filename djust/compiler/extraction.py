@@ -102,16 +102,23 @@ from django.templatetags import cache as cache_tags
 from django.templatetags import i18n, l10n, static, tz
 
 from djust import conf
+from djust.compiler import shared
 from djust.compiler.paths import SEPARATOR, STAR, join_path
 
 logger = logging.getLogger("djust.extraction")
 
 __all__ = [
+    "Dependency",
     "Extraction",
     "Unanalysed",
     "cache_clear",
+    "default_engine",
     "extract_template_variables",
     "extract_template_variables_from_name",
+    "load_template",
+    "parse_template",
+    "template_source",
+    "walk_template",
 ]
 
 Segments = tuple[str, ...]
@@ -227,7 +234,7 @@ def extract_template_variables(
         >>> extract_template_variables("{{ a.b|upper }} {{ c }}")["a"]
         ('b',)
     """
-    engine = engine or _default_engine()
+    engine = engine or default_engine()
     source = str(source)
     key = ("source", source, engine, name)
     cached = _cached(key, engine)
@@ -236,7 +243,7 @@ def extract_template_variables(
     label = name or UNKNOWN_SOURCE
 
     def walk():
-        return _Walker(engine).run(_compile(source, engine, name, label), label)
+        return walk_template(engine, parse_template(source, engine, name, label), label)
 
     extraction, dependencies = _walk_or_load(
         engine, "source", label, source, Origin(label, template_name=name), walk)
@@ -253,32 +260,46 @@ def extract_template_variables_from_name(
         >>> "*.tenant.user.email" in extraction["expiring_leases"], extraction.templates
         (True, ('rentals/dashboard.html', 'rentals/base.html'))
     """
-    engine = engine or _default_engine()
+    engine = engine or default_engine()
     try:
-        template = _load(engine, template_name, skip=None)
+        template = load_template(engine, template_name, skip=None)
     except TemplateSyntaxError as exc:
         raise _syntax_error(exc, template_name) from exc
-    source = _source_of(template)
+    source = template_source(template)
     key = ("name", source, engine, template_name)
     cached = _cached(key, engine)
     if cached is not None:
         return cached
     extraction, dependencies = _walk_or_load(
         engine, "name", template_name, source, template.origin,
-        lambda: _Walker(engine).run(template, template_name))
+        lambda: walk_template(engine, template, template_name))
     _store(key, dependencies, extraction)
     return extraction
 
 
 def _walk_or_load(engine: Engine, how: str, label: str, source: str, origin: Origin, walk):
-    """``walk()``, or its result from the store other workers share (djust/store.py)."""
-    from djust import store
-
-    shared = store.configured_store()
-    if shared is None:
+    """``walk()``, or its result from the store other workers share (``shared``)."""
+    store = shared.registered()
+    if store is None:
         return walk()
-    return store.extract_shared(shared, engine, how=how, label=label, source=source,
-                                root_origin=origin, walk=walk)
+    return store.extraction(engine, how=how, label=label, source=source, root_origin=origin,
+                            walk=walk)
+
+
+def walk_template(engine: Engine, template, label: str) -> tuple[Extraction, tuple]:
+    """Extract a loaded or parsed template: ``(Extraction, dependencies)``.
+
+    No cache and no shared store: the walk itself, which the public
+    functions run on a miss. ``dependencies`` are the ``Dependency``
+    records of every template the walk followed (includes, parents).
+
+        >>> engine = default_engine()
+        >>> extraction, dependencies = walk_template(
+        ...     engine, parse_template("{{ a.b }}", engine, None, "doc"), "doc")
+        >>> dict(extraction), dependencies
+        ({'a': ('b',)}, ())
+    """
+    return _Walker(engine).run(template, label)
 
 
 def cache_clear() -> None:
@@ -290,14 +311,26 @@ def cache_clear() -> None:
 # Parsing and loading
 
 
-def _default_engine() -> Engine:
+def default_engine() -> Engine:
+    """The engine templates are extracted with when none is given: the
+    project's ``"django"`` template backend, else Django's default engine.
+
+        >>> isinstance(default_engine(), Engine)
+        True
+    """
     try:
         return engines["django"].engine
     except InvalidTemplateEngineError:  # no backend aliased "django"
         return Engine.get_default()
 
 
-def _compile(source: str, engine: Engine, name: str | None, label: str) -> Template:
+def parse_template(source: str, engine: Engine, name: str | None, label: str) -> Template:
+    """Parse ``source`` with ``engine``; a failure is a ``TemplateSyntaxError``
+    naming ``label`` (and the line, when Django knows it).
+
+        >>> parse_template("{{ a }}", default_engine(), None, "doc").source
+        '{{ a }}'
+    """
     origin = Origin(label, template_name=name)
     try:
         return Template(source, origin=origin, name=name, engine=engine)
@@ -325,9 +358,14 @@ def _syntax_error(exc: Exception, label: str) -> TemplateSyntaxError:
     return error
 
 
-def _load(engine: Engine, name: str, skip: tuple | None):
-    """Load a template as Django would: ``get_template`` for includes,
-    ``find_template`` with the extends history for parents."""
+def load_template(engine: Engine, name: str, skip: tuple | None = None):
+    """Load a template as Django would: ``get_template`` for includes
+    (``skip`` None), ``find_template`` with the extends history (the origins
+    ``skip`` lists) for parents.
+
+        >>> load_template(default_engine(), "rentals/base.html").origin.template_name
+        'rentals/base.html'
+    """
     try:
         if skip is None:
             return engine.get_template(name)
@@ -341,7 +379,12 @@ def _load(engine: Engine, name: str, skip: tuple | None):
         raise _syntax_error(exc, name) from exc
 
 
-def _source_of(template) -> str:
+def template_source(template) -> str:
+    """The text of a loaded template (of the file defining it, for a partial).
+
+        >>> template_source(parse_template("{{ a }}", default_engine(), None, "doc"))
+        '{{ a }}'
+    """
     if isinstance(template, Template):
         return template.source
     # A partial (Django 6): its content lives in the file that defines it.
@@ -387,17 +430,50 @@ def _tag_name(node: Node) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Dependency:
+class Dependency:
     """A template the result followed: how it was loaded and its content.
 
     ``template`` (a weak reference to the loaded object, when it allows one)
     lets a later check skip hashing when the loader hands out that same object.
+
+        >>> engine = default_engine()
+        >>> base = Dependency.of("rentals/base.html", None,
+        ...                      load_template(engine, "rentals/base.html"))
+        >>> base.still_same(engine), base.matches("edited")
+        (True, False)
     """
 
     name: str
     skip: tuple | None
     digest: str
     template: weakref.ref | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, name: str, skip: tuple | None, template) -> Dependency:
+        """The record of ``template``, loaded as ``name`` with ``skip``."""
+        try:
+            seen = weakref.ref(template)
+        except TypeError:  # an object without weak references: always hashed
+            seen = None
+        return cls(name, skip, _digest(template_source(template)), seen)
+
+    def matches(self, source: str) -> bool:
+        """True when ``source`` is the content the template had."""
+        return _digest(source) == self.digest
+
+    def still_same(self, engine: Engine) -> bool:
+        """True when loading the template again gives the content it had."""
+        try:
+            template = load_template(engine, self.name, self.skip)
+        except Exception:  # gone or now invalid: the re-extraction reports it
+            return False
+        seen = self.template
+        if seen is not None and seen() is template:
+            # A loader hands out the same object only until it re-reads the
+            # file (the cached loader's reset on autoreload): its content
+            # was hashed.
+            return True
+        return self.matches(template_source(template))
 
 
 class _LRU:
@@ -441,35 +517,14 @@ def _cached(key, engine: Engine) -> Extraction | None:
     if entry is None:
         return None
     dependencies, extraction = entry
-    if all(_still_same(engine, dependency) for dependency in dependencies):
+    if all(dependency.still_same(engine) for dependency in dependencies):
         return extraction
     logger.debug("an included or parent template changed: re-extracting %s", key[-1])
     _CACHE.discard(key)
     return None
 
 
-def _still_same(engine: Engine, dependency: _Dependency) -> bool:
-    try:
-        template = _load(engine, dependency.name, dependency.skip)
-    except Exception:  # gone or now invalid: the re-extraction reports it
-        return False
-    seen = dependency.template
-    if seen is not None and seen() is template:
-        # A loader hands out the same object only until it re-reads the file
-        # (the cached loader's reset on autoreload): its content was hashed.
-        return True
-    return _digest(_source_of(template)) == dependency.digest
-
-
-def _dependency(name: str, skip: tuple | None, template) -> _Dependency:
-    try:
-        seen = weakref.ref(template)
-    except TypeError:  # an object without weak references: always hashed
-        seen = None
-    return _Dependency(name, skip, _digest(_source_of(template)), seen)
-
-
-def _store(key, dependencies: tuple[_Dependency, ...], extraction: Extraction) -> None:
+def _store(key, dependencies: tuple[Dependency, ...], extraction: Extraction) -> None:
     size = conf.get("EXTRACTION_CACHE_SIZE")
     if size > 0:
         _CACHE.put(key, (dependencies, extraction), size)
@@ -632,7 +687,7 @@ class _Walker:
         self.paths: dict[str, set[str]] = {}
         self.unanalysed: dict[Unanalysed, None] = {}
         self.templates: dict[str, None] = {}
-        self.dependencies: dict[tuple, _Dependency] = {}
+        self.dependencies: dict[tuple, Dependency] = {}
         self.blocks: dict[str, tuple] = {}
         self.including: list[str] = []
         self.partials: list[int] = []
@@ -640,7 +695,7 @@ class _Walker:
         self.loaded: dict[tuple, object] = {}
         self.block_maps: dict[int, dict[str, tuple]] = {}
 
-    def run(self, template, label: str) -> tuple[Extraction, tuple[_Dependency, ...]]:
+    def run(self, template, label: str) -> tuple[Extraction, tuple[Dependency, ...]]:
         if label != UNKNOWN_SOURCE:
             self.templates[label] = None
         self.including.append(label)
@@ -809,7 +864,7 @@ class _Walker:
         if key in self.loaded:
             return self.loaded[key]
         try:
-            template = _load(self.engine, name, skip)
+            template = load_template(self.engine, name, skip)
         except TemplateDoesNotExist as exc:
             where = f"{how} by {_node_label(node)}, line {_node_line(node)}"
             raise TemplateDoesNotExist(
@@ -819,7 +874,7 @@ class _Walker:
             raise _syntax_error(exc, name) from exc
         label = _label_of(template)
         self.templates[label] = None
-        self.dependencies[key] = _dependency(name, skip, template)
+        self.dependencies[key] = Dependency.of(name, skip, template)
         self.loaded[key] = template
         return template
 

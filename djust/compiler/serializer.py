@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 from django.core.signals import setting_changed
 
 import djust
-from djust.compiler import emit, lowering, projection
+from djust.compiler import emit, lowering, projection, shared
 from djust.compiler.cache import default_cache, schema_fingerprint
 from djust.compiler.nodes import Node
 from djust.compiler.paths import normalize_paths
@@ -272,19 +272,39 @@ setting_changed.connect(_forget_settings, dispatch_uid="djust.serializer.setting
 
 
 def _compile(model, normalized: tuple[str, ...], mode: str) -> Serializer:
-    from djust import store
     from djust.compiler.tree import build_access_tree
 
-    shared = store.configured_store()
-    if shared is not None:
-        # Another worker may have generated it already (djust/store.py).
-        return store.compile_shared(shared, model, normalized, mode)
     tree = build_access_tree(model, normalized)
-    plan = _plan_for(tree)
-    return compile_tree(model, tree, normalized, mode, plan=plan)
+    store = shared.registered()
+    if store is None:
+        return build_serializer(model, tree, normalized, mode)
+    # Another worker may have generated it already (``shared``).
+    return store.serializer(model, tree, normalized, mode,
+                            lambda: build_serializer(model, tree, normalized, mode))
 
 
-def _plan_for(tree: Node):
+def build_serializer(model, tree: Node, paths: tuple[str, ...], mode: str) -> Serializer:
+    """Plan, lower, emit and verify the serializer of ``tree``: what a
+    cache miss runs when no shared store has it.
+
+        >>> from examples.rentals.models import Unit
+        >>> from djust.compiler.tree import build_access_tree
+        >>> tree = build_access_tree(Unit, ("number",))
+        >>> build_serializer(Unit, tree, ("number",), "json").plan is not None
+        True
+    """
+    return compile_tree(model, tree, paths, mode, plan=plan_for(tree))
+
+
+def plan_for(tree: Node):
+    """The query plan of ``tree`` (None when ``djust.compiler.plan`` is not
+    available: the serializer then reads through the managers).
+
+        >>> from examples.rentals.models import Unit
+        >>> from djust.compiler.tree import build_access_tree
+        >>> plan_for(build_access_tree(Unit, ("property.name",))).select_related
+        ('property',)
+    """
     try:
         from djust.compiler.plan import plan_queries
     except ModuleNotFoundError as error:

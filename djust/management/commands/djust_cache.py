@@ -18,8 +18,13 @@ import logging
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+from django.template.base import Origin
 
 from djust import store
+from djust.compiler import extraction
+from djust.compiler.cache import default_cache
+from djust.compiler.paths import normalize_paths
+from djust.compiler.serializer import check_mode
 from djust.warmup import live_view_templates, manifest_records
 
 logger = logging.getLogger("djust.management")
@@ -27,30 +32,23 @@ logger = logging.getLogger("djust.management")
 
 def warm_template(shared: store.Store, name: str, source: str | None) -> None:
     """Analyse one template through the store (stored when it was not)."""
-    from django.template.base import Origin
-
-    from djust.compiler import extraction as ex
-
-    engine = ex._default_engine()
+    engine = extraction.default_engine()
     if source is None:
-        template = ex._load(engine, name, skip=None)
-        root_origin, text = template.origin, ex._source_of(template)
+        template = extraction.load_template(engine, name)
+        root_origin, text = template.origin, extraction.template_source(template)
         how = "name"
     else:
-        template = ex._compile(source, engine, name, name)
+        template = extraction.parse_template(source, engine, name, name)
         root_origin, text, how = template.origin, source, "source"
     if not isinstance(root_origin, Origin):
         raise CommandError(f"{name}: not a template djust can analyse")
     store.extract_shared(shared, engine, how=how, label=name, source=text,
                          root_origin=root_origin,
-                         walk=lambda: ex._Walker(engine).run(template, name))
+                         walk=lambda: extraction.walk_template(engine, template, name))
 
 
 def warm_serializer(shared: store.Store, record: dict) -> bool:
     """Compile one manifest record through the store; False when it no longer applies."""
-    from djust.compiler.paths import normalize_paths
-    from djust.compiler.serializer import check_mode
-
     try:
         model = apps.get_model(record["model"])
         paths = normalize_paths(record["paths"])
@@ -80,9 +78,6 @@ class Command(BaseCommand):
             self.warm(shared, extra=template)
 
     def show_stats(self, shared: store.Store | None) -> None:
-        from djust.compiler import extraction
-        from djust.compiler.cache import default_cache
-
         if shared is None:
             self.stdout.write("backend: memory (nothing shared between processes)")
         else:
@@ -101,9 +96,6 @@ class Command(BaseCommand):
             f"{len(default_cache())} serializers")
 
     def clear(self, shared: store.Store | None) -> None:
-        from djust.compiler import extraction
-        from djust.compiler.cache import default_cache
-
         extraction.cache_clear()
         default_cache().clear()
         if shared is None:
