@@ -249,13 +249,16 @@ def run_demo(args: list[str]) -> int:
 
     ``python3 run.py demo explain TEMPLATE ...`` runs ``python -m djust`` instead.
     """
+    command_line = bool(args) and not args[0].startswith("-")
+    # Parsed first: --help or a mistyped option needs no environment.
+    options = None if command_line else demo_options(args)
     with STOP_SIGNALS.installed():
         try:
             python = str(ensure_venv(*TEST_TARGETS[0], TEST_EXTRAS))
-            if args and not args[0].startswith("-"):
+            if options is None:
                 env = dict(os.environ, DJANGO_SETTINGS_MODULE="examples.settings")
                 return run_child([python, "-m", "djust", *args], None, cwd=ROOT, env=env)
-            return serve_demo(python, demo_options(args))
+            return serve_demo(python, options)
         except Stopped as stopped:
             say(f"stopped by {stopped}")
             return 128 + stopped.signum
