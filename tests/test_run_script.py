@@ -142,7 +142,7 @@ def child_environment(**extra: str) -> dict[str, str]:
     return dict(env, **extra)
 
 
-def pytest_phase(run, label: str, test_file: Path, services=(), **env: str):
+def tiny_pytest_phase(run, label: str, test_file: Path, services=(), **env: str):
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:django",
                str(test_file)]
     return run.Phase(label, command, child_environment(**env), services, pytest=True,
@@ -161,8 +161,8 @@ def test_a_server_stopped_between_phases_is_restarted_before_the_next(
     test_file.write_text(SERVICE_TESTS)
 
     def phase(label):
-        return pytest_phase(run, label, test_file, (redis, postgres),
-                            **redis.environment, **postgres.environment)
+        return tiny_pytest_phase(run, label, test_file, (redis, postgres),
+                                 **redis.environment, **postgres.environment)
 
     first = run.run_phase(phase("first"))
     # As something outside run.py would: Redis killed, PostgreSQL shut down.
@@ -215,7 +215,7 @@ def test_a_server_that_cannot_be_restarted_fails_the_phase_unrun(run, tmp_path, 
 def test_the_summary_counts_each_kind_of_outcome(run, tmp_path, capfd):
     test_file = tmp_path / "test_known.py"
     test_file.write_text(KNOWN_OUTCOMES)
-    outcome = run.run_phase(pytest_phase(run, "known outcomes", test_file))
+    outcome = run.run_phase(tiny_pytest_phase(run, "known outcomes", test_file))
     assert outcome.counts == run.Counts(passed=3, failed=2, errors=1, skipped=2, xfailed=1)
     assert outcome.ok is False and outcome.note == "exit status 1"
     # pytest's own report went through to the console as it ran.
@@ -231,7 +231,7 @@ def test_the_summary_counts_each_kind_of_outcome(run, tmp_path, capfd):
 def test_a_pytest_phase_that_collects_nothing_fails(run, tmp_path):
     test_file = tmp_path / "test_nothing.py"
     test_file.write_text("")
-    outcome = run.run_phase(pytest_phase(run, "nothing", test_file))
+    outcome = run.run_phase(tiny_pytest_phase(run, "nothing", test_file))
     assert outcome.ok is False
     assert outcome.note == "pytest collected no tests: treated as a failure"
     assert outcome.counts == run.Counts()
