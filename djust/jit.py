@@ -31,6 +31,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from djust.compiler.errors import CompilerError
+from djust.compiler.modes import PYTHON, json_leaf
 from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths
 from djust.compiler.projection import yields_instances
 
@@ -173,10 +174,10 @@ def generic_serialize(value: Any, paths: list[str]) -> Any:
 def _resolve_generically(value: Any, branch: Branch) -> Any:
     """Follow ``branch`` with Django's lookup rules (``resolve_lookup`` also
     refuses sensitive names on model rows)."""
-    from djust.compiler.runtime import MISSING, Displayed, encode_python, resolve_lookup
+    from djust.compiler.runtime import MISSING, Displayed, resolve_lookup
 
     if not branch.children or value is None:
-        return encode_python(value)
+        return PYTHON.encode(value)
     if STAR in branch.children:
         return [_resolve_generically(item, branch.children[STAR]) for item in value]
     out: dict[str, Any] = Displayed() if branch.bare else {}
@@ -223,13 +224,11 @@ def serialize_context(
 
 
 class StateEncoder(DjangoJSONEncoder):
-    """DjangoJSONEncoder, displaying what it cannot encode as the template would."""
+    """DjangoJSONEncoder, displaying what it cannot encode as the template
+    would: the JSON mode's leaf rule (``modes.json_leaf``)."""
 
     def default(self, o: Any) -> Any:
-        try:
-            return super().default(o)
-        except TypeError:
-            return str(o)
+        return json_leaf(o)
 
 
 # Context names that are part of the page machinery, never of its state.

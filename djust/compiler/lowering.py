@@ -25,9 +25,7 @@ import keyword
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from django.db import models
-
-from djust.compiler import runtime
+from djust.compiler import modes, runtime
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR
 from djust.compiler.relations import (
@@ -41,22 +39,6 @@ from djust.compiler.relations import (
 )
 from djust.compiler.runtime import CONSTANTS_KEY, HELPERS, LOOKUP_HELPER
 
-MODES = ("json", "python")
-
-# Field classes whose Python values are already JSON values.
-_PLAIN_FIELDS = frozenset({
-    models.AutoField, models.BigAutoField, models.SmallAutoField,
-    models.IntegerField, models.BigIntegerField, models.SmallIntegerField,
-    models.PositiveIntegerField, models.PositiveBigIntegerField,
-    models.PositiveSmallIntegerField, models.FloatField, models.BooleanField,
-    models.CharField, models.TextField, models.EmailField, models.SlugField,
-    models.URLField, models.FilePathField, models.GenericIPAddressField,
-})
-# Field classes whose Python values python mode keeps as they are.
-_KEPT_FIELDS = _PLAIN_FIELDS | {
-    models.DateTimeField, models.DateField, models.TimeField, models.DurationField,
-    models.DecimalField, models.UUIDField,
-}
 _RELATION_KINDS = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK)
 _MODEL_VALUED = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK, Kind.PICK)
 
@@ -76,7 +58,7 @@ def is_plain_identifier(segment: str) -> bool:
     return segment.isidentifier() and not keyword.iskeyword(segment) and not segment.startswith("_")
 
 
-def lower(tree: Node, mode: str, *, name: str, paths: tuple[str, ...] = ()):
+def lower(tree: Node, mode: str | modes.Mode, *, name: str, paths: tuple[str, ...] = ()):
     """Lower ``tree`` to ``(ast.Module, globals)`` defining function ``name``.
 
         >>> from djust.compiler.nodes import Kind, Node
@@ -85,8 +67,7 @@ def lower(tree: Node, mode: str, *, name: str, paths: tuple[str, ...] = ()):
         >>> sorted(k for k in namespace if k != "__builtins__")
         ['_MISSING', '_PLAIN', '_encode', '_lookup']
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown serializer mode {mode!r}: expected 'json' or 'python'")
+    mode = modes.named(mode)
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"serializer name {name!r} is not an identifier")
     lowerer = _Lowerer(mode)
@@ -261,7 +242,7 @@ def _element(model, displayed: bool, star: Node | None, index: Node | None = Non
 
 
 class _Lowerer:
-    def __init__(self, mode: str):
+    def __init__(self, mode: modes.Mode):
         self.mode = mode
         self.used: set[str] = set()
         self.counter = 0
@@ -276,7 +257,7 @@ class _Lowerer:
     def namespace(self) -> dict:
         helpers = {name: HELPERS[name] for name in sorted(self.used) if name in HELPERS}
         if runtime.ENCODER in self.used:
-            helpers[runtime.ENCODER] = runtime.encoder_for(self.mode)
+            helpers[runtime.ENCODER] = self.mode.encode
         helpers["__builtins__"] = runtime.builtins_namespace()
         if self.constants:
             for name, (_, value) in self.constants.items():
@@ -340,7 +321,7 @@ class _Lowerer:
         index: the list of its elements when it is a list, tuple or queryset
         (as for related rows), else what any other value becomes."""
         rows_stmts, rows_expr = self.collection(node, var, model, may_be_none=False)
-        if self.mode == "python":
+        if self.mode.renders:
             # Shown as the live value is: the elements' repr would show their
             # serialized form ("__str__" keys, a row's text for the row).
             rows_expr = _call(self.helper("_ShownList"), rows_expr,
@@ -356,7 +337,7 @@ class _Lowerer:
 
     def single(self, node, var, model, *, may_be_none, root=False):
         """(prelude, expr) for a value that is not serialized as a list."""
-        if self.mode == "python" and _keeps_value_itself(node):
+        if self.mode.renders and _keeps_value_itself(node):
             return self.kept_or_displayed(node, var, model)
         return self.mapping(node, var, model, may_be_none=may_be_none, root=root)
 
@@ -383,7 +364,7 @@ class _Lowerer:
         """
         named = [child for child in node.children if child.segment != STAR
                  and not _is_index(child.segment)]
-        if self.mode == "json":
+        if not self.mode.renders:
             named = []  # a JSON list cannot carry them
         prelude, pairs, maybes = self.pieces(named, var, model, node)
         items_prelude, items = self.elements(node, var)
@@ -458,12 +439,12 @@ class _Lowerer:
 
     def assemble(self, node, prelude, pairs, maybes, items, root):
         display: ast.expr = _dict(pairs)
-        wants_displayed = self.mode == "python" and any(k == "__str__" for k, _ in pairs)
+        wants_displayed = self.mode.renders and any(k == "__str__" for k, _ in pairs)
         if wants_displayed:
             display = _call(self.helper("_Displayed"), display)
         if items is not None and not pairs and not maybes:
             return prelude, items
-        if items is not None and self.mode == "json":
+        if items is not None and not self.mode.renders:
             # JSON cannot attach keys to a list: the list answers for itself
             # (``0``, ``|length``) and the sibling lookups are dropped.
             return prelude, items
@@ -473,7 +454,7 @@ class _Lowerer:
         stmts = [*prelude, _assign(target, display)]
         for maybe in maybes:
             stmts += maybe.build(target)
-        if items is not None and self.mode == "python":
+        if items is not None and self.mode.renders:
             return stmts, _call(self.helper("_Rows"), items, _name(target))
         return stmts, _name(target)
 
@@ -576,23 +557,14 @@ class _Lowerer:
 
     def field_converter(self, field_class) -> Callable[[ast.expr], ast.expr] | None:
         """None when the field's values need no conversion in this mode."""
-        if self.mode == "python":
-            if field_class in _KEPT_FIELDS:
-                return None
-            return lambda e: _call(self.helper("_encode"), e)
-        if field_class in _PLAIN_FIELDS:
+        leaf = self.mode.field_leaf(field_class)
+        if leaf is None:
             return None
-        if field_class is models.DateTimeField:
-            return lambda e: _call(self.helper("_dt"), e)
-        if field_class is models.DateField:
-            return lambda e: _method(e, "isoformat")
-        if field_class is models.TimeField:
-            return lambda e: _call(self.helper("_time"), e)
-        if field_class is models.DurationField:
-            return lambda e: _call(self.helper("_dur"), e)
-        if field_class in (models.DecimalField, models.UUIDField):
-            return lambda e: _call(_name("str"), e)
-        return lambda e: _call(self.helper("_encode"), e)
+        if leaf.how == "method":
+            return lambda e: _method(e, leaf.name)
+        if leaf.how == "builtin":
+            return lambda e: _call(_name(leaf.name), e)
+        return lambda e: _call(self.helper(leaf.name), e)
 
     def guarded_piece(self, node, var, acquire: ast.expr | list[ast.stmt],
                       value: str | None = None):
@@ -834,7 +806,7 @@ class _Lowerer:
             return _none_or(var, shown)
         if node.kind is Kind.AGGREGATE:
             return _name(var)
-        if node.kind is Kind.DISPLAY and self.mode == "python":
+        if node.kind is Kind.DISPLAY and self.mode.renders:
             return _name(var)
         return self.plain_or_encoded(var)
 
@@ -843,7 +815,7 @@ class _Lowerer:
         stays true when the object is (``runtime.TruthyText``), because the
         template tests the value with ``{% if %}`` as well as showing it."""
         text = _call(_name("str"), _name(var))
-        if self.mode == "json":
+        if not self.mode.renders:
             return text
         return ast.BoolOp(op=ast.Or(), values=[text, _call(self.helper("_truthy"), _name(var))])
 

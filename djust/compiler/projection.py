@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable
 
-from djust.compiler import introspect, lowering, relations, runtime
+from djust.compiler import introspect, lowering, modes, relations, runtime
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR
 from djust.compiler.relations import Relation, choice_labels, method_strategy, to_many_relation
@@ -291,7 +291,7 @@ class _StandIn:
 
 
 class _Projector:
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: modes.Mode) -> None:
         self.lowerer = lowering._Lowerer(mode)
         self.mode = mode
         self.levels = [_Level(0)]
@@ -463,7 +463,7 @@ class _Projector:
             handlers=[ast.ExceptHandler(type=lowering._name("Exception"), name=None,
                                         body=[by_rule])],
             orelse=[], finalbody=[]))
-        if self.mode == "python":
+        if self.mode.renders:
             return lowering._name(shown)
         return self.lowerer.plain_or_encoded(shown)
 
@@ -517,12 +517,12 @@ def _flag_statements(level: _Level) -> list[ast.stmt]:
     return [lowering._assign(level.dropped(), ast.Constant(False))]
 
 
-def lower_projection(tree: Node, mode: str, *, name: str):
+def lower_projection(tree: Node, mode: str | modes.Mode, *, name: str):
     """``(ast.Module, namespace, Projection)`` of ``name(rows, rows_1, ...) ->
     list``, or None when the tree needs model instances."""
     if not is_projectable(tree):
         return None
-    projector = _Projector(mode)
+    projector = _Projector(modes.named(mode))
     root = projector.levels[0]
     row_dict = projector.mapping(tree, tree.model, (), root)
     if not root.names and projector.stand_ins:

@@ -3,14 +3,9 @@
 Generated serializers read typed fields directly; everything the model's
 class does not settle goes through the few helpers here. They reproduce the
 template engine's rules (``django.template.base.Variable._resolve_lookup``)
-one lookup bit at a time, and the leaf encodings of both output modes:
-
-- ``json``: exactly what ``json.loads(json.dumps(value, cls=DjangoJSONEncoder))``
-  gives, with ``str(value)`` for what the encoder cannot write;
-- ``python``: the Python values, with ``str(value)`` for model instances,
-  managers and other objects (a ``TruthyText`` when that text is empty but
-  the object is true, so ``{% if %}`` agrees with the live object), and
-  lists for querysets, lists and tuples.
+one lookup bit at a time. The leaf encodings are the output modes' own
+(``modes``); this module lists them with the rest in ``HELPERS``, the one
+table of names generated code may load.
 
     >>> resolve_lookup({"a": 1}, "a")
     1
@@ -22,12 +17,9 @@ from __future__ import annotations
 
 import builtins
 import collections
-import datetime
-import decimal
 import functools
 import inspect
 import sys
-import uuid
 
 from django.core.signals import setting_changed
 from django.db.models import Model
@@ -35,10 +27,22 @@ from django.db.models.base import ModelState
 from django.db.models.manager import BaseManager
 from django.db.models.query import QuerySet
 from django.template.base import VariableDoesNotExist
-from django.utils.duration import duration_iso_string
 from django.utils.encoding import force_str
-from django.utils.functional import Promise
 from django.utils.hashable import make_hashable
+
+from djust.compiler import modes
+from djust.compiler.modes import (
+    PLAIN_TYPES,
+    TruthyText,
+    display_text,
+    encode_datetime,
+    encode_duration,
+    encode_json,
+    encode_python,
+    encode_time,
+    is_kept_leaf,
+    truthy_text,
+)
 
 
 class _Missing:
@@ -104,41 +108,6 @@ class ShownList(list):
         return (ShownList, (list(self), self.text))
 
 
-class TruthyText(str):
-    """The empty display text of an object a template finds true (python mode).
-
-    A row only displayed becomes its text; when ``str(row)`` is ``""`` a
-    plain string would make ``{% if row %}`` false while the live row is
-    true. This text renders, compares and measures like the plain string
-    and is true whatever it holds.
-
-        >>> text = TruthyText("")
-        >>> bool(text), text == "", len(text), f"[{text}]"
-        (True, True, 0, '[]')
-    """
-
-    __slots__ = ()
-
-    def __bool__(self):
-        return True
-
-    def __reduce__(self):
-        return (TruthyText, (str(self),))
-
-
-def truthy_text(value):
-    """What python mode shows for ``value`` whose ``str()`` is empty: a
-    ``TruthyText`` when a template finds ``value`` true, else ``""``.
-
-    Generated code writes ``str(value) or truthy_text(value)``, so the common
-    case of a non-empty text costs no call.
-
-        >>> type(truthy_text(object())).__name__, truthy_text([])
-        ('TruthyText', '')
-    """
-    return TruthyText("") if value else ""
-
-
 def choice_label(label):
     """A choice label as ``get_FOO_display()`` returns it: lazy text resolved
     in the active language, numbers and dates kept.
@@ -148,15 +117,6 @@ def choice_label(label):
         ('Active', 3)
     """
     return force_str(label, strings_only=True)
-
-
-def display_text(value):
-    """``str(value)``, kept true when ``value`` is true (see ``TruthyText``).
-
-        >>> display_text(3.5), bool(display_text(type("Blank", (), {"__str__": lambda s: ""})()))
-        ('3.5', True)
-    """
-    return str(value) or truthy_text(value)
 
 
 class Rows(list):
@@ -324,6 +284,7 @@ def blank_instance(model):
 
         >>> from examples.rentals.models import Lease
         >>> stand_in = blank_instance(Lease)
+        >>> import datetime
         >>> stand_in.__dict__["end_date"] = datetime.date(2030, 1, 1)
         >>> type(stand_in) is Lease, stand_in.end_date.year
         (True, 2030)
@@ -355,142 +316,6 @@ def drop_missing(rows: list, paths: tuple[tuple[str, ...], ...]) -> None:
                 del holder[path[-1]]
 
 
-# ---------------------------------------------------------------- json leaves
-
-
-_DATETIME = datetime.datetime
-_UTC = datetime.UTC
-
-
-def encode_datetime(value):
-    """DjangoJSONEncoder's datetime rule: ms precision, ``Z`` for UTC.
-
-        >>> encode_datetime(datetime.datetime(2024, 1, 2, 3, 4, 5, 678901,
-        ...                                   tzinfo=datetime.timezone.utc))
-        '2024-01-02T03:04:05.678Z'
-    """
-    if value.__class__ is _DATETIME and value.tzinfo is _UTC:
-        # What Django reads with USE_TZ. The naive date and time formatted
-        # apart skip isoformat()'s offset formatting: a third of the cost.
-        if value.microsecond:
-            return value.date().isoformat() + "T" + value.time().isoformat()[:12] + "Z"
-        return value.date().isoformat() + "T" + value.time().isoformat() + "Z"
-    # Anything else, a subclass's own isoformat() included: the rule itself.
-    text = value.isoformat()
-    if value.microsecond:
-        text = text[:23] + text[26:]
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def encode_time(value):
-    """DjangoJSONEncoder's time rule, including its refusal of aware times.
-
-        >>> encode_time(datetime.time(9, 30, 0, 123456))
-        '09:30:00.123'
-    """
-    if value.utcoffset() is not None:
-        raise ValueError("JSON can't represent timezone-aware times.")
-    text = value.isoformat()
-    if value.microsecond:
-        text = text[:12]
-    return text
-
-
-def encode_duration(value):
-    """``duration_iso_string``, as DjangoJSONEncoder writes a timedelta.
-
-        >>> encode_duration(datetime.timedelta(days=1, seconds=5))
-        'P1DT00H00M05S'
-    """
-    return duration_iso_string(value)
-
-
-def _json_key(key):
-    # json.dumps converts dict keys this way before writing them.
-    if isinstance(key, str):
-        return str.__str__(key)
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, float):
-        return float.__repr__(key)
-    if isinstance(key, int):
-        return int.__repr__(key)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-# Values both modes return unchanged (generated code tests ``type in``).
-PLAIN_TYPES = _PLAIN
-
-
-def encode_json(value):
-    """Any value as ``json.loads(json.dumps(value, cls=DjangoJSONEncoder))``.
-
-    What the encoder cannot write (model instances, managers, files, ...)
-    becomes ``str(value)``, as a template displays it; querysets become
-    lists.
-
-        >>> encode_json({"when": datetime.date(2024, 5, 1), 1: decimal.Decimal("2.50")})
-        {'when': '2024-05-01', '1': '2.50'}
-    """
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, int):
-        # json.dumps writes int and float subclasses (IntEnum, ...) by value.
-        return int.__index__(value)
-    if isinstance(value, float):
-        return float.__float__(value)
-    if isinstance(value, dict):
-        return {_json_key(key): encode_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, QuerySet)):
-        return [encode_json(item) for item in value]
-    if isinstance(value, datetime.datetime):
-        return encode_datetime(value)
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, datetime.time):
-        return encode_time(value)
-    if isinstance(value, datetime.timedelta):
-        return duration_iso_string(value)
-    if isinstance(value, (decimal.Decimal, uuid.UUID, Promise)):
-        return str(value)
-    return str(value)
-
-
-# -------------------------------------------------------------- python leaves
-
-_KEPT = (
-    str, int, float, datetime.date, datetime.time, datetime.timedelta,
-    decimal.Decimal, uuid.UUID, Promise,
-)
-
-
-def encode_python(value):
-    """Any value for server-side rendering: Python values kept.
-
-    Dicts, lists, tuples and querysets are rebuilt recursively; model
-    instances, managers and other objects become their display text
-    (``display_text``: ``str(value)``, still true when it is empty).
-
-        >>> encode_python((datetime.date(2024, 5, 1), None))
-        [datetime.date(2024, 5, 1), None]
-    """
-    if type(value) in _PLAIN or isinstance(value, _KEPT):
-        return value
-    if isinstance(value, dict):
-        return {key: encode_python(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, QuerySet)):
-        return [encode_python(item) for item in value]
-    return display_text(value)
-
-
 def is_rows(value) -> bool:
     """True for a value serialized as the list of its elements when it is
     displayed and read by index: a list, a tuple or a queryset.
@@ -501,29 +326,16 @@ def is_rows(value) -> bool:
     return isinstance(value, (list, tuple, QuerySet))
 
 
-def is_kept_leaf(value) -> bool:
-    """True for a value python mode keeps as is even when also looked into.
-
-    A template displays and looks into such a value (``{{ day }}``,
-    ``{{ day.year }}``, ``{{ day|date:"Y" }}``) exactly as the live value,
-    and it cannot reach the database.
-
-        >>> is_kept_leaf(datetime.date(2024, 5, 1)), is_kept_leaf({"a": 1})
-        (True, False)
-    """
-    return type(value) in _PLAIN or isinstance(value, _KEPT)
+# ------------------------------------------------------------ related rows
 
 
 def encoder_for(mode: str):
-    """The generic leaf encoder of ``mode``.
+    """The generic leaf encoder of ``mode`` (a mode's name or object).
 
         >>> encoder_for("json") is encode_json
         True
     """
-    return encode_json if mode == "json" else encode_python
-
-
-# ------------------------------------------------------------ related rows
+    return modes.named(mode).encode
 
 
 def rows_are_loaded(queryset) -> bool:
@@ -633,6 +445,13 @@ def display_choice(choices: dict, value):
     """
     return choice_label(choices.get(make_hashable(value), value))
 
+
+# Defined in ``modes``; read here by the docs, the LiveView and pickles of
+# python-mode state (TruthyText).
+__all__ = [
+    "MISSING", "Displayed", "Rows", "ShownList", "TruthyText", "display_text",
+    "encode_json", "encode_python", "encoder_for",
+]
 
 # ------------------------------------------------ what generated code loads
 #

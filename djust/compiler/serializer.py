@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 from django.core.signals import setting_changed
 
 import djust
-from djust.compiler import emit, lowering, projection, shared
+from djust.compiler import emit, lowering, modes, projection, shared
 from djust.compiler.cache import default_cache, schema_fingerprint
 from djust.compiler.nodes import Node
 from djust.compiler.paths import normalize_paths
@@ -186,9 +186,12 @@ def _arguments(columns: tuple[str, ...]) -> str:
 
 
 def check_mode(mode: str) -> str:
-    if mode not in lowering.MODES:
-        raise ValueError(f"unknown serializer mode {mode!r}: expected 'json' or 'python'")
-    return mode
+    """The name of output mode ``mode``; ValueError for no mode.
+
+        >>> check_mode("python")
+        'python'
+    """
+    return modes.named(mode).name
 
 
 def compile_serializer(model, paths: Iterable[str], *, mode: str = "json") -> Serializer:

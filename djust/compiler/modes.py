@@ -1,0 +1,329 @@
+"""The two output modes, and every leaf rule they own.
+
+One typed access tree, two outputs (docs/serialization.md, "Leaves and
+modes"):
+
+- ``JSON``: the wire and the LiveView state; exactly what
+  ``json.loads(json.dumps(value, cls=DjangoJSONEncoder))`` gives, with
+  ``str(value)`` for what the encoder cannot write;
+- ``PYTHON``: server-side rendering; Python values kept, ``str(value)`` for
+  model instances, managers and other objects (a ``TruthyText`` when that
+  text is empty but the object is true, so ``{% if %}`` agrees with the
+  live object), lists for querysets, lists and tuples, and containers that
+  answer the template as the live value would (``runtime.Displayed``,
+  ``Rows``, ``ShownList``).
+
+A mode is an object: code that encodes asks it (``mode.encode``,
+``mode.field_leaf``, ``mode.renders``) instead of testing its name. The
+public API names modes by string (``compile_serializer(..., mode="json")``);
+``named`` maps the string to the object at that boundary.
+
+    >>> named("json").encode({"when": datetime.date(2024, 5, 1)})
+    {'when': '2024-05-01'}
+    >>> named("python").renders, JSON.field_leaf(models.DecimalField)
+    (True, Leaf(how='builtin', name='str'))
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from django.db import models
+from django.db.models.query import QuerySet
+from django.utils.duration import duration_iso_string
+from django.utils.functional import Promise
+
+# Values both modes return unchanged (generated code tests ``type in``).
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+# Values python mode keeps as they are.
+KEPT_TYPES = (
+    str, int, float, datetime.date, datetime.time, datetime.timedelta,
+    decimal.Decimal, uuid.UUID, Promise,
+)
+
+# ------------------------------------------------------------ display text
+
+
+class TruthyText(str):
+    """The empty display text of an object a template finds true (python mode).
+
+    A row only displayed becomes its text; when ``str(row)`` is ``""`` a
+    plain string would make ``{% if row %}`` false while the live row is
+    true. This text renders, compares and measures like the plain string
+    and is true whatever it holds.
+
+        >>> text = TruthyText("")
+        >>> bool(text), text == "", len(text), f"[{text}]"
+        (True, True, 0, '[]')
+    """
+
+    __slots__ = ()
+
+    def __bool__(self):
+        return True
+
+    def __reduce__(self):
+        return (TruthyText, (str(self),))
+
+
+def truthy_text(value):
+    """What python mode shows for ``value`` whose ``str()`` is empty: a
+    ``TruthyText`` when a template finds ``value`` true, else ``""``.
+
+    Generated code writes ``str(value) or truthy_text(value)``, so the common
+    case of a non-empty text costs no call.
+
+        >>> type(truthy_text(object())).__name__, truthy_text([])
+        ('TruthyText', '')
+    """
+    return TruthyText("") if value else ""
+
+
+def display_text(value):
+    """``str(value)``, kept true when ``value`` is true (see ``TruthyText``).
+
+        >>> display_text(3.5), bool(display_text(type("Blank", (), {"__str__": lambda s: ""})()))
+        ('3.5', True)
+    """
+    return str(value) or truthy_text(value)
+
+
+# ------------------------------------------------------------ json leaves
+
+_DATETIME = datetime.datetime
+_UTC = datetime.UTC
+
+
+def encode_datetime(value):
+    """DjangoJSONEncoder's datetime rule: ms precision, ``Z`` for UTC.
+
+        >>> encode_datetime(datetime.datetime(2024, 1, 2, 3, 4, 5, 678901,
+        ...                                   tzinfo=datetime.timezone.utc))
+        '2024-01-02T03:04:05.678Z'
+    """
+    if value.__class__ is _DATETIME and value.tzinfo is _UTC:
+        # What Django reads with USE_TZ. The naive date and time formatted
+        # apart skip isoformat()'s offset formatting: a third of the cost.
+        if value.microsecond:
+            return value.date().isoformat() + "T" + value.time().isoformat()[:12] + "Z"
+        return value.date().isoformat() + "T" + value.time().isoformat() + "Z"
+    # Anything else, a subclass's own isoformat() included: the rule itself.
+    text = value.isoformat()
+    if value.microsecond:
+        text = text[:23] + text[26:]
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def encode_time(value):
+    """DjangoJSONEncoder's time rule, including its refusal of aware times.
+
+        >>> encode_time(datetime.time(9, 30, 0, 123456))
+        '09:30:00.123'
+    """
+    if value.utcoffset() is not None:
+        raise ValueError("JSON can't represent timezone-aware times.")
+    text = value.isoformat()
+    if value.microsecond:
+        text = text[:12]
+    return text
+
+
+def encode_duration(value):
+    """``duration_iso_string``, as DjangoJSONEncoder writes a timedelta.
+
+        >>> encode_duration(datetime.timedelta(days=1, seconds=5))
+        'P1DT00H00M05S'
+    """
+    return duration_iso_string(value)
+
+
+def json_leaf(value):
+    """A value ``json.dumps`` cannot write by itself, as DjangoJSONEncoder
+    writes it, or as the template displays it (``str``) when the encoder
+    cannot either. The LiveView's state encoder uses it as its ``default``.
+
+        >>> json_leaf(decimal.Decimal("2.50")), json_leaf(datetime.timedelta(0))
+        ('2.50', 'P0DT00H00M00S')
+    """
+    if isinstance(value, datetime.datetime):
+        return encode_datetime(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, datetime.time):
+        return encode_time(value)
+    if isinstance(value, datetime.timedelta):
+        return encode_duration(value)
+    # Decimal, UUID and lazy text are written as their text, like the rest.
+    return str(value)
+
+
+def _json_key(key):
+    # json.dumps converts dict keys this way before writing them.
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, float):
+        return float.__repr__(key)
+    if isinstance(key, int):
+        return int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def encode_json(value):
+    """Any value as ``json.loads(json.dumps(value, cls=DjangoJSONEncoder))``.
+
+    What the encoder cannot write (model instances, managers, files, ...)
+    becomes ``str(value)``, as a template displays it; querysets become
+    lists.
+
+        >>> encode_json({"when": datetime.date(2024, 5, 1), 1: decimal.Decimal("2.50")})
+        {'when': '2024-05-01', '1': '2.50'}
+    """
+    if type(value) in PLAIN_TYPES:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        # json.dumps writes int and float subclasses (IntEnum, ...) by value.
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, dict):
+        return {_json_key(key): encode_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, QuerySet)):
+        return [encode_json(item) for item in value]
+    return json_leaf(value)
+
+
+# ---------------------------------------------------------- python leaves
+
+
+def encode_python(value):
+    """Any value for server-side rendering: Python values kept.
+
+    Dicts, lists, tuples and querysets are rebuilt recursively; model
+    instances, managers and other objects become their display text
+    (``display_text``: ``str(value)``, still true when it is empty).
+
+        >>> encode_python((datetime.date(2024, 5, 1), None))
+        [datetime.date(2024, 5, 1), None]
+    """
+    if type(value) in PLAIN_TYPES or isinstance(value, KEPT_TYPES):
+        return value
+    if isinstance(value, dict):
+        return {key: encode_python(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, QuerySet)):
+        return [encode_python(item) for item in value]
+    return display_text(value)
+
+
+def is_kept_leaf(value) -> bool:
+    """True for a value python mode keeps as is even when also looked into.
+
+    A template displays and looks into such a value (``{{ day }}``,
+    ``{{ day.year }}``, ``{{ day|date:"Y" }}``) exactly as the live value,
+    and it cannot reach the database.
+
+        >>> is_kept_leaf(datetime.date(2024, 5, 1)), is_kept_leaf({"a": 1})
+        (True, False)
+    """
+    return type(value) in PLAIN_TYPES or isinstance(value, KEPT_TYPES)
+
+
+# ---------------------------------------------------------- typed fields
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """How generated code writes a typed field's value: call the run-time
+    helper ``name`` (``how="helper"``), the builtin ``name`` or the value's
+    method ``name``."""
+
+    how: str
+    name: str
+
+
+# The generic encoder, named as generated code loads it (``runtime``).
+ENCODE = Leaf("helper", "_encode")
+
+# Field classes whose Python values are already JSON values.
+_PLAIN_FIELDS = frozenset({
+    models.AutoField, models.BigAutoField, models.SmallAutoField,
+    models.IntegerField, models.BigIntegerField, models.SmallIntegerField,
+    models.PositiveIntegerField, models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField, models.FloatField, models.BooleanField,
+    models.CharField, models.TextField, models.EmailField, models.SlugField,
+    models.URLField, models.FilePathField, models.GenericIPAddressField,
+})
+_JSON_FIELDS: Mapping[type, Leaf | None] = {
+    **dict.fromkeys(_PLAIN_FIELDS),
+    models.DateTimeField: Leaf("helper", "_dt"),
+    models.DateField: Leaf("method", "isoformat"),
+    models.TimeField: Leaf("helper", "_time"),
+    models.DurationField: Leaf("helper", "_dur"),
+    models.DecimalField: Leaf("builtin", "str"),
+    models.UUIDField: Leaf("builtin", "str"),
+}
+# Field classes whose Python values python mode keeps as they are.
+_PYTHON_FIELDS: Mapping[type, Leaf | None] = dict.fromkeys(_PLAIN_FIELDS | {
+    models.DateTimeField, models.DateField, models.TimeField, models.DurationField,
+    models.DecimalField, models.UUIDField,
+})
+
+
+# ------------------------------------------------------------- the modes
+
+
+@dataclass(frozen=True)
+class Mode:
+    """An output mode. ``encode`` writes any value; ``fields`` says how a
+    typed field's values are written (absent: ``encode``; None: as they
+    are). ``renders`` is true for the mode a template renders from: values
+    stay Python values (a choice's label included), an object both displayed
+    and looked into stays displayable (``Displayed``, ``ShownList``), a list
+    keeps its sibling lookups (``Rows``) and an empty display text stays true
+    (``TruthyText``); the JSON mode writes plain JSON instead."""
+
+    name: str
+    encode: Callable[[object], object]
+    fields: Mapping[type, Leaf | None]
+    renders: bool
+
+    def field_leaf(self, field_class: type | None) -> Leaf | None:
+        """How a value of ``field_class`` is written; None: as it is.
+
+            >>> PYTHON.field_leaf(models.DateField) is None, JSON.field_leaf(models.JSONField)
+            (True, Leaf(how='helper', name='_encode'))
+        """
+        return self.fields.get(field_class, ENCODE)
+
+    def __repr__(self):
+        return f"<mode {self.name}>"
+
+
+JSON = Mode("json", encode_json, _JSON_FIELDS, renders=False)
+PYTHON = Mode("python", encode_python, _PYTHON_FIELDS, renders=True)
+MODES = {mode.name: mode for mode in (JSON, PYTHON)}
+
+
+def named(mode: str | Mode) -> Mode:
+    """The mode called ``mode`` (a ``Mode`` is returned as it is).
+
+        >>> named("python") is PYTHON
+        True
+    """
+    if isinstance(mode, Mode):
+        return mode
+    try:
+        return MODES[mode]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown serializer mode {mode!r}: expected 'json' or 'python'") from None
