@@ -1,4 +1,5 @@
-"""The serializer cache: bounded, single compilation per key, schema-keyed."""
+"""The compiler's cache: bounded, single compilation per key, validity checks;
+the serializer cache's schema-keyed entries."""
 
 import threading
 import warnings
@@ -8,14 +9,14 @@ from django.db import models
 from django.test.utils import isolate_apps
 
 from djust.compiler import serializer as serializer_module
-from djust.compiler.cache import SerializerCache, schema_fingerprint
+from djust.compiler.cache import LRUCache, schema_fingerprint
 from djust.compiler.serializer import cache_key
 from djust.compiler.tree import SensitiveFieldWarning
 from examples.rentals.models import Lease, Unit
 
 
 def test_least_recently_used_entry_is_evicted():
-    cache = SerializerCache(maxsize=2)
+    cache = LRUCache(maxsize=2)
     cache.get_or_compile("a", lambda: 1)
     cache.get_or_compile("b", lambda: 2)
     assert cache.get("a") == 1  # refreshes "a"
@@ -26,7 +27,7 @@ def test_least_recently_used_entry_is_evicted():
 
 
 def test_concurrent_requests_compile_once():
-    cache = SerializerCache(maxsize=8)
+    cache = LRUCache(maxsize=8)
     started = threading.Event()
     release = threading.Event()
     calls = []
@@ -56,7 +57,7 @@ def test_concurrent_requests_compile_once():
 
 
 def test_failed_compilation_is_not_cached():
-    cache = SerializerCache(maxsize=8)
+    cache = LRUCache(maxsize=8)
 
     def fail():
         raise RuntimeError("bad")
@@ -110,7 +111,7 @@ def test_settings_are_part_of_the_key(settings):
 
 
 def test_an_alias_finds_its_entry_only_with_the_same_stamp():
-    cache = SerializerCache(maxsize=4)
+    cache = LRUCache(maxsize=4)
     cache.get_or_compile("key", lambda: "value")
     cache.remember(("as", "given"), "stamp-1", "key")
     assert cache.lookup(("as", "given"), "stamp-1") == "value"
@@ -119,7 +120,7 @@ def test_an_alias_finds_its_entry_only_with_the_same_stamp():
 
 
 def test_an_alias_of_an_evicted_or_cleared_entry_finds_nothing():
-    cache = SerializerCache(maxsize=1)
+    cache = LRUCache(maxsize=1)
     cache.get_or_compile("a", lambda: 1)
     cache.remember("alias of a", "s", "a")
     cache.get_or_compile("b", lambda: 2)  # evicts "a"
@@ -130,7 +131,7 @@ def test_an_alias_of_an_evicted_or_cleared_entry_finds_nothing():
 
 
 def test_an_alias_hit_refreshes_the_entry_recency():
-    cache = SerializerCache(maxsize=2)
+    cache = LRUCache(maxsize=2)
     cache.get_or_compile("a", lambda: 1)
     cache.remember("alias of a", "s", "a")
     cache.get_or_compile("b", lambda: 2)
@@ -140,7 +141,7 @@ def test_an_alias_hit_refreshes_the_entry_recency():
 
 
 def test_aliases_stay_bounded():
-    cache = SerializerCache(maxsize=3)
+    cache = LRUCache(maxsize=3)
     cache.get_or_compile("key", lambda: "value")
     for spelling in range(50):
         cache.remember(("spelling", spelling), "s", "key")
@@ -148,12 +149,38 @@ def test_aliases_stay_bounded():
     assert cache.lookup(("spelling", 49), "s") == "value"
 
 
+
+def test_an_entry_its_check_refuses_is_compiled_again():
+    cache = LRUCache(maxsize=4)
+    checked = []
+
+    def valid(value):
+        checked.append(value)
+        return value == "fresh"
+
+    assert cache.get_or_compile("k", lambda: "stale", valid=valid) == "stale"
+    assert checked == []  # a compilation is not checked
+    assert cache.get_or_compile("k", lambda: "fresh", valid=valid) == "fresh"
+    assert cache.get_or_compile("k", lambda: "never", valid=valid) == "fresh"
+    assert checked == ["stale", "fresh"] and cache.compilations == 2 and len(cache) == 1
+
+
+def test_a_size_read_at_each_use_follows_its_source():
+    size = [2]
+    cache = LRUCache(lambda: size[0])
+    for key in "abc":
+        cache.get_or_compile(key, lambda key=key: key)
+    assert len(cache) == 2
+    size[0] = 0
+    assert cache.get_or_compile("c", lambda: "again") == "again"  # nothing is reused
+    assert len(cache) == 0
+
 @pytest.fixture
 def fresh_cache(monkeypatch):
     """An empty process-wide serializer cache, restored afterwards."""
     from djust.compiler import cache as cache_module
 
-    cache = SerializerCache(maxsize=16)
+    cache = LRUCache(maxsize=16)
     monkeypatch.setattr(cache_module, "_DEFAULT", cache)
     return cache
 

@@ -187,7 +187,7 @@ def test_cache_is_bounded(settings):
     settings.DJUST = {"EXTRACTION_CACHE_SIZE": 3}
     for index in range(10):
         extract_template_variables(f"{{{{ v{index} }}}}")
-    assert len(extraction_module._CACHE) == 3
+    assert extraction_module.cached_count() == 3
 
 
 def test_edited_include_or_parent_gives_a_new_result(tmp_path):

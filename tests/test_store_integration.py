@@ -44,6 +44,12 @@ def shared(settings, tmp_path):
     store.reset()
 
 
+def test_the_app_registers_the_configured_store_with_the_compiler():
+    from djust.compiler import shared as compiler_shared
+
+    assert compiler_shared.registered() is store.CONFIGURED
+
+
 def test_compile_serializer_goes_through_the_store(shared):
     paths = ["property.name", "number", "bedrooms"]
     first = compile_serializer(Unit, paths, mode="python")

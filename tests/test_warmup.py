@@ -58,7 +58,7 @@ def test_warm_up_analyses_every_routed_live_view_template():
     assert result.skipped == []
     assert result.templates == len(live_view_templates()) == 2
     assert result.serializers == 0  # no shared store, so no manifest
-    assert len(extraction._CACHE) == 2
+    assert extraction.cached_count() == 2
 
 
 @pytest.mark.django_db

@@ -1,15 +1,21 @@
-"""A bounded, thread-safe, in-process cache of compiled serializers.
+"""The compiler's one cache design, and the schema fingerprint.
 
-Keys are ``(model, schema fingerprint, normalized paths, mode, sensitive
-settings, djust version)``. The fingerprint covers every field's name,
-class, options that change the tree (null, primary key, choices, attname)
-and relation (kind, related model, related name), plus the model's
-``djust_sensitive_fields``; Django recomputes ``_meta.get_fields()`` when a
-field or relation is registered, and the fingerprint is recomputed then.
+``LRUCache`` is a bounded, thread-safe LRU with single compilation per
+key: two threads asking for the same missing key compile once, the first
+compiles and the others wait for its result (or its exception, which is
+not cached). A caller may pass a validity check with each request: an
+entry that fails it is dropped and compiled again (extraction's cache
+checks that the templates a result followed are unchanged). Both of the
+compiler's in-process caches are one: compiled serializers
+(``default_cache()``) and analysed templates (``extraction``).
 
-Two threads asking for the same missing key compile once: the first
-compiles, the others wait for its result (or its exception, which is not
-cached).
+Serializer keys are ``(model, schema fingerprint, normalized paths, mode,
+sensitive settings, djust version)``. The fingerprint covers every field's
+name, class, options that change the tree (null, primary key, choices,
+attname) and relation (kind, related model, related name), plus the
+model's ``djust_sensitive_fields``; Django recomputes
+``_meta.get_fields()`` when a field or relation is registered, and the
+fingerprint is recomputed then.
 
 Deriving a full key costs more than the lookup itself, so callers can also
 record an *alias* (the request as they received it) with a *stamp* (what
@@ -17,11 +23,13 @@ the key was derived from): ``lookup(alias, stamp)`` finds the entry
 without deriving the key again, as long as the stamp is unchanged. An alias
 only names a key; the entry itself stays subject to the LRU.
 
-    >>> cache = SerializerCache(maxsize=2)
+    >>> cache = LRUCache(maxsize=2)
     >>> cache.get_or_compile(("k",), lambda: "compiled")
     'compiled'
     >>> cache.get_or_compile(("k",), lambda: "again"), len(cache)
     ('compiled', 1)
+    >>> cache.get_or_compile(("k",), lambda: "again", valid=lambda value: False)
+    'again'
 """
 
 from __future__ import annotations
@@ -76,11 +84,15 @@ def _digest(model: type, fields, sensitive) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-class SerializerCache:
-    """LRU cache with per-key single compilation."""
+class LRUCache:
+    """LRU cache with per-key single compilation and optional validity checks.
 
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
+    ``maxsize`` is a number, or a function read at each use (a size that
+    follows settings); at most that many entries are kept, none at 0.
+    """
+
+    def __init__(self, maxsize: int | Callable[[], int]):
+        self._maxsize = maxsize
         self._entries: OrderedDict[Hashable, object] = OrderedDict()
         self._pending: dict[Hashable, _Pending] = {}
         # alias -> (stamp, key); read without the lock (one dict lookup is atomic).
@@ -88,10 +100,23 @@ class SerializerCache:
         self._lock = threading.Lock()
         self.compilations = 0
 
+    @property
+    def maxsize(self) -> int:
+        """How many entries are kept now."""
+        size = self._maxsize
+        return size() if callable(size) else size
+
     def __len__(self) -> int:
         return len(self._entries)
 
     def clear(self) -> None:
+        """Forget every entry and alias.
+
+            >>> cache = LRUCache(maxsize=2)
+            >>> cache.get_or_compile("k", lambda: 1); cache.clear(); len(cache)
+            1
+            0
+        """
         with self._lock:
             self._entries.clear()
             self._aliases.clear()
@@ -100,7 +125,7 @@ class SerializerCache:
         """The cached value ``alias`` was remembered for with this ``stamp``,
         or None (a new stamp, an unknown alias, an evicted entry).
 
-            >>> cache = SerializerCache(maxsize=2)
+            >>> cache = LRUCache(maxsize=2)
             >>> cache.remember("as given", "v1", ("key",))
             >>> cache.get_or_compile(("key",), lambda: "compiled")
             'compiled'
@@ -110,12 +135,7 @@ class SerializerCache:
         entry = self._aliases.get(alias)
         if entry is None or entry[0] != stamp:
             return None
-        key = entry[1]
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
+        return self.get(entry[1])
 
     def remember(self, alias: Hashable, stamp: Hashable, key: Hashable) -> None:
         """Let ``lookup(alias, stamp)`` find the entry of ``key``."""
@@ -127,19 +147,39 @@ class SerializerCache:
             self._aliases[alias] = (stamp, key)
 
     def get(self, key: Hashable):
-        """The cached value for ``key`` or None (refreshes its recency)."""
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
+        """The cached value for ``key`` or None (refreshes its recency).
 
-    def get_or_compile(self, key: Hashable, compile_: Callable[[], object]):
-        """The value for ``key``, running ``compile_`` once if it is missing."""
+            >>> LRUCache(maxsize=2).get("absent") is None
+            True
+        """
         with self._lock:
-            value = self._entries.get(key)
+            return self._hit(key)
+
+    def _hit(self, key: Hashable):
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def get_or_compile(self, key: Hashable, compile_: Callable[[], object], *,
+                       valid: Callable[[object], bool] | None = None):
+        """The value for ``key``, running ``compile_`` once if it is missing.
+
+        ``valid(value)``, when given, is asked about a cached value outside
+        the lock (it may read files); a value it refuses is dropped and
+        compiled again.
+        """
+        size = self.maxsize
+        if valid is not None and size > 0:
+            value = self.get(key)
             if value is not None:
-                self._entries.move_to_end(key)
+                if valid(value):
+                    return value
+                self._drop(key, value)
+        with self._lock:
+            # At size 0 nothing is reused, even what a larger size kept.
+            value = self._hit(key) if size > 0 else None
+            if value is not None:
                 return value
             pending = self._pending.get(key)
             owner = pending is None
@@ -154,16 +194,25 @@ class SerializerCache:
                 del self._pending[key]
             pending.fail(error)
             raise
+        self._keep(key, value, size)
+        pending.succeed(value)
+        return value
+
+    def _keep(self, key: Hashable, value, size: int) -> None:
         with self._lock:
             self.compilations += 1
             self._entries[key] = value
             self._entries.move_to_end(key)
-            while len(self._entries) > max(self.maxsize, 0):
+            while len(self._entries) > max(size, 0):
                 evicted, _ = self._entries.popitem(last=False)
-                logger.debug("evicted serializer %r", evicted)
+                logger.debug("evicted %r", evicted)
             del self._pending[key]
-        pending.succeed(value)
-        return value
+
+    def _drop(self, key: Hashable, value) -> None:
+        with self._lock:
+            # Another thread may have stored a fresh value meanwhile: keep it.
+            if self._entries.get(key) is value:
+                del self._entries[key]
 
 
 class _Pending:
@@ -189,19 +238,24 @@ class _Pending:
         return self._value
 
 
-_DEFAULT: SerializerCache | None = None
+_DEFAULT: LRUCache | None = None
 _DEFAULT_LOCK = threading.Lock()
 
 
-def default_cache() -> SerializerCache:
-    """The process-wide cache, sized by ``DJUST["SERIALIZER_CACHE_SIZE"]``."""
+def default_cache() -> LRUCache:
+    """The process-wide cache of compiled serializers, sized by
+    ``DJUST["SERIALIZER_CACHE_SIZE"]``.
+
+        >>> default_cache() is default_cache()
+        True
+    """
     global _DEFAULT
     if _DEFAULT is None:
         from djust import conf
 
         with _DEFAULT_LOCK:
             if _DEFAULT is None:
-                _DEFAULT = SerializerCache(conf.get("SERIALIZER_CACHE_SIZE"))
+                _DEFAULT = LRUCache(conf.get("SERIALIZER_CACHE_SIZE"))
     return _DEFAULT
 
 

@@ -48,9 +48,10 @@ How the walk maps template constructs to paths:
   as a variable in their arguments, their nested node lists are walked,
   and an ``Unanalysed`` record says what could not be analysed.
 
-Results are cached in a bounded, thread-safe LRU keyed by the source, the
-engine and the template name; a cached result is reused only while every
-template it followed (includes, parents) still has the content it had.
+Results are cached (``cache.LRUCache``: bounded, thread-safe, one walk per
+key) by the source, the engine and the template name; a cached result is
+reused only while every template it followed (includes, parents) still has
+the content it had.
 The source itself is the key, not a digest of it: a str caches its hash,
 so the engine's cached loader (which hands out the same template, and so
 the same source string, until a template changes) makes the key almost
@@ -63,9 +64,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -103,6 +102,7 @@ from django.templatetags import i18n, l10n, static, tz
 
 from djust import conf
 from djust.compiler import shared
+from djust.compiler.cache import LRUCache
 from djust.compiler.paths import SEPARATOR, STAR, join_path
 
 logger = logging.getLogger("djust.extraction")
@@ -112,6 +112,7 @@ __all__ = [
     "Extraction",
     "Unanalysed",
     "cache_clear",
+    "cached_count",
     "default_engine",
     "extract_template_variables",
     "extract_template_variables_from_name",
@@ -236,19 +237,16 @@ def extract_template_variables(
     """
     engine = engine or default_engine()
     source = str(source)
-    key = ("source", source, engine, name)
-    cached = _cached(key, engine)
-    if cached is not None:
-        return cached
     label = name or UNKNOWN_SOURCE
 
     def walk():
         return walk_template(engine, parse_template(source, engine, name, label), label)
 
-    extraction, dependencies = _walk_or_load(
-        engine, "source", label, source, Origin(label, template_name=name), walk)
-    _store(key, dependencies, extraction)
-    return extraction
+    def extract():
+        origin = Origin(label, template_name=name)
+        return _walk_or_load(engine, "source", label, source, origin, walk)
+
+    return _cached(("source", source, engine, name), engine, extract)
 
 
 def extract_template_variables_from_name(
@@ -266,15 +264,12 @@ def extract_template_variables_from_name(
     except TemplateSyntaxError as exc:
         raise _syntax_error(exc, template_name) from exc
     source = template_source(template)
-    key = ("name", source, engine, template_name)
-    cached = _cached(key, engine)
-    if cached is not None:
-        return cached
-    extraction, dependencies = _walk_or_load(
-        engine, "name", template_name, source, template.origin,
-        lambda: walk_template(engine, template, template_name))
-    _store(key, dependencies, extraction)
-    return extraction
+
+    def extract():
+        return _walk_or_load(engine, "name", template_name, source, template.origin,
+                             lambda: walk_template(engine, template, template_name))
+
+    return _cached(("name", source, engine, template_name), engine, extract)
 
 
 def _walk_or_load(engine: Engine, how: str, label: str, source: str, origin: Origin, walk):
@@ -303,8 +298,21 @@ def walk_template(engine: Engine, template, label: str) -> tuple[Extraction, tup
 
 
 def cache_clear() -> None:
-    """Forget every cached extraction (tests, template reloads)."""
+    """Forget every cached extraction (tests, template reloads).
+
+        >>> cache_clear(); cached_count()
+        0
+    """
     _CACHE.clear()
+
+
+def cached_count() -> int:
+    """How many extractions this process holds.
+
+        >>> cache_clear(); _ = extract_template_variables("{{ a }}"); cached_count()
+        1
+    """
+    return len(_CACHE)
 
 
 # --------------------------------------------------------------------------
@@ -476,58 +484,21 @@ class Dependency:
         return self.matches(template_source(template))
 
 
-class _LRU:
-    def __init__(self) -> None:
-        self._entries: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key, entry, size: int) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > size:
-                self._entries.popitem(last=False)
-
-    def discard(self, key) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+# Bounded by a setting read at each use; an entry is reused only while every
+# template it followed is unchanged (``Dependency.still_same``).
+_CACHE = LRUCache(lambda: conf.get("EXTRACTION_CACHE_SIZE"))
 
 
-_CACHE = _LRU()
+def _cached(key, engine: Engine, extract) -> Extraction:
+    """The extraction of ``key``, from the cache or ``extract()``."""
 
+    def unchanged(entry) -> bool:
+        if all(dependency.still_same(engine) for dependency in entry[1]):
+            return True
+        logger.debug("an included or parent template changed: re-extracting %s", key[-1])
+        return False
 
-def _cached(key, engine: Engine) -> Extraction | None:
-    if conf.get("EXTRACTION_CACHE_SIZE") <= 0:
-        return None
-    entry = _CACHE.get(key)
-    if entry is None:
-        return None
-    dependencies, extraction = entry
-    if all(dependency.still_same(engine) for dependency in dependencies):
-        return extraction
-    logger.debug("an included or parent template changed: re-extracting %s", key[-1])
-    _CACHE.discard(key)
-    return None
-
-
-def _store(key, dependencies: tuple[Dependency, ...], extraction: Extraction) -> None:
-    size = conf.get("EXTRACTION_CACHE_SIZE")
-    if size > 0:
-        _CACHE.put(key, (dependencies, extraction), size)
+    return _CACHE.get_or_compile(key, extract, valid=unchanged)[0]
 
 
 # --------------------------------------------------------------------------

@@ -92,7 +92,7 @@ class Command(BaseCommand):
             counters = ", ".join(f"{name} {value}" for name, value in stats.items())
             self.stdout.write(f"this process: {counters}")
         self.stdout.write(
-            f"in memory: {len(extraction._CACHE)} extractions, "
+            f"in memory: {extraction.cached_count()} extractions, "
             f"{len(default_cache())} serializers")
 
     def clear(self, shared: store.Store | None) -> None:
