@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 
 from djust.store.entries import ENTRY_FORMAT, KIND_NAMES, KINDS
@@ -265,8 +266,6 @@ class DjangoCacheBackend:
     name = "django"
 
     def __init__(self, alias: str, *, prefix: str, ttl: int | None) -> None:
-        from django.core.cache import caches
-
         self.alias = alias
         self.cache = caches[alias]
         self.prefix = f"{prefix}:v{ENTRY_FORMAT}:"
