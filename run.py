@@ -21,7 +21,8 @@ is restarted on the same port (or the phase fails, saying why). The last
 SQLite phase makes SQLite scan tables backwards
 (``DJUST_TEST_REVERSE_UNORDERED``), so a test relying on an order no query
 asked for fails. The run ends with a table of every phase's counts, time
-and result. Extra arguments go to pytest.
+and result. Extra arguments go to pytest (the PostgreSQL phases collect
+``tests/`` unless the arguments name what to collect).
 """
 
 from __future__ import annotations
@@ -482,6 +483,11 @@ def suite_environment(redis, **extra: str) -> dict[str, str]:
     return dict(env, **extra)
 
 
+def names_paths(args: list[str]) -> bool:
+    """Whether pytest's arguments say what to collect (a path or a test id)."""
+    return any((ROOT / arg.split("::")[0]).exists() for arg in args if not arg.startswith("-"))
+
+
 def suite_phases(pythons: list[tuple[str, str, Path]], args: list[str], redis, postgres,
                 ) -> list[Phase]:
     phases = [Phase("ruff check", [str(pythons[0][2]), "-m", "ruff", "check", "."], gate=True)]
@@ -497,9 +503,9 @@ def suite_phases(pythons: list[tuple[str, str, Path]], args: list[str], redis, p
         # The database-independent property suite runs once per Python, on
         # SQLite; everything under tests/ runs on both databases.
         pg_env = suite_environment(redis, DJUST_TEST_DB="postgres", **postgres.environment)
-        phases.append(Phase(f"Python {version}, {spec}, PostgreSQL",
-                            [*pytest, *(args or ["tests"])], pg_env, (redis, postgres),
-                            pytest=True))
+        pg_args = args if names_paths(args) else ["tests", *args]
+        phases.append(Phase(f"Python {version}, {spec}, PostgreSQL", [*pytest, *pg_args],
+                            pg_env, (redis, postgres), pytest=True))
     return phases
 
 
