@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import models
 
-from djust.compiler import lowering, relations, runtime
+from djust.compiler import astbuild, lowering, relations, runtime
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.serializer import compile_tree
 from examples.rentals.models import Amenity, Lease, Property, Tenant, Unit
@@ -204,9 +204,9 @@ def test_hostile_segments_compile_safely_and_run_no_code():
 
 
 def test_is_plain_identifier():
-    assert lowering.is_plain_identifier("number")
+    assert astbuild.is_plain_identifier("number")
     for bad in ["class", "__class__", "_x", "a b", "1a", 'a")']:
-        assert not lowering.is_plain_identifier(bad)
+        assert not astbuild.is_plain_identifier(bad)
 
 
 def test_lower_returns_only_the_helpers_it_uses():

@@ -22,10 +22,26 @@ from __future__ import annotations
 
 import ast
 import keyword
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from djust.compiler import modes, runtime
+from djust.compiler import astbuild, modes, runtime
+from djust.compiler.astbuild import (
+    LOAD,
+    NO_LOCATION,
+    STORE,
+    assign,
+    call,
+    dict_of,
+    identity,
+    is_plain_identifier,
+    list_comp,
+    load,
+    method,
+    none_or,
+    silent_try,
+    store_key,
+)
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR
 from djust.compiler.relations import (
@@ -47,17 +63,6 @@ def _labels_are_text(table: dict) -> bool:
     return all(label.__class__ is str for label in table.values())
 
 
-def is_plain_identifier(segment: str) -> bool:
-    """True when ``segment`` may be written as an attribute name.
-
-        >>> is_plain_identifier("email"), is_plain_identifier("class")
-        (True, False)
-        >>> is_plain_identifier("__class__"), is_plain_identifier('a"); import os')
-        (False, False)
-    """
-    return segment.isidentifier() and not keyword.iskeyword(segment) and not segment.startswith("_")
-
-
 def lower(tree: Node, mode: str | modes.Mode, *, name: str, paths: tuple[str, ...] = ()):
     """Lower ``tree`` to ``(ast.Module, globals)`` defining function ``name``.
 
@@ -70,22 +75,10 @@ def lower(tree: Node, mode: str | modes.Mode, *, name: str, paths: tuple[str, ..
     mode = modes.named(mode)
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"serializer name {name!r} is not an identifier")
-    lowerer = _Lowerer(mode)
+    lowerer = Lowerer(mode)
     body = lowerer.root_body(tree)
     doc = _docstring(tree, paths)
-    function = ast.FunctionDef(
-        name=name,
-        args=ast.arguments(
-            posonlyargs=[], args=[ast.arg(arg="obj")], vararg=None, kwonlyargs=[],
-            kw_defaults=[], kwarg=None, defaults=[],
-        ),
-        body=[ast.Expr(ast.Constant(doc)), *body],
-        decorator_list=[],
-        returns=None,
-        type_comment=None,
-        **_NO_LOCATION,
-        **({"type_params": []} if "type_params" in ast.FunctionDef._fields else {}),
-    )
+    function = astbuild.function(name, ["obj"], [ast.Expr(ast.Constant(doc)), *body])
     # Emit compiles the rendered text, whose line numbers are the ones a
     # traceback must show, so the AST carries no real locations.
     module = ast.Module(body=[function], type_ignores=[])
@@ -112,76 +105,6 @@ class Always:
 class Maybe:
     # Given the container's local name, the statements storing the key.
     build: Callable[[str], list[ast.stmt]]
-
-
-# ------------------------------------------------------------- ast helpers
-
-
-# Contexts carry no data; CPython's own parser shares one instance of each.
-_LOAD = ast.Load()
-_STORE = ast.Store()
-
-
-def _name(identifier: str) -> ast.Name:
-    return ast.Name(id=identifier, ctx=_LOAD)
-
-
-# ast.unparse reads ``lineno`` of statements that may carry a type comment
-# (assignments, loops, functions); nothing else needs locations, because emit
-# compiles the rendered text.
-_NO_LOCATION = {"lineno": 0}
-
-
-def _assign(target: str, value: ast.expr) -> ast.Assign:
-    return ast.Assign(targets=[ast.Name(id=target, ctx=_STORE)], value=value,
-                      **_NO_LOCATION)
-
-
-def _store_key(container: str, key: str, value: ast.expr) -> ast.Assign:
-    target = ast.Subscript(value=_name(container), slice=ast.Constant(key), ctx=_STORE)
-    return ast.Assign(targets=[target], value=value, **_NO_LOCATION)
-
-
-def _call(function: ast.expr, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=function, args=list(args), keywords=[])
-
-
-def _method(obj: ast.expr, method: str, *args: ast.expr) -> ast.Call:
-    return _call(ast.Attribute(value=obj, attr=method, ctx=_LOAD), *args)
-
-
-def _is(left: ast.expr, right: ast.expr, negate: bool = False) -> ast.Compare:
-    return ast.Compare(left=left, ops=[ast.IsNot() if negate else ast.Is()], comparators=[right])
-
-
-def _none_or(var: str, expr: ast.expr) -> ast.expr:
-    return ast.IfExp(test=_is(_name(var), ast.Constant(None)), body=ast.Constant(None), orelse=expr)
-
-
-def _dict(pairs: list[tuple[str, ast.expr]]) -> ast.Dict:
-    return ast.Dict(keys=[ast.Constant(k) for k, _ in pairs], values=[v for _, v in pairs])
-
-
-def _silent_try(body: list[ast.stmt], orelse: list[ast.stmt],
-                handled: Sequence[ast.stmt] = ()) -> ast.Try:
-    # Django's _resolve_lookup hides exceptions marked silent_variable_failure;
-    # ``handled`` runs after hiding one.
-    handler = ast.ExceptHandler(
-        type=_name("Exception"),
-        name=None,
-        body=[ast.If(
-            test=ast.UnaryOp(op=ast.Not(), operand=_call(_name("_silent"))),
-            body=[ast.Raise(exc=None, cause=None)],
-            orelse=[],
-        ), *handled],
-    )
-    return ast.Try(body=body, handlers=[handler], orelse=orelse, finalbody=[])
-
-
-def _comprehension(element: ast.expr, var: str, iterable: ast.expr) -> ast.ListComp:
-    target = ast.Name(id=var, ctx=_STORE)
-    generator = ast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
-    return ast.ListComp(elt=element, generators=[generator])
 
 
 # ------------------------------------------------------- representation
@@ -241,7 +164,16 @@ def _element(model, displayed: bool, star: Node | None, index: Node | None = Non
 # ---------------------------------------------------------------- lowerer
 
 
-class _Lowerer:
+class Lowerer:
+    """Lowers typed nodes read from model instances, in one output mode.
+
+    ``projection`` builds on the same object for what both generators
+    share: locals (``local``), helpers (``helper``), constants
+    (``constant``, ``own_global``), typed leaves (``field_converter``,
+    ``plain_or_encoded``), the value of a node read into a local
+    (``value``), and the globals of the generated function (``namespace``).
+    """
+
     def __init__(self, mode: modes.Mode):
         self.mode = mode
         self.used: set[str] = set()
@@ -253,39 +185,54 @@ class _Lowerer:
         # The local of an instance -> (the local holding its fields cache,
         # {relation: cache key}).
         self.related_caches: dict[str, tuple[str, dict[str, str]]] = {}
+        # Globals made for this compilation only: declared, never stored.
+        self.own: dict[str, object] = {}
 
     def namespace(self) -> dict:
+        """The generated function's globals: the helpers it uses, the
+        restricted builtins, its constants, declared under CONSTANTS_KEY."""
         helpers = {name: HELPERS[name] for name in sorted(self.used) if name in HELPERS}
         if runtime.ENCODER in self.used:
             helpers[runtime.ENCODER] = self.mode.encode
         helpers["__builtins__"] = runtime.builtins_namespace()
-        if self.constants:
+        if self.constants or self.own:
             for name, (_, value) in self.constants.items():
                 helpers[name] = value
-            helpers[CONSTANTS_KEY] = {name: spec for name, (spec, _) in self.constants.items()}
+            helpers.update(self.own)
+            declared = {name: spec for name, (spec, _) in self.constants.items()}
+            declared.update((name, ("local", name)) for name in self.own)
+            helpers[CONSTANTS_KEY] = declared
         return helpers
 
+    def own_global(self, name: str, value) -> ast.Name:
+        """The global ``name`` holding ``value``, made for this compilation
+        only (``runtime.resolve_constant`` refuses to rebuild it)."""
+        self.own[name] = value
+        return load(name)
+
     def helper(self, name: str) -> ast.Name:
+        """Load run-time helper ``name`` (``runtime.HELPERS``)."""
         self.used.add(name)
-        return _name(name)
+        return load(name)
 
     def constant(self, stem: str, spec: tuple, value) -> ast.Name:
         """The global holding ``value``, described by ``spec``; one per spec."""
         for name, (known, _) in self.constants.items():
             if known == spec:
-                return _name(name)
+                return load(name)
         name = f"_{stem}_{len(self.constants) + 1}"
         self.constants[name] = (spec, value)
-        return _name(name)
+        return load(name)
 
     def is_exactly(self, var: str, model: type) -> ast.expr:
         """``var.__class__ is <model>``: the guard of every shortcut that
         holds only for the compiled model's own instances (a subclass may
         override the attribute it skips)."""
-        return _is(ast.Attribute(value=_name(var), attr="__class__", ctx=_LOAD),
+        return identity(ast.Attribute(value=load(var), attr="__class__", ctx=LOAD),
                    self.constant("model", ("model", model._meta.label), model))
 
     def local(self, hint: str) -> str:
+        """A fresh local name, after ``hint`` when it is a plain identifier."""
         self.counter += 1
         stem = hint if is_plain_identifier(hint) and hint.isascii() else "v"
         return f"{stem}_{self.counter}"
@@ -300,11 +247,11 @@ class _Lowerer:
 
     def read(self, var: str, segment: str) -> ast.expr:
         if is_plain_identifier(segment):
-            return ast.Attribute(value=_name(var), attr=segment, ctx=_LOAD)
-        return _call(_name("getattr"), _name(var), ast.Constant(segment))
+            return ast.Attribute(value=load(var), attr=segment, ctx=LOAD)
+        return call(load("getattr"), load(var), ast.Constant(segment))
 
     def lookup(self, var: str, segment: str) -> ast.expr:
-        return _call(self.helper(LOOKUP_HELPER), _name(var), ast.Constant(segment))
+        return call(self.helper(LOOKUP_HELPER), load(var), ast.Constant(segment))
 
     # -- containers
 
@@ -324,16 +271,16 @@ class _Lowerer:
         if self.mode.renders:
             # Shown as the live value is: the elements' repr would show their
             # serialized form ("__str__" keys, a row's text for the row).
-            rows_expr = _call(self.helper("_ShownList"), rows_expr,
-                              _call(_name("str"), _name(var)))
+            rows_expr = call(self.helper("_ShownList"), rows_expr,
+                              call(load("str"), load(var)))
         other_stmts, other_expr = self.single(node, var, model, may_be_none=may_be_none)
         result = self.local(node.segment or "value")
         choice = ast.If(
-            test=_call(self.helper("_is_rows"), _name(var)),
-            body=[*rows_stmts, _assign(result, rows_expr)],
-            orelse=[*other_stmts, _assign(result, other_expr)],
+            test=call(self.helper("_is_rows"), load(var)),
+            body=[*rows_stmts, assign(result, rows_expr)],
+            orelse=[*other_stmts, assign(result, other_expr)],
         )
-        return [choice], _name(result)
+        return [choice], load(result)
 
     def single(self, node, var, model, *, may_be_none, root=False):
         """(prelude, expr) for a value that is not serialized as a list."""
@@ -351,11 +298,11 @@ class _Lowerer:
         stmts, expr = self.mapping(node, var, model, may_be_none=False)
         result = self.local(node.segment or "value")
         kept = ast.If(
-            test=_call(self.helper("_kept"), _name(var)),
-            body=[_assign(result, _name(var))],
-            orelse=[*stmts, _assign(result, expr)],
+            test=call(self.helper("_kept"), load(var)),
+            body=[assign(result, load(var))],
+            orelse=[*stmts, assign(result, expr)],
         )
-        return [kept], _name(result)
+        return [kept], load(result)
 
     def collection(self, node, var, model, *, may_be_none):
         """(prelude, expr) of a collection node: the list of its elements.
@@ -376,14 +323,14 @@ class _Lowerer:
     def none_guarded(self, node, var, stmts, expr):
         """``None`` ends the chain: (stmts, expr) run only for another value."""
         if not stmts:
-            return [], _none_or(var, expr)
+            return [], none_or(var, expr)
         result = self.local(node.segment or "value")
         guarded = ast.If(
-            test=_is(_name(var), ast.Constant(None)),
-            body=[_assign(result, ast.Constant(None))],
-            orelse=[*stmts, _assign(result, expr)],
+            test=identity(load(var), ast.Constant(None)),
+            body=[assign(result, ast.Constant(None))],
+            orelse=[*stmts, assign(result, expr)],
         )
-        return [guarded], _name(result)
+        return [guarded], load(result)
 
     def mapping(self, node, var, model, *, may_be_none, root=False):
         """(prelude, expr) building the dict for ``node``'s value in ``var``."""
@@ -392,7 +339,7 @@ class _Lowerer:
         prelude, pairs, maybes = self.pieces(others, var, model, node)
         prelude[:0] = cache
         if node.bare:
-            pairs.insert(0, ("__str__", _call(_name("str"), _name(var))))
+            pairs.insert(0, ("__str__", call(load("str"), load(var))))
         stmts, expr = self.assemble(node, prelude, pairs, maybes, None, root)
         if not may_be_none:
             return stmts, expr
@@ -416,10 +363,10 @@ class _Lowerer:
         cache = self.local("cached")
         self.related_caches[var] = (cache, keys)
         exact = self.is_exactly(var, model)
-        state = ast.Attribute(value=_name(var), attr="_state", ctx=_LOAD)
-        fields_cache = ast.Attribute(value=state, attr="fields_cache", ctx=_LOAD)
+        state = ast.Attribute(value=load(var), attr="_state", ctx=LOAD)
+        fields_cache = ast.Attribute(value=state, attr="fields_cache", ctx=LOAD)
         empty = ast.Dict(keys=[], values=[])
-        return [_assign(cache, ast.IfExp(test=exact, body=fields_cache, orelse=empty))]
+        return [assign(cache, ast.IfExp(test=exact, body=fields_cache, orelse=empty))]
 
     def pieces(self, children, var, model, parent):
         """Split the children's pieces: (prelude, always-present pairs, maybes)."""
@@ -438,10 +385,10 @@ class _Lowerer:
         return prelude, pairs, maybes
 
     def assemble(self, node, prelude, pairs, maybes, items, root):
-        display: ast.expr = _dict(pairs)
+        display: ast.expr = dict_of(pairs)
         wants_displayed = self.mode.renders and any(k == "__str__" for k, _ in pairs)
         if wants_displayed:
-            display = _call(self.helper("_Displayed"), display)
+            display = call(self.helper("_Displayed"), display)
         if items is not None and not pairs and not maybes:
             return prelude, items
         if items is not None and not self.mode.renders:
@@ -451,12 +398,12 @@ class _Lowerer:
         if not maybes and items is None:
             return prelude, display
         target = self.local("out" if root else (node.segment or "value"))
-        stmts = [*prelude, _assign(target, display)]
+        stmts = [*prelude, assign(target, display)]
         for maybe in maybes:
             stmts += maybe.build(target)
         if items is not None and self.mode.renders:
-            return stmts, _call(self.helper("_Rows"), items, _name(target))
-        return stmts, _name(target)
+            return stmts, call(self.helper("_Rows"), items, load(target))
+        return stmts, load(target)
 
     def elements(self, node: Node, var: str):
         """(prelude, list expr) of ``node``'s elements, index sub-paths merged in.
@@ -477,45 +424,45 @@ class _Lowerer:
             if element == default:
                 continue
             branch = [ast.If(
-                test=ast.Compare(left=_name(position), ops=[ast.Eq()],
+                test=ast.Compare(left=load(position), ops=[ast.Eq()],
                                  comparators=[ast.Constant(index)]),
                 body=self.append_element(element, row, items),
                 orelse=branch,
             )]
-        step = ast.AugAssign(target=ast.Name(id=position, ctx=_STORE), op=ast.Add(),
+        step = ast.AugAssign(target=ast.Name(id=position, ctx=STORE), op=ast.Add(),
                              value=ast.Constant(1))
-        loop = ast.For(target=ast.Name(id=row, ctx=_STORE), iter=_name(var),
-                       body=[*branch, step], orelse=[], **_NO_LOCATION)
-        start = [_assign(items, ast.List(elts=[], ctx=_LOAD)),
-                 _assign(position, ast.Constant(0))]
-        return [*start, loop], _name(items)
+        loop = ast.For(target=ast.Name(id=row, ctx=STORE), iter=load(var),
+                       body=[*branch, step], orelse=[], **NO_LOCATION)
+        start = [assign(items, ast.List(elts=[], ctx=LOAD)),
+                 assign(position, ast.Constant(0))]
+        return [*start, loop], load(items)
 
     def append_element(self, element: Node, row: str, items: str) -> list[ast.stmt]:
         if not element.children:
             expr = self.leaf(element, row, element.model)
-            return [ast.Expr(_method(_name(items), "append", expr))]
+            return [ast.Expr(method(load(items), "append", expr))]
         prelude, expr = self.container(element, row, element.model,
                                        may_be_none=element.model is None)
-        return [*prelude, ast.Expr(_method(_name(items), "append", expr))]
+        return [*prelude, ast.Expr(method(load(items), "append", expr))]
 
     def sequence(self, each: Node, var: str):
         """(prelude, list expr) of ``each`` over the iterable in ``var``."""
         element_model = each.model
         row = self.local("row")
         if not each.children:
-            return [], _comprehension(self.leaf(each, row, element_model), row, _name(var))
+            return [], list_comp(self.leaf(each, row, element_model), row, load(var))
         prelude, expr = self.container(each, row, element_model, may_be_none=element_model is None)
         if not prelude:
-            return [], _comprehension(expr, row, _name(var))
+            return [], list_comp(expr, row, load(var))
         items = self.local("items")
         loop = ast.For(
-            target=ast.Name(id=row, ctx=_STORE),
-            iter=_name(var),
-            body=[*prelude, ast.Expr(_method(_name(items), "append", expr))],
+            target=ast.Name(id=row, ctx=STORE),
+            iter=load(var),
+            body=[*prelude, ast.Expr(method(load(items), "append", expr))],
             orelse=[],
-            **_NO_LOCATION,
+            **NO_LOCATION,
         )
-        return [_assign(items, ast.List(elts=[], ctx=_LOAD)), loop], _name(items)
+        return [assign(items, ast.List(elts=[], ctx=LOAD)), loop], load(items)
 
     # -- one child
 
@@ -545,15 +492,15 @@ class _Lowerer:
         if node.children:
             value = self.local(node.segment)
             prelude, expr = self.container(node, value, None, may_be_none=True)
-            return Always(node.segment, expr, [_assign(value, read), *prelude])
+            return Always(node.segment, expr, [assign(value, read), *prelude])
         converter = self.field_converter(node.field_class)
         if converter is None:
             return Always(node.segment, read)
         if not node.nullable:
             return Always(node.segment, converter(read))
         value = self.local(node.segment)
-        expr = _none_or(value, converter(_name(value)))
-        return Always(node.segment, expr, [_assign(value, read)])
+        expr = none_or(value, converter(load(value)))
+        return Always(node.segment, expr, [assign(value, read)])
 
     def field_converter(self, field_class) -> Callable[[ast.expr], ast.expr] | None:
         """None when the field's values need no conversion in this mode."""
@@ -561,10 +508,10 @@ class _Lowerer:
         if leaf is None:
             return None
         if leaf.how == "method":
-            return lambda e: _method(e, leaf.name)
+            return lambda e: method(e, leaf.name)
         if leaf.how == "builtin":
-            return lambda e: _call(_name(leaf.name), e)
-        return lambda e: _call(self.helper(leaf.name), e)
+            return lambda e: call(load(leaf.name), e)
+        return lambda e: call(self.helper(leaf.name), e)
 
     def guarded_piece(self, node, var, acquire: ast.expr | list[ast.stmt],
                       value: str | None = None):
@@ -573,13 +520,13 @@ class _Lowerer:
         assigning it to the local ``value``."""
         value = value or self.local(node.segment)
         if isinstance(acquire, ast.expr):
-            acquire = [_assign(value, acquire)]
+            acquire = [assign(value, acquire)]
 
         def build(container: str) -> list[ast.stmt]:
             prelude, expr = self.value(node, value)
-            store = [*prelude, _store_key(container, node.segment, expr)]
+            store = [*prelude, store_key(container, node.segment, expr)]
             self.used.add("_silent")
-            return [_silent_try(acquire, store)]
+            return [silent_try(acquire, store)]
 
         return Maybe(build)
 
@@ -591,16 +538,16 @@ class _Lowerer:
         if key is None:
             return self.guarded_piece(node, var, self.read(var, node.segment))
         value = self.local(node.segment)
-        cached = _assign(value, _method(_name(cache), "get", ast.Constant(key)))
+        cached = assign(value, method(load(cache), "get", ast.Constant(key)))
         # A miss, or a None the descriptor may refuse: Django answers.
-        missing = ast.If(test=_is(_name(value), ast.Constant(None)),
-                         body=[_assign(value, self.read(var, node.segment))], orelse=[])
+        missing = ast.If(test=identity(load(value), ast.Constant(None)),
+                         body=[assign(value, self.read(var, node.segment))], orelse=[])
         return self.guarded_piece(node, var, [cached, missing], value)
 
     def display_piece(self, node, var, model):
         """``get_FOO_display``: the compile-time table for instances of
         exactly ``model``, the method itself otherwise (see display_table)."""
-        call_method = _call(self.read(var, node.segment))
+        call_method = call(self.read(var, node.segment))
         table = display_table(model, node.segment) if model is not None else None
         if table is None or not node.field:
             return self.guarded_piece(node, var, call_method)
@@ -610,18 +557,18 @@ class _Lowerer:
         raw = self.local(node.field)
         looked_up: ast.expr = ast.Subscript(
             value=self.constant("display", ("display", label, node.segment), table),
-            slice=_name(raw), ctx=_LOAD)
+            slice=load(raw), ctx=LOAD)
         if not _labels_are_text(table):
-            looked_up = _call(self.helper("_label"), looked_up)
+            looked_up = call(self.helper("_label"), looked_up)
         from_table = ast.Try(
-            body=[_assign(value, looked_up)],
-            handlers=[ast.ExceptHandler(type=_name("Exception"), name=None,
-                                        body=[_assign(value, call_method)])],
+            body=[assign(value, looked_up)],
+            handlers=[ast.ExceptHandler(type=load("Exception"), name=None,
+                                        body=[assign(value, call_method)])],
             orelse=[], finalbody=[],
         )
         acquire = ast.If(test=self.is_exactly(var, model),
-                         body=[_assign(raw, self.read(var, attname)), from_table],
-                         orelse=[_assign(value, call_method)])
+                         body=[assign(raw, self.read(var, attname)), from_table],
+                         orelse=[assign(value, call_method)])
         return self.guarded_piece(node, var, [acquire], value)
 
     def method_piece(self, node, var, model):
@@ -629,7 +576,7 @@ class _Lowerer:
         if strategy == "absent":
             return None
         if strategy == "call":
-            return self.guarded_piece(node, var, _call(self.read(var, node.segment)))
+            return self.guarded_piece(node, var, call(self.read(var, node.segment)))
         if strategy == "keep":
             return self.guarded_piece(node, var, self.read(var, node.segment))
         return self.lookup_piece(node, var)
@@ -640,18 +587,18 @@ class _Lowerer:
         def build(container: str) -> list[ast.stmt]:
             prelude, expr = self.value(node, value)
             call_it = ast.If(
-                test=_call(_name("callable"), _name(value)),
-                body=[_assign(value, _call(self.helper("_call"), _name(value)))],
+                test=call(load("callable"), load(value)),
+                body=[assign(value, call(self.helper("_call"), load(value)))],
                 orelse=[],
             )
             present = ast.If(
-                test=_is(_name(value), self.helper("_MISSING"), negate=True),
-                body=[*prelude, _store_key(container, node.segment, expr)],
+                test=identity(load(value), self.helper("_MISSING"), negate=True),
+                body=[*prelude, store_key(container, node.segment, expr)],
                 orelse=[],
             )
-            body = [_assign(value, self.read(var, node.segment)), call_it]
+            body = [assign(value, self.read(var, node.segment)), call_it]
             self.used.add("_silent")
-            return [_silent_try(body, [present])]
+            return [silent_try(body, [present])]
 
         return Maybe(build)
 
@@ -661,29 +608,29 @@ class _Lowerer:
         def build(container: str) -> list[ast.stmt]:
             prelude, expr = self.value(node, value, generic=True)
             present = ast.If(
-                test=_is(_name(value), self.helper("_MISSING"), negate=True),
-                body=[*prelude, _store_key(container, node.segment, expr)],
+                test=identity(load(value), self.helper("_MISSING"), negate=True),
+                body=[*prelude, store_key(container, node.segment, expr)],
                 orelse=[],
             )
-            return [_assign(value, self.lookup(var, node.segment)), present]
+            return [assign(value, self.lookup(var, node.segment)), present]
 
         return Maybe(build)
 
     def to_many_piece(self, node, var, model):
         if not node.children:
-            return Always(node.segment, _call(_name("str"), self.read(var, node.segment)))
+            return Always(node.segment, call(load("str"), self.read(var, node.segment)))
         holder = self.local(node.segment)
         if any(child.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK) for child in node.children):
             rows, manager = holder, None
             prelude = self.rows_statements(holder, var, model, node)
         else:
             rows, manager = None, holder
-            prelude = [_assign(holder, self.read(var, node.segment))]
+            prelude = [assign(holder, self.read(var, node.segment))]
         pairs: list[tuple[str, ast.expr]] = []
         maybes: list[Maybe] = []
         if node.bare:
-            shown = _name(manager) if manager else self.read(var, node.segment)
-            pairs.append(("__str__", _call(_name("str"), shown)))
+            shown = load(manager) if manager else self.read(var, node.segment)
+            pairs.append(("__str__", call(load("str"), shown)))
         for child in node.children:
             piece = self.to_many_child(child, var, node, rows, manager)
             if isinstance(piece, Always):
@@ -707,7 +654,7 @@ class _Lowerer:
         inner = self.lookup_piece(child, lazy)
 
         def build(container: str) -> list[ast.stmt]:
-            return [_assign(lazy, self.read(var, node.segment)), *inner.build(container)]
+            return [assign(lazy, self.read(var, node.segment)), *inner.build(container)]
 
         return Maybe(build)
 
@@ -719,27 +666,27 @@ class _Lowerer:
         if prefetch_cache_name(model, node.segment) is None or not rows_read_as_list(node):
             return [cached]
         self.listed.add(holder)
-        listed = _method(ast.Attribute(value=_name(var), attr="__dict__", ctx=_LOAD),
+        listed = method(ast.Attribute(value=load(var), attr="__dict__", ctx=LOAD),
                          "get", ast.Constant(list_attribute(node.segment)))
-        missing = ast.If(test=_is(_name(holder), ast.Constant(None)), body=[cached], orelse=[])
-        return [_assign(holder, listed), missing]
+        missing = ast.If(test=identity(load(holder), ast.Constant(None)), body=[cached], orelse=[])
+        return [assign(holder, listed), missing]
 
     def rows_statement(self, holder, var, model, accessor):
-        fallback = _assign(holder, _method(self.read(var, accessor), "all"))
+        fallback = assign(holder, method(self.read(var, accessor), "all"))
         cache = prefetch_cache_name(model, accessor)
         if cache is None:
             return fallback
         prefetched = ast.Subscript(
-            value=ast.Attribute(value=_name(var), attr="_prefetched_objects_cache", ctx=_LOAD),
+            value=ast.Attribute(value=load(var), attr="_prefetched_objects_cache", ctx=LOAD),
             slice=ast.Constant(cache),
-            ctx=_LOAD,
+            ctx=LOAD,
         )
         handler = ast.ExceptHandler(
-            type=ast.Tuple(elts=[_name("AttributeError"), _name("KeyError")], ctx=_LOAD),
+            type=ast.Tuple(elts=[load("AttributeError"), load("KeyError")], ctx=LOAD),
             name=None,
             body=[fallback],
         )
-        return ast.Try(body=[_assign(holder, prefetched)], handlers=[handler], orelse=[],
+        return ast.Try(body=[assign(holder, prefetched)], handlers=[handler], orelse=[],
                        finalbody=[])
 
     def rows_piece(self, node, rows, parent):
@@ -748,36 +695,36 @@ class _Lowerer:
                 return self.lookup_piece(node, rows)
             if rows in self.listed and node.segment == "count":
                 # Usually the list many() loaded: its length, without a call.
-                is_list = _is(ast.Attribute(value=_name(rows), attr="__class__", ctx=_LOAD),
-                              _name("list"))
-                answer = ast.IfExp(test=is_list, body=_call(_name("len"), _name(rows)),
-                                   orelse=_method(_name(rows), "count"))
+                is_list = identity(ast.Attribute(value=load(rows), attr="__class__", ctx=LOAD),
+                              load("list"))
+                answer = ast.IfExp(test=is_list, body=call(load("len"), load(rows)),
+                                   orelse=method(load(rows), "count"))
             elif rows in self.listed:
-                answer = _call(self.helper("_exists"), _name(rows))
+                answer = call(self.helper("_exists"), load(rows))
             else:
-                answer = _method(_name(rows), node.segment)
+                answer = method(load(rows), node.segment)
             if not node.children:
                 return Always(node.segment, answer)
             value = self.local(node.segment)
             prelude, expr = self.value(node, value)
-            return Always(node.segment, expr, [_assign(value, answer), *prelude])
+            return Always(node.segment, expr, [assign(value, answer), *prelude])
         if node.kind is Kind.PICK:
             helper = {"first": "_first", "last": "_last"}.get(node.segment)
             if helper is None:
                 return self.lookup_piece(node, rows)
-            arguments = [_name(rows)]
+            arguments = [load(rows)]
             if rows in self.listed:
                 helper += "_row"
                 arguments.append(ast.Constant(relation_is_ordered(node.model)))
             value = self.local(node.segment)
             prelude, expr = self.value(node, value)
             return Always(node.segment, expr,
-                          [_assign(value, _call(self.helper(helper), *arguments)), *prelude])
+                          [assign(value, call(self.helper(helper), *arguments)), *prelude])
         # ALL: the same rows.
         if not node.children:
             row = self.local("row")
             element = self.leaf(node, row, node.model, element=True)
-            return Always(node.segment, _comprehension(element, row, _name(rows)))
+            return Always(node.segment, list_comp(element, row, load(rows)))
         body, expr = self.container(node, rows, node.model, may_be_none=False)
         return Always(node.segment, expr, body)
 
@@ -803,28 +750,28 @@ class _Lowerer:
             shown = self.display_text(var)
             if node.kind is Kind.REVERSE_ONE or (node.kind is Kind.FORWARD and not node.nullable):
                 return shown
-            return _none_or(var, shown)
+            return none_or(var, shown)
         if node.kind is Kind.AGGREGATE:
-            return _name(var)
+            return load(var)
         if node.kind is Kind.DISPLAY and self.mode.renders:
-            return _name(var)
+            return load(var)
         return self.plain_or_encoded(var)
 
     def display_text(self, var: str) -> ast.expr:
         """``str()`` of the object in ``var``; in python mode an empty text
         stays true when the object is (``runtime.TruthyText``), because the
         template tests the value with ``{% if %}`` as well as showing it."""
-        text = _call(_name("str"), _name(var))
+        text = call(load("str"), load(var))
         if not self.mode.renders:
             return text
-        return ast.BoolOp(op=ast.Or(), values=[text, _call(self.helper("_truthy"), _name(var))])
+        return ast.BoolOp(op=ast.Or(), values=[text, call(self.helper("_truthy"), load(var))])
 
     def plain_or_encoded(self, var: str) -> ast.expr:
         # Most method, property and display values are plain str/int/...:
         # skip the encoder's call for them.
         is_plain = ast.Compare(
-            left=ast.Attribute(value=_name(var), attr="__class__", ctx=_LOAD),
+            left=ast.Attribute(value=load(var), attr="__class__", ctx=LOAD),
             ops=[ast.In()], comparators=[self.helper("_PLAIN")],
         )
-        return ast.IfExp(test=is_plain, body=_name(var),
-                         orelse=_call(self.helper("_encode"), _name(var)))
+        return ast.IfExp(test=is_plain, body=load(var),
+                         orelse=call(self.helper("_encode"), load(var)))

@@ -53,7 +53,18 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable
 
-from djust.compiler import introspect, lowering, modes, relations, runtime
+from djust.compiler import astbuild, introspect, lowering, modes, relations
+from djust.compiler.astbuild import (
+    NO_LOCATION,
+    assign,
+    call,
+    dict_of,
+    identity,
+    load,
+    method,
+    none_or,
+    silent_try,
+)
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR
 from djust.compiler.relations import Relation, choice_labels, method_strategy, to_many_relation
@@ -292,7 +303,7 @@ class _StandIn:
 
 class _Projector:
     def __init__(self, mode: modes.Mode) -> None:
-        self.lowerer = lowering._Lowerer(mode)
+        self.lowerer = lowering.Lowerer(mode)
         self.mode = mode
         self.levels = [_Level(0)]
         # Choice maps, by the helper name the generated code reads them from.
@@ -300,8 +311,8 @@ class _Projector:
         # Statements run once per call, before the rows: stand-ins made.
         self.setup: list[ast.stmt] = []
         self.stand_ins: list[_StandIn] = []
-        # Functions called directly on stand-ins, by helper name.
-        self.functions: dict[str, object] = {}
+        # How many functions are called directly on stand-ins.
+        self.functions = 0
 
     def mapping(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
                 keys: tuple[str, ...] = (), guard: tuple[str, ...] = ()) -> ast.expr:
@@ -319,7 +330,7 @@ class _Projector:
                 pairs.append((child.segment, self.run(child, stand_in, level, here)))
             else:
                 pairs.append((child.segment, self.value(child, model, prefix, level, here, guard)))
-        return lowering._dict(pairs)
+        return dict_of(pairs)
 
     def value(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
               keys: tuple[str, ...] = (), guard: tuple[str, ...] = ()) -> ast.expr:
@@ -331,7 +342,7 @@ class _Projector:
             if not node.nullable:
                 return inner
             present = level.add(lookup)
-            return lowering._none_or(present, inner)
+            return none_or(present, inner)
         if node.kind is Kind.TO_MANY:
             return self.to_many(node, model, prefix, level)
         column = level.add(ORM_SEPARATOR.join((*prefix, node.field or node.segment)))
@@ -339,10 +350,10 @@ class _Projector:
             return self.display(model._meta.get_field(node.field), column, level)
         converter = self.lowerer.field_converter(node.field_class)
         if converter is None:
-            return lowering._name(column)
+            return load(column)
         if not node.nullable:
-            return converter(lowering._name(column))
-        return lowering._none_or(column, converter(lowering._name(column)))
+            return converter(load(column))
+        return none_or(column, converter(load(column)))
 
     def to_many(self, node: Node, model, prefix: tuple[str, ...], level: _Level) -> ast.expr:
         relation = to_many_relation(model, node.segment)
@@ -354,21 +365,21 @@ class _Projector:
         child.add(relation.lookup)
         rows = self.lowerer.local(node.segment)
         # The group of this row, or a list of its own: never one shared.
-        found = lowering._method(lowering._name(child.groups()), "get", lowering._name(key))
-        level.prelude.append(lowering._assign(rows, ast.BoolOp(
+        found = method(load(child.groups()), "get", load(key))
+        level.prelude.append(assign(rows, ast.BoolOp(
             op=ast.Or(), values=[found, ast.List(elts=[], ctx=ast.Load())])))
         pairs: list[tuple[str, ast.expr]] = []
         for below in node.children:
             if below.kind is Kind.SENSITIVE or below.segment.startswith("_"):
                 continue
             if below.kind is Kind.AGGREGATE:
-                pairs.append((below.segment, lowering._call(lowering._name("len"),
-                                                            lowering._name(rows))))
+                pairs.append((below.segment, call(load("len"),
+                                                            load(rows))))
             elif below.kind is Kind.ALL:
                 each = below.children[0]
                 child.item = self.mapping(each, relation.model, (), child)
-                pairs.append((below.segment, lowering._name(rows)))
-        return lowering._dict(pairs)
+                pairs.append((below.segment, load(rows)))
+        return dict_of(pairs)
 
     def stand_in(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
                  guard: tuple[str, ...]) -> _StandIn:
@@ -382,19 +393,19 @@ class _Projector:
             columns.update(code.columns)
         name = f"stand_in{len(self.stand_ins) + 1}"
         fields = f"{name}_fields"
-        made = lowering._call(lowering._name("_blank"),
+        made = call(self.lowerer.helper("_blank"),
                               self.lowerer.constant("model", ("model", model._meta.label), model))
-        self.setup += [lowering._assign(name, made), lowering._assign(
-            fields, ast.Attribute(value=lowering._name(name), attr="__dict__", ctx=ast.Load()))]
+        self.setup += [assign(name, made), assign(
+            fields, ast.Attribute(value=load(name), attr="__dict__", ctx=ast.Load()))]
         writes = [
-            ast.Assign(targets=[ast.Subscript(value=lowering._name(fields),
+            ast.Assign(targets=[ast.Subscript(value=load(fields),
                                               slice=ast.Constant(attname), ctx=ast.Store())],
-                       value=lowering._name(level.add(ORM_SEPARATOR.join((*prefix, lookup)))),
-                       **lowering._NO_LOCATION)
+                       value=load(level.add(ORM_SEPARATOR.join((*prefix, lookup)))),
+                       **NO_LOCATION)
             for attname, lookup in sorted(columns.items())]
         if guard:
             # No related row: its code must not run (the template sees None).
-            present = [lowering._is(lowering._name(level.add(column)), ast.Constant(None),
+            present = [identity(load(level.add(column)), ast.Constant(None),
                                     negate=True)
                        for column in guard]
             test = present[0] if len(present) == 1 else ast.BoolOp(op=ast.And(), values=present)
@@ -420,51 +431,52 @@ class _Projector:
         when an exception templates hide left it out."""
         value = self.lowerer.local(node.segment)
         shown = self.lowerer.local("shown")
-        on = lowering._name(stand_in.name)
+        on = load(stand_in.name)
         if node.kind is Kind.METHOD:
-            acquire = [lowering._assign(value, lowering._method(on, node.segment))]
+            acquire = [assign(value, method(on, node.segment))]
         elif node.get("cached"):
-            helper = f"_function_{len(self.functions) + 1}"
-            self.functions[helper] = stand_in.codes[node.segment].function
-            acquire = [lowering._assign(value, lowering._call(lowering._name(helper), on))]
+            self.functions += 1
+            function = self.lowerer.own_global(f"_function_{self.functions}",
+                                               stand_in.codes[node.segment].function)
+            acquire = [assign(value, call(function, on))]
         else:
-            acquire = [lowering._assign(value, ast.Attribute(value=on, attr=node.segment,
+            acquire = [assign(value, ast.Attribute(value=on, attr=node.segment,
                                                              ctx=ast.Load()))]
         if node.kind is Kind.PROPERTY:
             acquire.append(ast.If(
-                test=lowering._call(lowering._name("callable"), lowering._name(value)),
-                body=[lowering._assign(value, lowering._call(self.lowerer.helper("_call"),
-                                                             lowering._name(value)))],
+                test=call(load("callable"), load(value)),
+                body=[assign(value, call(self.lowerer.helper("_call"),
+                                                             load(value)))],
                 orelse=[]))
         prelude, expr = self.lowerer.value(node, value)
-        store: list[ast.stmt] = [*prelude, lowering._assign(shown, expr)]
-        left_out = [lowering._assign(shown, self.lowerer.helper("_MISSING")),
-                    lowering._assign(level.dropped(), ast.Constant(True))]
+        store: list[ast.stmt] = [*prelude, assign(shown, expr)]
+        left_out = [assign(shown, self.lowerer.helper("_MISSING")),
+                    assign(level.dropped(), ast.Constant(True))]
         if node.kind is Kind.PROPERTY:
-            missing = lowering._is(lowering._name(value), self.lowerer.helper("_MISSING"))
+            missing = identity(load(value), self.lowerer.helper("_MISSING"))
             store = [ast.If(test=missing, body=left_out, orelse=store)]
         self.lowerer.used.add("_silent")
-        stand_in.body.append(lowering._silent_try(acquire, store, left_out))
+        stand_in.body.append(silent_try(acquire, store, left_out))
         level.optional.append(keys)
-        return lowering._name(shown)
+        return load(shown)
 
     def display(self, model_field, column: str, level: _Level) -> ast.expr:
         helper = f"_choices_{len(self.choices)}"
         self.choices[helper] = model_field
         shown = self.lowerer.local("shown")
-        labels = lowering._name(helper)
-        from_table = lowering._assign(shown, ast.Subscript(
-            value=labels, slice=lowering._name(column), ctx=ast.Load()))
+        labels = load(helper)
+        from_table = assign(shown, ast.Subscript(
+            value=labels, slice=load(column), ctx=ast.Load()))
         # Outside the choices (KeyError) or unhashable (TypeError): Django's rule.
-        by_rule = lowering._assign(shown, lowering._call(
-            self.lowerer.helper("_display"), labels, lowering._name(column)))
+        by_rule = assign(shown, call(
+            self.lowerer.helper("_display"), labels, load(column)))
         level.prelude.append(ast.Try(
             body=[from_table],
-            handlers=[ast.ExceptHandler(type=lowering._name("Exception"), name=None,
+            handlers=[ast.ExceptHandler(type=load("Exception"), name=None,
                                         body=[by_rule])],
             orelse=[], finalbody=[]))
         if self.mode.renders:
-            return lowering._name(shown)
+            return load(shown)
         return self.lowerer.plain_or_encoded(shown)
 
 
@@ -477,15 +489,16 @@ def _describe(model, prefix: tuple[str, ...], level: _Level, node: Node,
     return f"{model._meta.label}{where}{rows}: {names}"
 
 
-def _drop_statements(level: _Level, appended_to: ast.expr) -> list[ast.stmt]:
+def _drop_statements(level: _Level, appended_to: ast.expr,
+                     lowerer: lowering.Lowerer) -> list[ast.stmt]:
     """After a row is appended to a list: leave out what failed silently in it."""
     if not level.optional:
         return []
     paths = ast.Tuple(elts=[ast.Tuple(elts=[ast.Constant(key) for key in path], ctx=ast.Load())
                             for path in level.optional], ctx=ast.Load())
-    return [ast.If(test=lowering._name(level.dropped()), body=[
-        ast.Expr(lowering._call(lowering._name("_drop"), appended_to, paths)),
-        lowering._assign(level.dropped(), ast.Constant(False)),
+    return [ast.If(test=load(level.dropped()), body=[
+        ast.Expr(call(lowerer.helper("_drop"), appended_to, paths)),
+        assign(level.dropped(), ast.Constant(False)),
     ], orelse=[])]
 
 
@@ -499,22 +512,26 @@ def _rows_argument(level: _Level) -> str:
     return "rows" if level.index == 0 else f"rows{level.index}"
 
 
-def _group_statements(level: _Level, groups_class: ast.expr) -> list[ast.stmt]:
+def _group_statements(level: _Level, lowerer: lowering.Lowerer) -> list[ast.stmt]:
     """Group a level's rows by their parent key (its first column)."""
-    group = ast.Subscript(value=lowering._name(level.groups()),
-                          slice=lowering._name(level.variable(0)), ctx=ast.Load())
-    append = ast.Expr(lowering._method(group, "append", level.item))
-    loop = ast.For(target=_rows_target(level), iter=lowering._name(_rows_argument(level)),
-                   body=[*level.prelude, append, *_drop_statements(level, group)],
-                   orelse=[], type_comment=None, **lowering._NO_LOCATION)
-    create = lowering._call(groups_class, lowering._name("list"))
-    return [lowering._assign(level.groups(), create), *_flag_statements(level), loop]
+    group = ast.Subscript(value=load(level.groups()),
+                          slice=load(level.variable(0)), ctx=ast.Load())
+    append = ast.Expr(method(group, "append", level.item))
+    loop = ast.For(target=_rows_target(level), iter=load(_rows_argument(level)),
+                   body=[*level.prelude, append, *_drop_statements(level, group, lowerer)],
+                   orelse=[], type_comment=None, **NO_LOCATION)
+    create = call(lowerer.helper("_Groups"), load("list"))
+    return [assign(level.groups(), create), *_flag_statements(level), loop]
 
 
 def _flag_statements(level: _Level) -> list[ast.stmt]:
     if not level.optional:
         return []
-    return [lowering._assign(level.dropped(), ast.Constant(False))]
+    return [assign(level.dropped(), ast.Constant(False))]
+
+
+def _choice_map(fields: dict):
+    return lambda helper: choice_labels(fields[helper])
 
 
 def lower_projection(tree: Node, mode: str | modes.Mode, *, name: str):
@@ -534,47 +551,33 @@ def lower_projection(tree: Node, mode: str | modes.Mode, *, name: str):
         f"Serialize {tree.model._meta.label} rows of values_list{columns!r}."))]
     # Choice labels may be lazy translations: turned into text once per
     # call, in the language active for it, as get_FOO_display() would.
-    for helper in projector.choices:
-        body.append(lowering._assign(helper, lowering._call(
-            projector.lowerer.helper("_choice_map"), ast.Constant(helper))))
+    fields = dict(projector.choices)
+    for helper in fields:
+        choice_map = projector.lowerer.own_global("_choice_map", _choice_map(fields))
+        body.append(assign(helper, call(choice_map, ast.Constant(helper))))
     body += projector.setup
     # A parent's dict reads its children's groups: deepest level first.
     for level in reversed(projector.levels[1:]):
-        body += _group_statements(level, projector.lowerer.helper("_Groups"))
+        body += _group_statements(level, projector.lowerer)
     target = _rows_target(root)
     if root.prelude:
-        body.append(lowering._assign("out", ast.List(elts=[], ctx=ast.Load())))
+        body.append(assign("out", ast.List(elts=[], ctx=ast.Load())))
         body += _flag_statements(root)
-        append = ast.Expr(lowering._method(lowering._name("out"), "append", row_dict))
-        body.append(ast.For(target=target, iter=lowering._name("rows"),
+        append = ast.Expr(method(load("out"), "append", row_dict))
+        body.append(ast.For(target=target, iter=load("rows"),
                             body=[*root.prelude, append,
-                                  *_drop_statements(root, lowering._name("out"))],
-                            orelse=[], type_comment=None, **lowering._NO_LOCATION))
-        body.append(ast.Return(value=lowering._name("out")))
+                                  *_drop_statements(root, load("out"), projector.lowerer)],
+                            orelse=[], type_comment=None, **NO_LOCATION))
+        body.append(ast.Return(value=load("out")))
     else:
         body.append(ast.Return(value=ast.ListComp(
             elt=row_dict,
-            generators=[ast.comprehension(target=target, iter=lowering._name("rows"), ifs=[],
+            generators=[ast.comprehension(target=target, iter=load("rows"), ifs=[],
                                           is_async=0)],
         )))
-    arguments = [ast.arg(arg=_rows_argument(level)) for level in projector.levels]
-    function = ast.FunctionDef(
-        name=name,
-        args=ast.arguments(posonlyargs=[], args=arguments, vararg=None,
-                           kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
-        body=body, decorator_list=[], returns=None, type_comment=None,
-        **lowering._NO_LOCATION,
-        **({"type_params": []} if "type_params" in ast.FunctionDef._fields else {}),
-    )
+    arguments = [_rows_argument(level) for level in projector.levels]
+    function = astbuild.function(name, arguments, body)
     namespace = projector.lowerer.namespace()
-    for helper in ("_display", "_Groups", "_blank", "_drop"):
-        namespace[helper] = runtime.HELPERS[helper]
-    fields = dict(projector.choices)
-    # Built per compilation: declared as constants no store can rebuild.
-    made = {**projector.functions, "_choice_map": lambda helper: choice_labels(fields[helper])}
-    namespace.update(made)
-    declared = namespace.setdefault(runtime.CONSTANTS_KEY, {})
-    declared.update({name: ("local", name) for name in made})
     levels = tuple(
         Level(model=level.model, lookup=level.lookup, columns=tuple(level.names),
               parent=level.parent, key=level.key, runs=frozenset(level.runs))
