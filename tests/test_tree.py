@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import models
 
-from djust.compiler.nodes import Kind
+from djust.compiler.nodes import Kind, MethodFacts, Node
 from djust.compiler.tree import (
     InvalidPathError,
     SensitiveFieldWarning,
@@ -17,7 +17,7 @@ from djust.compiler.tree import (
     build_access_tree,
     build_read_tree,
 )
-from examples.rentals.models import Lease, Tenant
+from examples.rentals.models import Lease, Property, Tenant
 from tests.testapp import models as lib
 
 
@@ -61,7 +61,7 @@ def test_concrete_fields_carry_class_and_nullability():
     assert (title.kind, title.field_class, title.nullable) == (Kind.FIELD, models.CharField,
                                                                False)
     assert (pages.field_class, pages.nullable) == (models.IntegerField, True)
-    assert title.get("attname") == "title"
+    assert title.facts.attname == "title"
 
 
 @pytest.mark.parametrize(
@@ -71,14 +71,14 @@ def test_concrete_fields_carry_class_and_nullability():
 )
 def test_pk_is_a_value_leaf_of_the_real_pk_class(model, field_class):
     pk = build_access_tree(model, ["pk"]).child("pk")
-    assert pk.kind is Kind.FIELD and pk.get("pk") is True
+    assert pk.kind is Kind.FIELD and pk.facts.pk is True
     assert pk.field_class is field_class
     assert pk.field == model._meta.pk.name
 
 
 def test_multi_table_pk_is_the_parent_link():
     pk = build_access_tree(lib.Restaurant, ["pk"]).child("pk")
-    assert pk.field == "place_ptr" and pk.get("attname") == "place_ptr_id"
+    assert pk.field == "place_ptr" and pk.facts.attname == "place_ptr_id"
 
 
 def test_fk_attname_is_a_field_of_the_target_pk_class():
@@ -87,7 +87,7 @@ def test_fk_attname_is_a_field_of_the_target_pk_class():
     publisher = tree.child("publisher_id")
     assert (publisher.kind, publisher.field_class, publisher.nullable) == (
         Kind.FIELD, models.CharField, True)
-    assert publisher.get("attname") == "publisher_id" and publisher.field == "publisher"
+    assert publisher.facts.attname == "publisher_id" and publisher.field == "publisher"
 
 
 def test_forward_relations():
@@ -95,16 +95,16 @@ def test_forward_relations():
     author, publisher = tree.child("author"), tree.child("publisher")
     assert (author.kind, author.model, author.nullable) == (Kind.FORWARD, lib.Author, False)
     assert (publisher.model, publisher.nullable) == (lib.Publisher, True)
-    assert author.get("query_name") == "author" and author.get("parent_link") is False
+    assert author.facts.query_name == "author" and author.facts.parent_link is False
 
 
 def test_reverse_one_to_one_and_parent_link():
     tree = build_access_tree(lib.Author, ["biography.text"])
     biography = tree.child("biography")
     assert (biography.kind, biography.model) == (Kind.REVERSE_ONE, lib.Biography)
-    assert biography.get("remote_field") == "author"
+    assert biography.facts.remote_field == "author"
     link = build_access_tree(lib.Restaurant, ["place_ptr.name"]).child("place_ptr")
-    assert link.kind is Kind.FORWARD and link.get("parent_link") is True
+    assert link.kind is Kind.FORWARD and link.facts.parent_link is True
     assert kind_at(lib.Place, "restaurant.serves_pizza") is Kind.FIELD
 
 
@@ -123,25 +123,25 @@ def test_reverse_one_to_one_and_parent_link():
 )
 def test_to_many_relations(model, path, relation, target):
     node = build_access_tree(model, [path]).child(path)
-    assert (node.kind, node.model, node.get("relation")) == (Kind.TO_MANY, target, relation)
+    assert (node.kind, node.model, node.facts.relation) == (Kind.TO_MANY, target, relation)
 
 
 def test_through_model_is_recorded():
-    assert build_access_tree(lib.Shop, ["books"]).child("books").get("through") == "testapp.Stock"
+    assert build_access_tree(lib.Shop, ["books"]).child("books").facts.through == "testapp.Stock"
 
 
 def test_related_query_name_is_not_an_attribute():
     node = build_access_tree(lib.Publisher, ["published_book.title"]).child("published_book")
     assert node.kind is Kind.UNKNOWN and "no attribute" in node.note
     assert node.child("title").kind is Kind.UNKNOWN
-    assert build_access_tree(lib.Publisher, ["book_set"]).child("book_set").get(
-        "query_name") == "published_book"
+    book_set = build_access_tree(lib.Publisher, ["book_set"]).child("book_set")
+    assert book_set.facts.query_name == "published_book"
 
 
 def test_generic_foreign_key_and_below():
     target = build_access_tree(lib.Comment, ["target.title"]).child("target")
     assert (target.kind, target.model) == (Kind.GENERIC_FK, None)
-    assert (target.get("ct_field"), target.get("fk_field")) == ("content_type", "object_id")
+    assert (target.facts.ct_field, target.facts.fk_field) == ("content_type", "object_id")
     assert target.child("title").kind is Kind.UNKNOWN
 
 
@@ -160,9 +160,9 @@ def test_manager_segments():
     rows = chapters.child("all")
     assert rows.model is lib.Chapter
     assert node_at(rows, "*").kind is Kind.EACH
-    assert node_at(rows, "0").kind is Kind.INDEX and node_at(rows, "0").get("index") == 0
+    assert node_at(rows, "0").kind is Kind.INDEX and node_at(rows, "0").facts.index == 0
     assert node_at(rows, "0.title").kind is Kind.FIELD
-    assert node_at(rows, "count").get("method") == "count"
+    assert node_at(rows, "count").facts.method == "count"
     assert node_at(rows, "first.number").kind is Kind.FIELD
     assert node_at(rows, "reverse").kind is Kind.UNKNOWN
     assert node_at(chapters, "first").model is lib.Chapter
@@ -179,9 +179,9 @@ def test_display_for_fields_with_choices_only():
 def test_properties_and_cached_properties():
     tree = build_access_tree(lib.Author, ["initials.upper", "book_total", "created_year"])
     initials = tree.child("initials")
-    assert initials.kind is Kind.PROPERTY and initials.get("cached") is False
+    assert initials.kind is Kind.PROPERTY and initials.facts.cached is False
     assert initials.child("upper").kind is Kind.UNKNOWN
-    assert tree.child("book_total").get("cached") is True
+    assert tree.child("book_total").facts.cached is True
     assert tree.child("created_year").kind is Kind.PROPERTY  # from the abstract base
     assert kind_at(lib.BookProxy, "shouted_title") is Kind.PROPERTY  # proxy
     assert kind_at(lib.BookProxy, "author.name") is Kind.FIELD
@@ -204,7 +204,7 @@ def test_properties_and_cached_properties():
 def test_methods_record_what_the_class_says(path, facts):
     node = build_access_tree(lib.Author, [path]).child(path)
     assert node.kind is Kind.METHOD
-    assert {name: node.get(name) for name in facts} == facts
+    assert {name: getattr(node.facts, name) for name in facts} == facts
 
 
 def test_json_field_children_are_keys_and_indexes():
@@ -295,3 +295,14 @@ def test_dump_is_readable_and_deterministic():
         "  tags: to_many testapp.Tag",
         "    count: aggregate testapp.Tag bare",
     ]
+
+
+def test_node_facts_are_declared_per_kind():
+    units = build_access_tree(Property, ["units.count"]).child("units")
+    assert units.facts.relation == "reverse_fk"
+    with pytest.raises(AttributeError):
+        units.facts.relaton  # a typo is an error, not None
+    with pytest.raises(TypeError, match="to_many node takes ToManyFacts"):
+        Node("units", Kind.TO_MANY, facts=MethodFacts())
+    # Facts a hand-built node does not give keep their defaults.
+    assert Node("x", Kind.METHOD).facts == MethodFacts()

@@ -157,7 +157,7 @@ def _element(model, displayed: bool, star: Node | None, index: Node | None = Non
     element = Node(STAR, Kind.EACH, bare=displayed, model=model)
     for part in (star, index):
         if part is not None:
-            element = _merge(element, replace(part, segment=STAR, kind=Kind.EACH))
+            element = _merge(element, replace(part, segment=STAR, kind=Kind.EACH, facts=None))
     return element
 
 

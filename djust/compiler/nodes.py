@@ -61,6 +61,122 @@ class Kind(enum.Enum):
     SENSITIVE = "sensitive"
 
 
+# -- what each kind knows -------------------------------------------------
+#
+# Per-kind facts, declared: reading a fact the kind does not have raises
+# AttributeError. A fact the tree builder could not settle keeps its default
+# (hand-built trees in tests set only what they need).
+
+
+@dataclass(frozen=True)
+class NoFacts:
+    """The facts of a kind that has none."""
+
+
+@dataclass(frozen=True)
+class FieldFacts:
+    """FIELD: ``attname``, the instance attribute holding the value
+    (``author_id`` for the FK column read as ``author_id``); ``pk``, true
+    for the segment ``pk``."""
+
+    attname: str | None = None
+    pk: bool = False
+
+
+@dataclass(frozen=True)
+class ForwardFacts:
+    """FORWARD: ``query_name``, the ORM lookup name; ``parent_link``, true
+    for a multi-table inheritance parent link (Django builds the parent from
+    the child's own row: it is never joined)."""
+
+    query_name: str | None = None
+    parent_link: bool = False
+
+
+@dataclass(frozen=True)
+class ReverseOneFacts:
+    """REVERSE_ONE: ``query_name``, the ORM lookup name; ``remote_field``,
+    the OneToOneField on the related model pointing back."""
+
+    query_name: str | None = None
+    remote_field: str | None = None
+
+
+@dataclass(frozen=True)
+class GenericFacts:
+    """GENERIC_FK: the content-type and object-id field names."""
+
+    ct_field: str | None = None
+    fk_field: str | None = None
+
+
+@dataclass(frozen=True)
+class ToManyFacts:
+    """TO_MANY: ``relation`` (``relations.REVERSE_FK``, ``M2M``,
+    ``REVERSE_M2M`` or ``GENERIC_RELATION``) and ``query_name``;
+    ``remote_field`` for a reverse ForeignKey (the ForeignKey pointing
+    back), ``through`` for a ManyToMany (the through model's label),
+    ``ct_field``/``fk_field`` for a GenericRelation (on the related model)."""
+
+    relation: str | None = None
+    query_name: str | None = None
+    remote_field: str | None = None
+    through: str | None = None
+    ct_field: str | None = None
+    fk_field: str | None = None
+
+
+@dataclass(frozen=True)
+class RowsFacts:
+    """AGGREGATE and PICK: ``method``, ``count``/``exists`` or
+    ``first``/``last``. Prefetched rows keep the relation's own order; of
+    unordered rows, ``first()`` and ``last()`` are the smallest and largest
+    pk, as Django picks them."""
+
+    method: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexFacts:
+    """INDEX: the integer index. Under a JSON value Django tries the key
+    (``"0"``) first; code reading it must keep that order."""
+
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class PropertyFacts:
+    """PROPERTY: ``cached``, true for ``cached_property``."""
+
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class MethodFacts:
+    """METHOD: what the class says statically (Django's run-time rules still
+    decide); ``static`` for a staticmethod or classmethod."""
+
+    alters_data: bool = False
+    do_not_call_in_templates: bool = False
+    needs_arguments: bool = False
+    static: bool = False
+
+
+FACTS: dict[Kind, type] = {
+    **dict.fromkeys(Kind, NoFacts),
+    Kind.FIELD: FieldFacts,
+    Kind.FORWARD: ForwardFacts,
+    Kind.REVERSE_ONE: ReverseOneFacts,
+    Kind.GENERIC_FK: GenericFacts,
+    Kind.TO_MANY: ToManyFacts,
+    Kind.AGGREGATE: RowsFacts,
+    Kind.PICK: RowsFacts,
+    Kind.INDEX: IndexFacts,
+    Kind.PROPERTY: PropertyFacts,
+    Kind.METHOD: MethodFacts,
+}
+
+
 @dataclass(frozen=True)
 class Node:
     """One lookup segment, typed against the model it is read from.
@@ -74,7 +190,8 @@ class Node:
     DISPLAY, the relation's accessor for relations, the attribute name for
     PROPERTY/METHOD); ``field_class`` is the Django field class that decides
     a leaf's encoding; ``nullable`` says the value may be None; ``note``
-    explains an UNKNOWN or SENSITIVE node for ``explain()``.
+    explains an UNKNOWN or SENSITIVE node for ``explain()``. ``facts`` are
+    the kind's own (``FACTS[kind]``; its defaults when not given).
     """
 
     segment: str
@@ -86,20 +203,21 @@ class Node:
     field_class: type | None = None
     nullable: bool = False
     note: str = ""
-    extra: tuple[tuple[str, object], ...] = ()
+    facts: object = None
+
+    def __post_init__(self) -> None:
+        declared = FACTS[self.kind]
+        if self.facts is None:
+            object.__setattr__(self, "facts", declared())
+        elif type(self.facts) is not declared:
+            raise TypeError(f"a {self.kind.value} node takes {declared.__name__}, "
+                            f"not {type(self.facts).__name__}")
 
     def child(self, segment: str) -> Node | None:
         for node in self.children:
             if node.segment == segment:
                 return node
         return None
-
-    def get(self, key: str, default: object = None) -> object:
-        """Read one of the kind-specific facts kept in ``extra``."""
-        for name, value in self.extra:
-            if name == key:
-                return value
-        return default
 
     def with_children(self, children: tuple[Node, ...]) -> Node:
         return replace(self, children=tuple(sorted(children, key=lambda n: n.segment)))

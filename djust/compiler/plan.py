@@ -448,7 +448,7 @@ class _Planner:
         if kind in (Kind.FIELD, Kind.DISPLAY):
             level.need(here.orm + node.field)
             self._note(here, "column", f"{label}.{node.field} loaded with the row")
-        elif kind is Kind.FORWARD and node.get("parent_link"):
+        elif kind is Kind.FORWARD and node.facts.parent_link:
             self._parent_link(node, level, here)
         elif here.back is not None and node.segment == here.back.segment and kind in (
                 Kind.FORWARD, Kind.REVERSE_ONE):
@@ -485,13 +485,13 @@ class _Planner:
         self._object(node, parent, level, fresh)
 
     def _join(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
-        query_name = node.get("query_name")
+        query_name = node.facts.query_name
         lookup = here.orm + query_name
         attribute = here.attribute + node.field
         level.join(lookup, attribute, node.model)
         if node.kind is Kind.REVERSE_ONE:
             # The row found by the join must carry its own link back.
-            level.need(f"{lookup}{SEP}{node.get('remote_field')}")
+            level.need(f"{lookup}{SEP}{node.facts.remote_field}")
         else:
             target = model._meta.get_field(node.field).target_field
             level.need(f"{lookup}{SEP}{target.name}")
@@ -550,7 +550,7 @@ class _Planner:
         at = _Here(rows.orm, rows.attribute, here.path, rows.origin, rows.escaping,
                    back=rows.back)
         if node.kind is Kind.AGGREGATE:
-            self._note(here, "from prefetch", f"{node.get('method')}: len()/bool() of the "
+            self._note(here, "from prefetch", f"{node.facts.method}: len()/bool() of the "
                        "prefetched rows")
         elif node.kind in (Kind.PICK, Kind.INDEX, Kind.EACH):
             if node.kind is not Kind.EACH:
@@ -573,28 +573,28 @@ class _Planner:
         sets it to the prefetching instance unless the row already caches it,
         so joining it would replace that instance with a fresh copy. Many to
         many and generic relations set nothing on their rows."""
-        if node.get("relation") != REVERSE_FK:
+        if node.facts.relation != REVERSE_FK:
             return None
         parent = here.down("", orm=here.orm, attribute=here.attribute)
-        return _Back(node.get("remote_field"), model, parent, level)
+        return _Back(node.facts.remote_field, model, parent, level)
 
     def _back_pointers(self, node: Node, model: type, target: type, level: _LevelBuilder,
                        inner: _LevelBuilder, here: _Here) -> None:
         """Columns Django reads to hand prefetched rows to their owners."""
-        relation = node.get("relation")
+        relation = node.facts.relation
         if relation == REVERSE_FK:
-            remote = target._meta.get_field(node.get("remote_field"))
+            remote = target._meta.get_field(node.facts.remote_field)
             inner.need(remote.name)
             for local in remote.to_fields or ():
                 if local:
                     level.need(here.orm + local)
         elif relation == GENERIC_RELATION:
-            inner.need(node.get("ct_field"))
-            inner.need(node.get("fk_field"))
+            inner.need(node.facts.ct_field)
+            inner.need(node.facts.fk_field)
 
     def _generic(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
-        level.need(here.orm + node.get("ct_field"))
-        level.need(here.orm + node.get("fk_field"))
+        level.need(here.orm + node.facts.ct_field)
+        level.need(here.orm + node.facts.fk_field)
         lookup = here.attribute + node.field
         level.generic(lookup)
         targets = generic_targets(model, node.field)
@@ -625,11 +625,12 @@ class _Planner:
 
     def _callable(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
         refused = [name for name in ("alters_data", "needs_arguments",
-                                     "do_not_call_in_templates") if node.get(name)]
+                                     "do_not_call_in_templates")
+                   if node.kind is Kind.METHOD and getattr(node.facts, name)]
         if node.kind is Kind.METHOD and refused and here.origin is None:
             self._note(here, "runtime lookup",
                        f"the template engine does not call it ({', '.join(refused)})")
-            if node.bare and node.get("do_not_call_in_templates"):
+            if node.bare and node.facts.do_not_call_in_templates:
                 self._bound_method_display(model, level, here)
             return
         what = "property" if node.kind is Kind.PROPERTY else "method"
@@ -680,7 +681,7 @@ def _back_link(node: Node, model: type) -> str | None:
     """The attribute of a row joined through ``node`` that Django sets to the
     row it was joined from (None when it sets none: a plain forward FK)."""
     if node.kind is Kind.REVERSE_ONE:
-        return node.get("remote_field")
+        return node.facts.remote_field
     field = model._meta.get_field(node.field)
     if field.unique and field.remote_field is not None:
         return field.remote_field.get_accessor_name()

@@ -98,12 +98,12 @@ def row_code(model, node: Node) -> introspect.RowCode | None:
         return None
     name = node.field or node.segment
     if node.kind is Kind.METHOD:
-        if node.get("static") or method_strategy(model, name) != "call":
+        if node.facts.static or method_strategy(model, name) != "call":
             return None
         return introspect.row_code(model, name, "method")
     if node.kind is Kind.PROPERTY:
         return introspect.row_code(model, name,
-                                   "cached_property" if node.get("cached") else "property")
+                                   "cached_property" if node.facts.cached else "property")
     return None
 
 
@@ -434,7 +434,7 @@ class _Projector:
         on = load(stand_in.name)
         if node.kind is Kind.METHOD:
             acquire = [assign(value, method(on, node.segment))]
-        elif node.get("cached"):
+        elif node.facts.cached:
             self.functions += 1
             function = self.lowerer.own_global(f"_function_{self.functions}",
                                                stand_in.codes[node.segment].function)

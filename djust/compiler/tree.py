@@ -20,40 +20,10 @@ Django's own rules; everything below an UNKNOWN node is UNKNOWN too, and so
 is everything below PROPERTY, METHOD, DISPLAY, AGGREGATE, GENERIC_FK and
 non-JSON fields.
 
-Kind-specific facts live in ``Node.extra`` (read with ``node.get(name)``):
-
-``attname`` (FIELD)
-    The instance attribute holding the value (``author_id`` for the FK
-    column read as ``author_id``; equal to ``field`` otherwise).
-``pk`` (FIELD)
-    True when the segment is ``pk``.
-``query_name`` (FORWARD, REVERSE_ONE, TO_MANY)
-    The ORM lookup name (``select_related``/``only``/filters); differs from
-    the attribute name for reverse relations.
-``parent_link`` (FORWARD)
-    True for a multi-table inheritance parent link: Django builds the parent
-    from the child's own row, it is never joined.
-``remote_field`` (REVERSE_ONE, TO_MANY of relation ``reverse_fk``)
-    Name of the ForeignKey/OneToOneField on the related model pointing back.
-``relation`` (TO_MANY)
-    ``"reverse_fk"``, ``"m2m"``, ``"reverse_m2m"`` or ``"generic_relation"``.
-``through`` (TO_MANY of an M2M)
-    The through model's label.
-``ct_field`` / ``fk_field`` (GENERIC_FK; TO_MANY of a GenericRelation)
-    The content-type and object-id field names on the model holding them.
-``method`` (AGGREGATE, PICK)
-    ``"count"``, ``"exists"``, ``"first"`` or ``"last"``. PICK: prefetched
-    rows keep the relation's own order; of unordered rows, ``first()`` and
-    ``last()`` are the smallest and largest pk, as Django picks them.
-``index`` (INDEX)
-    The integer index. Under a JSON value, Django tries the key (``"0"``)
-    first; code reading it must keep that order.
-``cached`` (PROPERTY)
-    True for ``cached_property``.
-``alters_data``, ``do_not_call_in_templates``, ``needs_arguments`` (METHOD)
-    What the class says statically; Django's runtime rules still decide.
-``static`` (METHOD)
-    True for a staticmethod or classmethod.
+Kind-specific facts are declared per kind in ``nodes`` (``node.facts``:
+``FieldFacts``, ``ForwardFacts``, ``ReverseOneFacts``, ``GenericFacts``,
+``ToManyFacts``, ``RowsFacts``, ``IndexFacts``, ``PropertyFacts``,
+``MethodFacts``); reading a fact a kind does not have is an error.
 
 A path reading a sensitive name (``password``, ``DJUST["SENSITIVE_FIELDS"]``,
 the model's ``djust_sensitive_fields``, ``get_session_auth_hash`` on users)
@@ -82,7 +52,19 @@ from django.utils.functional import cached_property as django_cached_property
 
 from djust import conf
 from djust.compiler import relations
-from djust.compiler.nodes import Kind, Node
+from djust.compiler.nodes import (
+    FieldFacts,
+    ForwardFacts,
+    GenericFacts,
+    IndexFacts,
+    Kind,
+    MethodFacts,
+    Node,
+    PropertyFacts,
+    ReverseOneFacts,
+    RowsFacts,
+    ToManyFacts,
+)
 from djust.compiler.paths import STAR, Branch, branch_paths, join_path, normalize_paths, split_path
 
 logger = logging.getLogger("djust.compiler.tree")
@@ -279,7 +261,7 @@ class _Builder:
             "pk", Kind.FIELD, bare=branch.bare, field=pk.name,
             field_class=_value_field_class(pk),
             children=_unknown_children(branch, "below a value"),
-            extra=(("attname", pk.attname), ("pk", True)),
+            facts=FieldFacts(attname=pk.attname, pk=True),
         )
 
     def _on_field(self, model, segment: str, entry, branch: Branch, path) -> Node:
@@ -290,29 +272,29 @@ class _Builder:
                 segment, Kind.FIELD, bare=branch.bare, field=model_field.name,
                 field_class=_value_field_class(model_field), nullable=model_field.null,
                 children=_unknown_children(branch, "below a value"),
-                extra=(("attname", segment),),
+                facts=FieldFacts(attname=segment),
             )
         if generic and isinstance(entry, generic[0]):
             return Node(
                 segment, Kind.GENERIC_FK, bare=branch.bare, field=segment, nullable=True,
                 children=_unknown_children(branch, "the generic target's model is known "
                                                    "only at run time"),
-                extra=(("ct_field", entry.ct_field), ("fk_field", entry.fk_field)),
+                facts=GenericFacts(ct_field=entry.ct_field, fk_field=entry.fk_field),
             )
         if generic and isinstance(entry, generic[1]):
             return self._to_many(
                 entry.related_model, segment, branch, path,
-                (("ct_field", entry.content_type_field_name),
-                 ("fk_field", entry.object_id_field_name),
-                 ("query_name", segment), ("relation", relations.GENERIC_RELATION)),
+                ToManyFacts(relations.GENERIC_RELATION, query_name=segment,
+                            ct_field=entry.content_type_field_name,
+                            fk_field=entry.object_id_field_name),
             )
         if entry.auto_created and not entry.concrete:
             return self._reverse(entry, segment, branch, path)
         if entry.many_to_many:
             return self._to_many(
                 entry.related_model, segment, branch, path,
-                (("query_name", segment), ("relation", relations.M2M),
-                 ("through", entry.remote_field.through._meta.label)),
+                ToManyFacts(relations.M2M, query_name=segment,
+                            through=entry.remote_field.through._meta.label),
             )
         if entry.is_relation and (entry.many_to_one or entry.one_to_one) and entry.concrete:
             parent_link = bool(entry.remote_field.parent_link)
@@ -320,14 +302,14 @@ class _Builder:
                 segment, Kind.FORWARD, bare=branch.bare, model=entry.related_model,
                 field=entry.name, nullable=entry.null,
                 children=self._instance_children(entry.related_model, branch, path),
-                extra=(("parent_link", parent_link), ("query_name", entry.name)),
+                facts=ForwardFacts(query_name=entry.name, parent_link=parent_link),
             )
         if entry.concrete and not entry.is_relation:
             return Node(
                 segment, Kind.FIELD, bare=branch.bare, field=entry.name,
                 field_class=type(entry), nullable=entry.null,
                 children=self._value_children(entry, branch),
-                extra=(("attname", entry.attname),),
+                facts=FieldFacts(attname=entry.attname),
             )
         return _unknown(segment, branch, f"{type(entry).__name__} is not typed by djust")
 
@@ -342,28 +324,29 @@ class _Builder:
             return Node(
                 segment, Kind.REVERSE_ONE, bare=branch.bare, model=related, field=segment,
                 children=self._instance_children(related, branch, path),
-                extra=(("query_name", rel.name), ("remote_field", rel.field.name)),
+                facts=ReverseOneFacts(query_name=rel.name, remote_field=rel.field.name),
             )
         if rel.many_to_many:
             return self._to_many(
                 related, segment, branch, path,
-                (("query_name", rel.name), ("relation", relations.REVERSE_M2M),
-                 ("through", rel.through._meta.label)),
+                ToManyFacts(relations.REVERSE_M2M, query_name=rel.name,
+                            through=rel.through._meta.label),
             )
         return self._to_many(
             related, segment, branch, path,
-            (("query_name", rel.name), ("relation", relations.REVERSE_FK),
-             ("remote_field", rel.field.name)),
+            ToManyFacts(relations.REVERSE_FK, query_name=rel.name,
+                        remote_field=rel.field.name),
         )
 
-    def _to_many(self, related, segment: str, branch: Branch, path, extra) -> Node:
+    def _to_many(self, related, segment: str, branch: Branch, path,
+                 facts: ToManyFacts) -> Node:
         children = tuple(
             self._on_rows(related, sub_segment, sub, (*path, sub_segment), manager=True)
             for sub_segment, sub in sorted(branch.children.items())
         )
         return Node(
             segment, Kind.TO_MANY, bare=branch.bare, model=related, field=segment,
-            children=children, extra=tuple(sorted(extra)),
+            children=children, facts=facts,
         )
 
     def _on_rows(self, related, segment: str, branch: Branch, path, manager: bool) -> Node:
@@ -372,13 +355,13 @@ class _Builder:
             return Node(
                 segment, Kind.AGGREGATE, bare=branch.bare, model=related,
                 children=_unknown_children(branch, f"below {segment}()"),
-                extra=(("method", segment),),
+                facts=RowsFacts(method=segment),
             )
         if segment in MANAGER_PICKS:
             return Node(
                 segment, Kind.PICK, bare=branch.bare, model=related, nullable=True,
                 children=self._instance_children(related, branch, path),
-                extra=(("method", segment),),
+                facts=RowsFacts(method=segment),
             )
         if manager and segment == "all":
             children = tuple(
@@ -395,7 +378,7 @@ class _Builder:
             return Node(
                 segment, Kind.INDEX, bare=branch.bare, model=related, nullable=False,
                 children=self._instance_children(related, branch, path),
-                extra=(("index", int(segment)),),
+                facts=IndexFacts(index=int(segment)),
             )
         where = "a related manager" if manager else "a queryset"
         return _unknown(segment, branch, f"{segment!r} on {where} is resolved at run time")
@@ -418,24 +401,24 @@ class _Builder:
         if isinstance(static, property):
             return Node(
                 segment, Kind.PROPERTY, bare=branch.bare, field=segment,
-                children=_unknown_children(branch, below), extra=(("cached", False),),
+                children=_unknown_children(branch, below), facts=PropertyFacts(cached=False),
             )
         if isinstance(static, functools.cached_property | django_cached_property):
             return Node(
                 segment, Kind.PROPERTY, bare=branch.bare, field=segment,
-                children=_unknown_children(branch, below), extra=(("cached", True),),
+                children=_unknown_children(branch, below), facts=PropertyFacts(cached=True),
             )
         function, is_static = _method_function(static)
         if function is not None:
             return Node(
                 segment, Kind.METHOD, bare=branch.bare, field=segment,
                 children=_unknown_children(branch, below),
-                extra=(
-                    ("alters_data", bool(getattr(function, "alters_data", False))),
-                    ("do_not_call_in_templates",
-                     bool(getattr(function, "do_not_call_in_templates", False))),
-                    ("needs_arguments", _needs_arguments(function, skip_first=not is_static)),
-                    ("static", is_static),
+                facts=MethodFacts(
+                    alters_data=bool(getattr(function, "alters_data", False)),
+                    do_not_call_in_templates=bool(
+                        getattr(function, "do_not_call_in_templates", False)),
+                    needs_arguments=_needs_arguments(function, skip_first=not is_static),
+                    static=is_static,
                 ),
             )
         kind = type(static).__name__
@@ -489,7 +472,7 @@ def _json_children(branch: Branch) -> tuple[Node, ...]:
         elif _is_index(segment):
             children.append(Node(
                 segment, Kind.INDEX, bare=sub.bare, nullable=True,
-                children=_json_children(sub), extra=(("index", int(segment)),),
+                children=_json_children(sub), facts=IndexFacts(index=int(segment)),
             ))
         else:
             children.append(Node(
