@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def walk_only() -> None:
         # The part of extraction that is djust's own: the page parsed once.
-        extraction._Walker(engine).run(parsed, page)
+        extraction.walk_template(engine, parsed, page)
 
     def hit_by_source() -> None:
         extract_template_variables(source, engine=engine, name=page)

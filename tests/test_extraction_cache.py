@@ -8,6 +8,7 @@ from djust.compiler import extraction as extraction_module
 from djust.compiler.extraction import (
     extract_template_variables,
     extract_template_variables_from_name,
+    loading,
 )
 
 CACHED_LOADER = [
@@ -39,13 +40,13 @@ def chain(tmp_path):
 def digests(monkeypatch):
     """Count the content hashes the extraction computes."""
     calls = []
-    real = extraction_module._digest
+    real = loading._digest
 
     def counting(source):
         calls.append(source)
         return real(source)
 
-    monkeypatch.setattr(extraction_module, "_digest", counting)
+    monkeypatch.setattr(loading, "_digest", counting)
     return calls
 
 

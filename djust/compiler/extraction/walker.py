@@ -1,14 +1,4 @@
-"""Template path extraction: Django template → ``{context name: paths}``.
-
-The first stage of the compiler. Django's own Lexer and Parser, with the
-engine's tag and filter libraries, turn the source into a Node tree; this
-module walks that tree and records, for every context name the template
-reads, the paths it looks up on it (see ``djust.compiler.paths``).
-
-    >>> extraction = extract_template_variables(
-    ...     "{% for l in leases %}{{ l.tenant.phone }}{% endfor %}")
-    >>> dict(extraction)
-    {'leases': ('*.tenant.phone',)}
+"""The walk: a template's node tree → the paths it reads per context name.
 
 How the walk maps template constructs to paths:
 
@@ -48,25 +38,18 @@ How the walk maps template constructs to paths:
   as a variable in their arguments, their nested node lists are walked,
   and an ``Unanalysed`` record says what could not be analysed.
 
-Results are cached (``cache.LRUCache``: bounded, thread-safe, one walk per
-key) by the source, the engine and the template name; a cached result is
-reused only while every template it followed (includes, parents) still has
-the content it had.
-The source itself is the key, not a digest of it: a str caches its hash,
-so the engine's cached loader (which hands out the same template, and so
-the same source string, until a template changes) makes the key almost
-free, where digesting the page cost more than the rest of a cache hit. For
-the same reason a followed template is known unchanged, without reading
-it, when the loader returns the very object the walk saw.
+    >>> from djust.compiler.extraction.loading import default_engine, parse_template
+    >>> engine = default_engine()
+    >>> extraction, _ = walk_template(engine, parse_template(
+    ...     "{% with t=lease.tenant %}{{ t.phone }}{% endwith %}", engine, None, "doc"), "doc")
+    >>> dict(extraction)
+    {'lease': ('tenant.phone',)}
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import weakref
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 
 from django.template import (
     Engine,
@@ -75,7 +58,6 @@ from django.template import (
     TemplateSyntaxError,
     defaultfilters,
     defaulttags,
-    engines,
     loader_tags,
 )
 from django.template.base import (
@@ -83,7 +65,6 @@ from django.template.base import (
     FilterExpression,
     Node,
     NodeList,
-    Origin,
     TextNode,
     TokenType,
     Variable,
@@ -91,7 +72,6 @@ from django.template.base import (
 )
 from django.template.library import InclusionNode, SimpleNode
 from django.template.smartif import TokenBase
-from django.template.utils import InvalidTemplateEngineError
 
 try:
     from django.template.library import SimpleBlockNode
@@ -100,27 +80,11 @@ except ImportError:  # pragma: no cover - older Django
 from django.templatetags import cache as cache_tags
 from django.templatetags import i18n, l10n, static, tz
 
-from djust import conf
-from djust.compiler import shared
-from djust.compiler.cache import LRUCache
+from djust.compiler.extraction.loading import Dependency, load_template, syntax_error
+from djust.compiler.extraction.result import Extraction, Unanalysed
 from djust.compiler.paths import SEPARATOR, STAR, join_path
 
 logger = logging.getLogger("djust.extraction")
-
-__all__ = [
-    "Dependency",
-    "Extraction",
-    "Unanalysed",
-    "cache_clear",
-    "cached_count",
-    "default_engine",
-    "extract_template_variables",
-    "extract_template_variables_from_name",
-    "load_template",
-    "parse_template",
-    "template_source",
-    "walk_template",
-]
 
 Segments = tuple[str, ...]
 
@@ -138,149 +102,6 @@ _ELEMENT_KEY_FILTERS = frozenset({"dictsort", "dictsortreversed"})
 _GENERIC_DEPTH = 4
 
 
-# --------------------------------------------------------------------------
-# Public data
-
-
-@dataclass(frozen=True, slots=True)
-class Unanalysed:
-    """A tag whose effect on the context djust could not analyse.
-
-    Its arguments were still extracted; ``reason`` says what is unknown.
-    """
-
-    tag: str
-    template: str
-    line: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.template}, line {self.line}" if self.line else self.template
-        return f"{{% {self.tag} %}} in {where}: {self.reason}"
-
-
-class Extraction(Mapping):
-    """Immutable ``{root name: sorted paths}`` plus what the walk learnt.
-
-    ``unanalysed`` lists the tags djust could not analyse; ``templates``
-    names every template the result depends on (itself, parents, includes).
-
-        >>> e = Extraction({"a": ["b", "b", ""]}, templates=("page.html",))
-        >>> e["a"], e.templates
-        (('', 'b'), ('page.html',))
-    """
-
-    __slots__ = ("_paths", "templates", "unanalysed")
-
-    def __init__(
-        self,
-        paths: Mapping[str, Iterable[str]],
-        unanalysed: Iterable[Unanalysed] = (),
-        templates: Iterable[str] = (),
-    ) -> None:
-        frozen = {name: tuple(sorted(set(paths[name]))) for name in sorted(paths)}
-        object.__setattr__(self, "_paths", frozen)
-        object.__setattr__(self, "unanalysed", tuple(unanalysed))
-        object.__setattr__(self, "templates", tuple(templates))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Extraction is immutable")
-
-    def __getitem__(self, name: str) -> tuple[str, ...]:
-        return self._paths[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._paths)
-
-    def __len__(self) -> int:
-        return len(self._paths)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Extraction):
-            return (self._paths, self.unanalysed, self.templates) == (
-                other._paths,
-                other.unanalysed,
-                other.templates,
-            )
-        return super().__eq__(other)
-
-    def __hash__(self) -> int:
-        return hash((tuple(self._paths.items()), self.unanalysed, self.templates))
-
-    def __repr__(self) -> str:
-        paths = ", ".join(f"{name}: {list(paths)}" for name, paths in self._paths.items())
-        extra = ""
-        if self.unanalysed:
-            extra += f", unanalysed={len(self.unanalysed)}"
-        if self.templates:
-            extra += f", templates={list(self.templates)}"
-        return f"<Extraction {{{paths}}}{extra}>"
-
-    def as_dict(self) -> dict[str, list[str]]:
-        """A plain, JSON-ready copy: ``{name: [paths]}``."""
-        return {name: list(paths) for name, paths in self._paths.items()}
-
-
-# --------------------------------------------------------------------------
-# Public functions
-
-
-def extract_template_variables(
-    source: str, *, engine: Engine | None = None, name: str | None = None
-) -> Extraction:
-    """Extract the paths a template source reads, per context name.
-
-    ``name`` labels errors and records, and resolves relative includes.
-
-        >>> extract_template_variables("{{ a.b|upper }} {{ c }}")["a"]
-        ('b',)
-    """
-    engine = engine or default_engine()
-    source = str(source)
-    label = name or UNKNOWN_SOURCE
-
-    def walk():
-        return walk_template(engine, parse_template(source, engine, name, label), label)
-
-    def extract():
-        origin = Origin(label, template_name=name)
-        return _walk_or_load(engine, "source", label, source, origin, walk)
-
-    return _cached(("source", source, engine, name), engine, extract)
-
-
-def extract_template_variables_from_name(
-    template_name: str, *, engine: Engine | None = None
-) -> Extraction:
-    """Find a template through the engine's loaders and extract its paths.
-
-        >>> extraction = extract_template_variables_from_name("rentals/dashboard.html")
-        >>> "*.tenant.user.email" in extraction["expiring_leases"], extraction.templates
-        (True, ('rentals/dashboard.html', 'rentals/base.html'))
-    """
-    engine = engine or default_engine()
-    try:
-        template = load_template(engine, template_name, skip=None)
-    except TemplateSyntaxError as exc:
-        raise _syntax_error(exc, template_name) from exc
-    source = template_source(template)
-
-    def extract():
-        return _walk_or_load(engine, "name", template_name, source, template.origin,
-                             lambda: walk_template(engine, template, template_name))
-
-    return _cached(("name", source, engine, template_name), engine, extract)
-
-
-def _walk_or_load(engine: Engine, how: str, label: str, source: str, origin: Origin, walk):
-    """``walk()``, or its result from the store other workers share (``shared``)."""
-    store = shared.registered()
-    if store is None:
-        return walk()
-    return store.extraction(engine, how=how, label=label, source=source, root_origin=origin,
-                            walk=walk)
-
-
 def walk_template(engine: Engine, template, label: str) -> tuple[Extraction, tuple]:
     """Extract a loaded or parsed template: ``(Extraction, dependencies)``.
 
@@ -288,6 +109,7 @@ def walk_template(engine: Engine, template, label: str) -> tuple[Extraction, tup
     functions run on a miss. ``dependencies`` are the ``Dependency``
     records of every template the walk followed (includes, parents).
 
+        >>> from djust.compiler.extraction.loading import default_engine, parse_template
         >>> engine = default_engine()
         >>> extraction, dependencies = walk_template(
         ...     engine, parse_template("{{ a.b }}", engine, None, "doc"), "doc")
@@ -295,117 +117,6 @@ def walk_template(engine: Engine, template, label: str) -> tuple[Extraction, tup
         ({'a': ('b',)}, ())
     """
     return _Walker(engine).run(template, label)
-
-
-def cache_clear() -> None:
-    """Forget every cached extraction (tests, template reloads).
-
-        >>> cache_clear(); cached_count()
-        0
-    """
-    _CACHE.clear()
-
-
-def cached_count() -> int:
-    """How many extractions this process holds.
-
-        >>> cache_clear(); _ = extract_template_variables("{{ a }}"); cached_count()
-        1
-    """
-    return len(_CACHE)
-
-
-# --------------------------------------------------------------------------
-# Parsing and loading
-
-
-def default_engine() -> Engine:
-    """The engine templates are extracted with when none is given: the
-    project's ``"django"`` template backend, else Django's default engine.
-
-        >>> isinstance(default_engine(), Engine)
-        True
-    """
-    try:
-        return engines["django"].engine
-    except InvalidTemplateEngineError:  # no backend aliased "django"
-        return Engine.get_default()
-
-
-def parse_template(source: str, engine: Engine, name: str | None, label: str) -> Template:
-    """Parse ``source`` with ``engine``; a failure is a ``TemplateSyntaxError``
-    naming ``label`` (and the line, when Django knows it).
-
-        >>> parse_template("{{ a }}", default_engine(), None, "doc").source
-        '{{ a }}'
-    """
-    origin = Origin(label, template_name=name)
-    try:
-        return Template(source, origin=origin, name=name, engine=engine)
-    except Exception as exc:  # a tag's compile function failing is a syntax error too
-        raise _syntax_error(exc, label) from exc
-
-
-def _syntax_error(exc: Exception, label: str) -> TemplateSyntaxError:
-    """Django's error, re-raised with the template name and line in its message."""
-    token = getattr(exc, "token", None)
-    line = getattr(token, "lineno", None)
-    if line is None:
-        line = (getattr(exc, "template_debug", None) or {}).get("line")
-    message = getattr(exc, "raw_error_message", None) or (exc.args[0] if exc.args else "")
-    if not isinstance(exc, TemplateSyntaxError):
-        message = f"{type(exc).__name__}: {exc}"
-    where = f"{label}, line {line}" if line else label
-    error = TemplateSyntaxError(f"{where}: {message}")
-    error.template_name = label
-    error.lineno = line
-    if token is not None:
-        error.token = token
-    if hasattr(exc, "template_debug"):
-        error.template_debug = exc.template_debug
-    return error
-
-
-def load_template(engine: Engine, name: str, skip: tuple | None = None):
-    """Load a template as Django would: ``get_template`` for includes
-    (``skip`` None), ``find_template`` with the extends history (the origins
-    ``skip`` lists) for parents.
-
-        >>> load_template(default_engine(), "rentals/base.html").origin.template_name
-        'rentals/base.html'
-    """
-    try:
-        if skip is None:
-            return engine.get_template(name)
-        template, origin = engine.find_template(name, skip=list(skip))
-        if not hasattr(template, "render"):  # a loader that returns source
-            template = Template(template, origin, name, engine=engine)
-        return template
-    except (TemplateDoesNotExist, TemplateSyntaxError):
-        raise
-    except Exception as exc:
-        raise _syntax_error(exc, name) from exc
-
-
-def template_source(template) -> str:
-    """The text of a loaded template (of the file defining it, for a partial).
-
-        >>> template_source(parse_template("{{ a }}", default_engine(), None, "doc"))
-        '{{ a }}'
-    """
-    if isinstance(template, Template):
-        return template.source
-    # A partial (Django 6): its content lives in the file that defines it.
-    origin = getattr(template, "origin", None)
-    try:
-        return origin.loader.get_contents(origin)
-    except Exception:
-        logger.debug("no source for %r: cached by name only", template)
-        return ""
-
-
-def _digest(source: str) -> str:
-    return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def _label_of(template) -> str:
@@ -431,74 +142,6 @@ def _tag_name(node: Node) -> str:
     token = getattr(node, "token", None)
     contents = getattr(token, "contents", "") or ""
     return contents.split(None, 1)[0] if contents.strip() else type(node).__name__
-
-
-# --------------------------------------------------------------------------
-# Cache
-
-
-@dataclass(frozen=True, slots=True)
-class Dependency:
-    """A template the result followed: how it was loaded and its content.
-
-    ``template`` (a weak reference to the loaded object, when it allows one)
-    lets a later check skip hashing when the loader hands out that same object.
-
-        >>> engine = default_engine()
-        >>> base = Dependency.of("rentals/base.html", None,
-        ...                      load_template(engine, "rentals/base.html"))
-        >>> base.still_same(engine), base.matches("edited")
-        (True, False)
-    """
-
-    name: str
-    skip: tuple | None
-    digest: str
-    template: weakref.ref | None = field(default=None, compare=False)
-
-    @classmethod
-    def of(cls, name: str, skip: tuple | None, template) -> Dependency:
-        """The record of ``template``, loaded as ``name`` with ``skip``."""
-        try:
-            seen = weakref.ref(template)
-        except TypeError:  # an object without weak references: always hashed
-            seen = None
-        return cls(name, skip, _digest(template_source(template)), seen)
-
-    def matches(self, source: str) -> bool:
-        """True when ``source`` is the content the template had."""
-        return _digest(source) == self.digest
-
-    def still_same(self, engine: Engine) -> bool:
-        """True when loading the template again gives the content it had."""
-        try:
-            template = load_template(engine, self.name, self.skip)
-        except Exception:  # gone or now invalid: the re-extraction reports it
-            return False
-        seen = self.template
-        if seen is not None and seen() is template:
-            # A loader hands out the same object only until it re-reads the
-            # file (the cached loader's reset on autoreload): its content
-            # was hashed.
-            return True
-        return self.matches(template_source(template))
-
-
-# Bounded by a setting read at each use; an entry is reused only while every
-# template it followed is unchanged (``Dependency.still_same``).
-_CACHE = LRUCache(lambda: conf.get("EXTRACTION_CACHE_SIZE"))
-
-
-def _cached(key, engine: Engine, extract) -> Extraction:
-    """The extraction of ``key``, from the cache or ``extract()``."""
-
-    def unchanged(entry) -> bool:
-        if all(dependency.still_same(engine) for dependency in entry[1]):
-            return True
-        logger.debug("an included or parent template changed: re-extracting %s", key[-1])
-        return False
-
-    return _CACHE.get_or_compile(key, extract, valid=unchanged)[0]
 
 
 # --------------------------------------------------------------------------
@@ -842,7 +485,7 @@ class _Walker:
                 f"{name} ({where})", tried=exc.tried, backend=exc.backend, chain=exc.chain
             ) from exc
         except TemplateSyntaxError as exc:
-            raise _syntax_error(exc, name) from exc
+            raise syntax_error(exc, name) from exc
         label = _label_of(template)
         self.templates[label] = None
         self.dependencies[key] = Dependency.of(name, skip, template)
