@@ -33,6 +33,7 @@ from djust.compiler import emit, lowering, modes, projection, shared
 from djust.compiler.cache import default_cache, schema_fingerprint
 from djust.compiler.nodes import Node
 from djust.compiler.paths import normalize_paths
+from djust.compiler.tree import build_access_tree
 
 logger = logging.getLogger("djust.serializer")
 
@@ -275,8 +276,6 @@ setting_changed.connect(_forget_settings, dispatch_uid="djust.serializer.setting
 
 
 def _compile(model, normalized: tuple[str, ...], mode: str) -> Serializer:
-    from djust.compiler.tree import build_access_tree
-
     tree = build_access_tree(model, normalized)
     store = shared.registered()
     if store is None:
