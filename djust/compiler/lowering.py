@@ -42,7 +42,7 @@ from djust.compiler.astbuild import (
     silent_try,
     store_key,
 )
-from djust.compiler.nodes import Kind, Node
+from djust.compiler.nodes import Kind, Node, NodeVisitor
 from djust.compiler.paths import STAR
 from djust.compiler.relations import (
     display_table,
@@ -55,8 +55,8 @@ from djust.compiler.relations import (
 )
 from djust.compiler.runtime import CONSTANTS_KEY, HELPERS, LOOKUP_HELPER
 
-_RELATION_KINDS = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK)
 _MODEL_VALUED = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK, Kind.PICK)
+
 
 def _labels_are_text(table: dict) -> bool:
     # force_str() leaves an exact str as it is: such labels need no call.
@@ -164,7 +164,7 @@ def _element(model, displayed: bool, star: Node | None, index: Node | None = Non
 # ---------------------------------------------------------------- lowerer
 
 
-class Lowerer:
+class Lowerer(NodeVisitor):
     """Lowers typed nodes read from model instances, in one output mode.
 
     ``projection`` builds on the same object for what both generators
@@ -473,21 +473,11 @@ class Lowerer:
             Kind.ALL, Kind.AGGREGATE, Kind.PICK
         ):
             return self.rows_piece(node, var, parent)
-        if node.kind is Kind.FIELD:
-            return self.field_piece(node, var)
-        if node.kind is Kind.TO_MANY:
-            return self.to_many_piece(node, var, model)
-        if node.kind in _RELATION_KINDS:
-            return self.relation_piece(node, var, model)
-        if node.kind is Kind.DISPLAY:
-            return self.display_piece(node, var, model)
-        if node.kind is Kind.METHOD:
-            return self.method_piece(node, var, model)
-        if node.kind is Kind.PROPERTY:
-            return self.property_piece(node, var)
-        return self.lookup_piece(node, var)
+        return self.visit(node, var, model)
 
-    def field_piece(self, node, var):
+    # One piece per kind (``NodeVisitor``), each given (node, var, model).
+
+    def visit_field(self, node, var, model):
         read = self.read(var, node.segment)
         if node.children:
             value = self.local(node.segment)
@@ -530,7 +520,7 @@ class Lowerer:
 
         return Maybe(build)
 
-    def relation_piece(self, node, var, model):
+    def visit_forward(self, node, var, model):
         """A to-one relation: from the fields cache ``related_cache`` put in
         a local when it holds the object, else through the descriptor."""
         cache, keys = self.related_caches.get(var, (None, {}))
@@ -544,7 +534,9 @@ class Lowerer:
                          body=[assign(value, self.read(var, node.segment))], orelse=[])
         return self.guarded_piece(node, var, [cached, missing], value)
 
-    def display_piece(self, node, var, model):
+    visit_reverse_one = visit_generic_fk = visit_forward
+
+    def visit_display(self, node, var, model):
         """``get_FOO_display``: the compile-time table for instances of
         exactly ``model``, the method itself otherwise (see display_table)."""
         call_method = call(self.read(var, node.segment))
@@ -571,7 +563,7 @@ class Lowerer:
                          orelse=[assign(value, call_method)])
         return self.guarded_piece(node, var, [acquire], value)
 
-    def method_piece(self, node, var, model):
+    def visit_method(self, node, var, model):
         strategy = method_strategy(model, node.field or node.segment)
         if strategy == "absent":
             return None
@@ -581,7 +573,7 @@ class Lowerer:
             return self.guarded_piece(node, var, self.read(var, node.segment))
         return self.lookup_piece(node, var)
 
-    def property_piece(self, node, var):
+    def visit_property(self, node, var, model):
         value = self.local(node.segment)
 
         def build(container: str) -> list[ast.stmt]:
@@ -602,6 +594,14 @@ class Lowerer:
 
         return Maybe(build)
 
+    def visit_unknown(self, node, var, model):
+        """Django's own lookup at run time: what the class does not settle."""
+        return self.lookup_piece(node, var)
+
+    # Met here only in hand-built or run-time typed positions.
+    visit_key = visit_index = visit_each = visit_all = visit_aggregate = visit_unknown
+    visit_pick = visit_unknown
+
     def lookup_piece(self, node, var):
         value = self.local(node.segment)
 
@@ -616,7 +616,7 @@ class Lowerer:
 
         return Maybe(build)
 
-    def to_many_piece(self, node, var, model):
+    def visit_to_many(self, node, var, model):
         if not node.children:
             return Always(node.segment, call(load("str"), self.read(var, node.segment)))
         holder = self.local(node.segment)

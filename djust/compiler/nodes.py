@@ -246,3 +246,36 @@ class Node:
         lines = [f"{'  ' * indent}{name}: {' '.join(facts)}"]
         lines += [node.dump(indent + 1) for node in self.children]
         return "\n".join(lines)
+
+
+class NodeVisitor:
+    """One stage's handling of node kinds: ``visit(node, ...)`` calls the
+    method ``visit_<kind>`` (``visit_to_many`` for ``Kind.TO_MANY``) with
+    the same arguments, and fails loudly for a kind the stage has no method
+    for. Adding a kind means one ``Kind`` member, its facts class, and one
+    method in each stage that meets it.
+
+        >>> class Names(NodeVisitor):
+        ...     def visit_field(self, node):
+        ...         return node.field
+        >>> Names().visit(Node("email", Kind.FIELD, field="email"))
+        'email'
+        >>> Names().visit(Node("x", Kind.UNKNOWN))
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: Names has no visit_unknown for the unknown node 'x'
+    """
+
+    _visits: dict[Kind, str] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._visits = {kind: f"visit_{kind.value}" for kind in Kind
+                       if callable(getattr(cls, f"visit_{kind.value}", None))}
+
+    def visit(self, node: Node, *args, **kwargs):
+        name = self._visits.get(node.kind)
+        if name is None:
+            raise NotImplementedError(f"{type(self).__name__} has no visit_{node.kind.value} "
+                                      f"for the {node.kind.value} node {node.segment!r}")
+        return getattr(self, name)(node, *args, **kwargs)

@@ -57,7 +57,7 @@ from django.db.models.query import ModelIterable, QuerySet, RawQuerySet
 
 from djust import conf
 from djust.compiler.introspect import attribute_reads
-from djust.compiler.nodes import Kind, Node
+from djust.compiler.nodes import Kind, Node, NodeVisitor
 from djust.compiler.paths import join_path, normalize_paths
 from djust.compiler.relations import (
     GENERIC_RELATION,
@@ -413,7 +413,7 @@ class _LevelBuilder:
                      for model in sorted(targets, key=lambda m: m._meta.label))
 
 
-class _Planner:
+class _Planner(NodeVisitor):
     def __init__(self) -> None:
         self.decisions: list[Decision] = []
         self.analyzing: set[tuple[type, str]] = set()
@@ -443,36 +443,64 @@ class _Planner:
             self._child(child, model, level, here.down(child.segment))
 
     def _child(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
-        label = model._meta.label
-        kind = node.kind
-        if kind in (Kind.FIELD, Kind.DISPLAY):
-            level.need(here.orm + node.field)
-            self._note(here, "column", f"{label}.{node.field} loaded with the row")
-        elif kind is Kind.FORWARD and node.facts.parent_link:
+        self.visit(node, model, level, here)
+
+    # One method per kind (``NodeVisitor``), each given (node, model, level, here).
+
+    def visit_field(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        level.need(here.orm + node.field)
+        self._note(here, "column", f"{model._meta.label}.{node.field} loaded with the row")
+
+    visit_display = visit_field
+
+    def visit_forward(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        if node.facts.parent_link:
             self._parent_link(node, level, here)
-        elif here.back is not None and node.segment == here.back.segment and kind in (
-                Kind.FORWARD, Kind.REVERSE_ONE):
+        else:
+            self.visit_reverse_one(node, model, level, here)
+
+    def visit_reverse_one(self, node: Node, model: type, level: _LevelBuilder,
+                          here: _Here) -> None:
+        if here.back is not None and node.segment == here.back.segment:
             self._read_back(node, here)
-        elif here.fresh and kind in (Kind.FORWARD, Kind.REVERSE_ONE, Kind.TO_MANY,
-                                     Kind.GENERIC_FK):
+        elif not self._fresh(here):
+            self._join(node, model, level, here)
+
+    def visit_to_many(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        if not self._fresh(here):
+            self._to_many(node, model, level, here)
+
+    def visit_generic_fk(self, node: Node, model: type, level: _LevelBuilder,
+                         here: _Here) -> None:
+        if not self._fresh(here):
+            self._generic(node, model, level, here)
+
+    def visit_method(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        self._callable(node, model, level, here)
+
+    visit_property = visit_method
+
+    def visit_sensitive(self, node: Node, model: type, level: _LevelBuilder,
+                        here: _Here) -> None:
+        self._note(here, "sensitive", f"{node.note}; not loaded for it")
+
+    def visit_unknown(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        if _has_dynamic_getattr(model):
+            level.load_all(model, here.orm, f"{model.__name__} defines __getattr__",
+                           here.attribute)
+        self._note(here, "runtime lookup", node.note or "resolved by Django at run time")
+
+    # Met on an instance only in hand-built trees: Django resolves them.
+    visit_key = visit_index = visit_each = visit_all = visit_aggregate = visit_unknown
+    visit_pick = visit_unknown
+
+    def _fresh(self, here: _Here) -> bool:
+        """True, and noted, for a relation reached through a parent link."""
+        if here.fresh:
             self._note(here, "runtime lookup",
                        "reached through a parent link, whose instance Django builds fresh "
                        "from the child's row: relations below it query")
-        elif kind in (Kind.FORWARD, Kind.REVERSE_ONE):
-            self._join(node, model, level, here)
-        elif kind is Kind.TO_MANY:
-            self._to_many(node, model, level, here)
-        elif kind is Kind.GENERIC_FK:
-            self._generic(node, model, level, here)
-        elif kind in (Kind.PROPERTY, Kind.METHOD):
-            self._callable(node, model, level, here)
-        elif kind is Kind.SENSITIVE:
-            self._note(here, "sensitive", f"{node.note}; not loaded for it")
-        else:
-            if _has_dynamic_getattr(model):
-                level.load_all(model, here.orm, f"{model.__name__} defines __getattr__",
-                               here.attribute)
-            self._note(here, "runtime lookup", node.note or "resolved by Django at run time")
+        return here.fresh
 
     def _parent_link(self, node: Node, level: _LevelBuilder, here: _Here) -> None:
         parent = node.model

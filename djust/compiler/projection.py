@@ -65,7 +65,7 @@ from djust.compiler.astbuild import (
     none_or,
     silent_try,
 )
-from djust.compiler.nodes import Kind, Node
+from djust.compiler.nodes import Kind, Node, NodeVisitor
 from djust.compiler.paths import STAR
 from djust.compiler.relations import Relation, choice_labels, method_strategy, to_many_relation
 
@@ -107,18 +107,29 @@ def row_code(model, node: Node) -> introspect.RowCode | None:
     return None
 
 
-def _projectable(node: Node, model, *, below_many: bool, forward: bool = False) -> bool:
-    if node.kind is Kind.SENSITIVE:
+class _Projectable(NodeVisitor):
+    """Whether a node is answered from columns (``visit(node, model,
+    below_many, forward)``): reached below a ManyToMany or through a
+    forward step, to-many relations keep the instance path."""
+
+    def visit_sensitive(self, node: Node, model, below_many: bool, forward: bool) -> bool:
         return True
-    if node.kind in _RUNS_CODE:
+
+    def visit_method(self, node: Node, model, below_many: bool, forward: bool) -> bool:
         return row_code(model, node) is not None
-    if node.kind in (Kind.FIELD, Kind.DISPLAY):
+
+    visit_property = visit_method
+
+    def visit_field(self, node: Node, model, below_many: bool, forward: bool) -> bool:
         return not node.children
-    if node.kind is Kind.FORWARD:
-        return not node.bare and all(
-            _projectable(child, node.model, below_many=below_many, forward=True)
-            for child in node.children)
-    if node.kind is Kind.TO_MANY:
+
+    visit_display = visit_field
+
+    def visit_forward(self, node: Node, model, below_many: bool, forward: bool) -> bool:
+        return not node.bare and all(self.visit(child, node.model, below_many, True)
+                                     for child in node.children)
+
+    def visit_to_many(self, node: Node, model, below_many: bool, forward: bool) -> bool:
         # Reached through a forward step, many rows would share one parent
         # row and so one list; below a ManyToMany, one row appears under
         # several parents. Both keep the instance path.
@@ -128,7 +139,19 @@ def _projectable(node: Node, model, *, below_many: bool, forward: bool = False) 
         if relation is None or relation.model is not node.model:
             return False
         return all(_projectable_rows(child, relation) for child in node.children)
-    return False
+
+    def visit_unknown(self, node: Node, model, below_many: bool, forward: bool) -> bool:
+        return False
+
+    visit_reverse_one = visit_generic_fk = visit_key = visit_index = visit_unknown
+    visit_each = visit_all = visit_aggregate = visit_pick = visit_unknown
+
+
+_PROJECTABLE = _Projectable()
+
+
+def _projectable(node: Node, model, *, below_many: bool) -> bool:
+    return _PROJECTABLE.visit(node, model, below_many, False)
 
 
 def _projectable_rows(node: Node, relation: Relation) -> bool:
@@ -301,7 +324,7 @@ class _StandIn:
     described: str
 
 
-class _Projector:
+class _Projector(NodeVisitor):
     def __init__(self, mode: modes.Mode) -> None:
         self.lowerer = lowering.Lowerer(mode)
         self.mode = mode
@@ -334,20 +357,35 @@ class _Projector:
 
     def value(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
               keys: tuple[str, ...] = (), guard: tuple[str, ...] = ()) -> ast.expr:
-        if node.kind is Kind.FORWARD:
-            below = (*prefix, node.field or node.segment)
-            lookup = ORM_SEPARATOR.join(below)
-            inner = self.mapping(node, node.model, below, level, keys,
-                                 (*guard, lookup) if node.nullable else guard)
-            if not node.nullable:
-                return inner
-            present = level.add(lookup)
-            return none_or(present, inner)
-        if node.kind is Kind.TO_MANY:
-            return self.to_many(node, model, prefix, level)
+        """The expression of ``node``'s value, read from its level's row."""
+        return self.visit(node, model, prefix, level, keys, guard)
+
+    # One method per kind that projects (``NodeVisitor``; see _Projectable),
+    # each given (node, model, prefix, level, keys, guard).
+
+    def visit_forward(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
+                      keys: tuple[str, ...], guard: tuple[str, ...]) -> ast.expr:
+        below = (*prefix, node.field or node.segment)
+        lookup = ORM_SEPARATOR.join(below)
+        inner = self.mapping(node, node.model, below, level, keys,
+                             (*guard, lookup) if node.nullable else guard)
+        if not node.nullable:
+            return inner
+        present = level.add(lookup)
+        return none_or(present, inner)
+
+    def visit_to_many(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
+                      keys: tuple[str, ...], guard: tuple[str, ...]) -> ast.expr:
+        return self.to_many(node, model, prefix, level)
+
+    def visit_display(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
+                      keys: tuple[str, ...], guard: tuple[str, ...]) -> ast.expr:
         column = level.add(ORM_SEPARATOR.join((*prefix, node.field or node.segment)))
-        if node.kind is Kind.DISPLAY:
-            return self.display(model._meta.get_field(node.field), column, level)
+        return self.display(model._meta.get_field(node.field), column, level)
+
+    def visit_field(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
+                    keys: tuple[str, ...], guard: tuple[str, ...]) -> ast.expr:
+        column = level.add(ORM_SEPARATOR.join((*prefix, node.field or node.segment)))
         converter = self.lowerer.field_converter(node.field_class)
         if converter is None:
             return load(column)
