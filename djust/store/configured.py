@@ -5,10 +5,9 @@ the default ``"memory"`` backend, which shares nothing) and builds it again
 when they change. The compiler does not import this package: it consults
 whatever ``djust.compiler.shared`` has registered, and ``install()``
 (called by ``DjustConfig.ready``) registers ``CONFIGURED``, which asks
-``configured_store()`` on every question. Settings may change at any time
-(``override_settings`` in tests), and reading them on each question is what
-the compiler did before it stopped importing the store: a question is only
-asked on an in-process cache miss.
+``configured_store()`` on every question: settings may change at any time
+(``override_settings`` in tests), and a question is only asked on an
+in-process cache miss, so reading them then costs little.
 
     >>> from djust.compiler import shared
     >>> shared.registered() is CONFIGURED
@@ -52,7 +51,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # At most one warning per backend and direction in this many seconds.
     "WARN_INTERVAL": 60.0,
 }
-
 
 
 def cache_config() -> dict[str, Any]:

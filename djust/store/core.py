@@ -8,6 +8,7 @@ serves. After the interval the next call tries again, so the store recovers
 by itself when the backend comes back. Nothing read back is used before it
 passes the entry's signature and header check (``entries``).
 
+    >>> from djust.store.backends import MemoryBackend
     >>> store = Store(MemoryBackend())
     >>> store.put("x", "0" * 64, {"paths": {}})
     True
@@ -23,10 +24,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from djust.store.backends import MemoryBackend, StoreError
+from djust.store.backends import StoreError
 from djust.store.entries import KIND_NAMES, EntryRejected, decode_entry, encode_entry
-
-__all__ = ["MemoryBackend", "Store"]
 
 logger = logging.getLogger("djust.store")
 

@@ -168,7 +168,6 @@ def _model_digests(models) -> list[list[str]]:
     return [[m._meta.label, schema_fingerprint(m), class_code_digest(m)] for m in models]
 
 
-
 # --------------------------------------------------------------------------
 # Query plans as plain data
 #
