@@ -1,6 +1,9 @@
 """The extraction cache's cheap checks: a hit re-reads nothing the cached
 loader still holds, and still notices every edit."""
 
+import threading
+import time
+
 import pytest
 from django.template import Engine
 
@@ -131,3 +134,34 @@ def test_plain_variables_literals_and_block_super():
     assert extract_template_variables(source).as_dict() == {
         "a": ["b.c"], "d": ["e", "e.f"], "items": ["*"],
     }
+
+
+def test_two_threads_extracting_one_template_walk_it_once(monkeypatch):
+    real = extraction_module._walk_or_load
+    walks = []
+    entered = threading.Event()
+    release = threading.Event()
+
+    def slow(*args):
+        walks.append(args[2])
+        entered.set()
+        release.wait(5)
+        return real(*args)
+
+    monkeypatch.setattr(extraction_module, "_walk_or_load", slow)
+    results = []
+
+    def extract():
+        results.append(extract_template_variables("{{ x.y }}", name="twice.html"))
+
+    first = threading.Thread(target=extract)
+    first.start()
+    assert entered.wait(5)
+    second = threading.Thread(target=extract)
+    second.start()
+    time.sleep(0.05)  # time for the second thread to find the walk under way
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert walks == ["twice.html"]
+    assert len(results) == 2 and results[0] is results[1]
