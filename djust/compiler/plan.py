@@ -65,6 +65,7 @@ from djust.compiler.relations import (
     generic_targets,
     list_attribute,
     related_queryset,
+    reverse_accessor,
     rows_read_as_list,
 )
 from djust.compiler.tree import build_access_tree, build_read_tree
@@ -417,6 +418,7 @@ class _Planner(NodeVisitor):
     def __init__(self) -> None:
         self.decisions: list[Decision] = []
         self.analyzing: set[tuple[type, str]] = set()
+        self.rows = _RowsPlanner(self)
 
     def plan(self, tree: Node) -> QueryPlan:
         root = _LevelBuilder(tree.model)
@@ -575,24 +577,7 @@ class _Planner(NodeVisitor):
     def _rows(self, node: Node, target: type, inner: _LevelBuilder, rows: _Here,
               here: _Here) -> None:
         """Plan ``all``/``count``/``first``... of a prefetched relation."""
-        at = _Here(rows.orm, rows.attribute, here.path, rows.origin, rows.escaping,
-                   back=rows.back)
-        if node.kind is Kind.AGGREGATE:
-            self._note(here, "from prefetch", f"{node.facts.method}: len()/bool() of the "
-                       "prefetched rows")
-        elif node.kind in (Kind.PICK, Kind.INDEX, Kind.EACH):
-            if node.kind is not Kind.EACH:
-                self._note(here, "from prefetch", "picked from the prefetched rows")
-            self._object(node, target, inner, at)
-        elif node.kind is Kind.ALL:
-            if node.bare:
-                self._code(target, "__str__", inner, at, "str() of each row")
-            if at.escaping and not node.children:
-                inner.load_all(target, "", f"code uses whole {target.__name__} rows", "")
-            for child in node.children:
-                self._rows(child, target, inner, rows, here.down(child.segment))
-        else:
-            self._note(here, "runtime lookup", f"{node.note}; it may query for every row")
+        self.rows.visit(node, target, inner, rows, here)
 
     @staticmethod
     def _prefetch_back(node: Node, model: type, level: _LevelBuilder,
@@ -699,6 +684,55 @@ class _Planner(NodeVisitor):
             self.analyzing.discard(key)
 
 
+class _RowsPlanner(NodeVisitor):
+    """The planner's reads of a prefetched relation's rows, one method per
+    kind, each given (node, target model, inner level, rows, here)."""
+
+    def __init__(self, planner: _Planner) -> None:
+        self.planner = planner
+
+    def visit_aggregate(self, node: Node, target: type, inner: _LevelBuilder, rows: _Here,
+                        here: _Here) -> None:
+        self.planner._note(here, "from prefetch", f"{node.facts.method}: len()/bool() of the "
+                           "prefetched rows")
+
+    def visit_pick(self, node: Node, target: type, inner: _LevelBuilder, rows: _Here,
+                   here: _Here) -> None:
+        self.planner._note(here, "from prefetch", "picked from the prefetched rows")
+        self.visit_each(node, target, inner, rows, here)
+
+    visit_index = visit_pick
+
+    def visit_each(self, node: Node, target: type, inner: _LevelBuilder, rows: _Here,
+                   here: _Here) -> None:
+        self.planner._object(node, target, inner, _at(rows, here))
+
+    def visit_all(self, node: Node, target: type, inner: _LevelBuilder, rows: _Here,
+                  here: _Here) -> None:
+        at = _at(rows, here)
+        if node.bare:
+            self.planner._code(target, "__str__", inner, at, "str() of each row")
+        if at.escaping and not node.children:
+            inner.load_all(target, "", f"code uses whole {target.__name__} rows", "")
+        for child in node.children:
+            self.visit(child, target, inner, rows, here.down(child.segment))
+
+    def visit_unknown(self, node: Node, target: type, inner: _LevelBuilder, rows: _Here,
+                      here: _Here) -> None:
+        self.planner._note(here, "runtime lookup", f"{node.note}; it may query for every row")
+
+    # Met on rows only in hand-built trees: Django resolves them.
+    visit_field = visit_display = visit_forward = visit_reverse_one = visit_unknown
+    visit_generic_fk = visit_to_many = visit_key = visit_sensitive = visit_unknown
+    visit_method = visit_property = visit_unknown
+
+
+def _at(rows: _Here, here: _Here) -> _Here:
+    """Where a read of prefetched rows happens: on the rows' level, at ``here``'s path."""
+    return _Here(rows.orm, rows.attribute, here.path, rows.origin, rows.escaping,
+                 back=rows.back)
+
+
 def _paths_below(node: Node) -> tuple[str, ...]:
     """The paths read below ``node``, relative to its value (``""`` when it
     is displayed)."""
@@ -710,10 +744,7 @@ def _back_link(node: Node, model: type) -> str | None:
     row it was joined from (None when it sets none: a plain forward FK)."""
     if node.kind is Kind.REVERSE_ONE:
         return node.facts.remote_field
-    field = model._meta.get_field(node.field)
-    if field.unique and field.remote_field is not None:
-        return field.remote_field.get_accessor_name()
-    return None
+    return reverse_accessor(model, node.field)
 
 
 def _inherited_column(model: type, lookup: str) -> str:

@@ -73,6 +73,22 @@ def reverse_foreign_key(model: type | None, accessor: str):
     return descriptor.rel.field
 
 
+def reverse_accessor(model: type, name: str) -> str | None:
+    """The accessor of the one-to-one reverse side of ``model.<name>``, a
+    unique forward relation (ForeignKey with ``unique=True`` or OneToOne):
+    Django sets it on a row joined through ``name`` to the row it was
+    joined from. None for a plain ForeignKey, whose reverse side is many.
+
+        >>> from tests.testapp.models import Biography, Book
+        >>> reverse_accessor(Biography, "author"), reverse_accessor(Book, "author")
+        ('biography', None)
+    """
+    field = model._meta.get_field(name)
+    if field.unique and field.remote_field is not None:
+        return field.remote_field.get_accessor_name()
+    return None
+
+
 # ------------------------------------------------------------ caches
 
 
