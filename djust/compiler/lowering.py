@@ -229,7 +229,7 @@ class Lowerer(NodeVisitor):
         holds only for the compiled model's own instances (a subclass may
         override the attribute it skips)."""
         return identity(ast.Attribute(value=load(var), attr="__class__", ctx=LOAD),
-                   self.constant("model", ("model", model._meta.label), model))
+                        self.constant("model", ("model", model._meta.label), model))
 
     def local(self, hint: str) -> str:
         """A fresh local name, after ``hint`` when it is a plain identifier."""
@@ -272,7 +272,7 @@ class Lowerer(NodeVisitor):
             # Shown as the live value is: the elements' repr would show their
             # serialized form ("__str__" keys, a row's text for the row).
             rows_expr = call(self.helper("_ShownList"), rows_expr,
-                              call(load("str"), load(var)))
+                             call(load("str"), load(var)))
         other_stmts, other_expr = self.single(node, var, model, may_be_none=may_be_none)
         result = self.local(node.segment or "value")
         choice = ast.If(
@@ -667,7 +667,7 @@ class Lowerer(NodeVisitor):
             return [cached]
         self.listed.add(holder)
         listed = method(ast.Attribute(value=load(var), attr="__dict__", ctx=LOAD),
-                         "get", ast.Constant(list_attribute(node.segment)))
+                        "get", ast.Constant(list_attribute(node.segment)))
         missing = ast.If(test=identity(load(holder), ast.Constant(None)), body=[cached], orelse=[])
         return [assign(holder, listed), missing]
 
@@ -696,7 +696,7 @@ class Lowerer(NodeVisitor):
             if rows in self.listed and node.segment == "count":
                 # Usually the list many() loaded: its length, without a call.
                 is_list = identity(ast.Attribute(value=load(rows), attr="__class__", ctx=LOAD),
-                              load("list"))
+                                   load("list"))
                 answer = ast.IfExp(test=is_list, body=call(load("len"), load(rows)),
                                    orelse=method(load(rows), "count"))
             elif rows in self.listed:

@@ -412,7 +412,7 @@ class _Projector(NodeVisitor):
                 continue
             if below.kind is Kind.AGGREGATE:
                 pairs.append((below.segment, call(load("len"),
-                                                            load(rows))))
+                                                  load(rows))))
             elif below.kind is Kind.ALL:
                 each = below.children[0]
                 child.item = self.mapping(each, relation.model, (), child)
@@ -432,7 +432,7 @@ class _Projector(NodeVisitor):
         name = f"stand_in{len(self.stand_ins) + 1}"
         fields = f"{name}_fields"
         made = call(self.lowerer.helper("_blank"),
-                              self.lowerer.constant("model", ("model", model._meta.label), model))
+                    self.lowerer.constant("model", ("model", model._meta.label), model))
         self.setup += [assign(name, made), assign(
             fields, ast.Attribute(value=load(name), attr="__dict__", ctx=ast.Load()))]
         writes = [
@@ -444,7 +444,7 @@ class _Projector(NodeVisitor):
         if guard:
             # No related row: its code must not run (the template sees None).
             present = [identity(load(level.add(column)), ast.Constant(None),
-                                    negate=True)
+                                negate=True)
                        for column in guard]
             test = present[0] if len(present) == 1 else ast.BoolOp(op=ast.And(), values=present)
             block = ast.If(test=test, body=writes, orelse=[])
@@ -479,7 +479,7 @@ class _Projector(NodeVisitor):
             acquire = [assign(value, call(function, on))]
         else:
             acquire = [assign(value, ast.Attribute(value=on, attr=node.segment,
-                                                             ctx=ast.Load()))]
+                                                   ctx=ast.Load()))]
         if node.kind is Kind.PROPERTY:
             acquire.append(ast.If(
                 test=call(load("callable"), load(value)),
