@@ -231,3 +231,9 @@ def test_prefetch_cache_names():
     assert relations.prefetch_cache_name(Amenity, "properties") == "properties"
     assert relations.prefetch_cache_name(User, "groups") == "groups"
     assert relations.prefetch_cache_name(Property, "name") is None
+
+
+def test_a_kind_the_lowerer_has_no_method_for_fails_loudly():
+    # One dispatch per stage (nodes.NodeVisitor): no silent fallback.
+    with pytest.raises(NotImplementedError, match="Lowerer has no visit_root"):
+        lowering.lower(root(Unit, Node("x", Kind.ROOT)), "json", name="f")
