@@ -33,7 +33,7 @@ from django.db.models.query import QuerySet
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
-from djust.compiler.nodes import Kind, Node
+from djust.compiler.nodes import Kind, Node, ToManyFacts
 from djust.compiler.paths import STAR
 
 # The kinds of to-many relation, as ``Node`` facts name them.
@@ -41,6 +41,41 @@ REVERSE_FK = "reverse_fk"
 M2M = "m2m"
 REVERSE_M2M = "reverse_m2m"
 GENERIC_RELATION = "generic_relation"
+
+
+def to_many_facts(entry, accessor: str, *, generic: bool = True) -> ToManyFacts | None:
+    """What the to-many relation ``entry`` (as ``_meta.get_fields()`` lists
+    it, reached as ``accessor``) is, or None for any other entry. A
+    GenericRelation counts only when ``generic`` (contenttypes installed).
+
+        >>> from examples.rentals.models import Property
+        >>> facts = to_many_facts(Property._meta.get_field("units"), "units")
+        >>> facts.relation, facts.query_name, facts.remote_field
+        ('reverse_fk', 'units', 'property')
+    """
+    if generic and _is_generic_relation_field(entry):
+        return ToManyFacts(GENERIC_RELATION, query_name=accessor,
+                           ct_field=entry.content_type_field_name,
+                           fk_field=entry.object_id_field_name)
+    if entry.auto_created and not entry.concrete:
+        if entry.one_to_one:
+            return None
+        if entry.many_to_many:
+            return ToManyFacts(REVERSE_M2M, query_name=entry.name,
+                               through=entry.through._meta.label)
+        return ToManyFacts(REVERSE_FK, query_name=entry.name, remote_field=entry.field.name)
+    if entry.many_to_many:
+        return ToManyFacts(M2M, query_name=accessor,
+                           through=entry.remote_field.through._meta.label)
+    return None
+
+
+def _is_generic_relation_field(entry) -> bool:
+    try:
+        from django.contrib.contenttypes.fields import GenericRelation
+    except ImportError:  # pragma: no cover - contenttypes is part of Django
+        return False
+    return isinstance(entry, GenericRelation)
 
 
 def is_generic_relation(descriptor) -> bool:

@@ -281,21 +281,11 @@ class _Builder:
                                                    "only at run time"),
                 facts=GenericFacts(ct_field=entry.ct_field, fk_field=entry.fk_field),
             )
-        if generic and isinstance(entry, generic[1]):
-            return self._to_many(
-                entry.related_model, segment, branch, path,
-                ToManyFacts(relations.GENERIC_RELATION, query_name=segment,
-                            ct_field=entry.content_type_field_name,
-                            fk_field=entry.object_id_field_name),
-            )
+        facts = relations.to_many_facts(entry, segment, generic=generic is not None)
+        if facts is not None:
+            return self._to_many(entry.related_model, segment, branch, path, facts)
         if entry.auto_created and not entry.concrete:
-            return self._reverse(entry, segment, branch, path)
-        if entry.many_to_many:
-            return self._to_many(
-                entry.related_model, segment, branch, path,
-                ToManyFacts(relations.M2M, query_name=segment,
-                            through=entry.remote_field.through._meta.label),
-            )
+            return self._reverse_one(entry, segment, branch, path)
         if entry.is_relation and (entry.many_to_one or entry.one_to_one) and entry.concrete:
             parent_link = bool(entry.remote_field.parent_link)
             return Node(
@@ -318,24 +308,12 @@ class _Builder:
             return _json_children(branch)
         return _unknown_children(branch, "below a value")
 
-    def _reverse(self, rel, segment: str, branch: Branch, path) -> Node:
+    def _reverse_one(self, rel, segment: str, branch: Branch, path) -> Node:
         related = rel.related_model
-        if rel.one_to_one:
-            return Node(
-                segment, Kind.REVERSE_ONE, bare=branch.bare, model=related, field=segment,
-                children=self._instance_children(related, branch, path),
-                facts=ReverseOneFacts(query_name=rel.name, remote_field=rel.field.name),
-            )
-        if rel.many_to_many:
-            return self._to_many(
-                related, segment, branch, path,
-                ToManyFacts(relations.REVERSE_M2M, query_name=rel.name,
-                            through=rel.through._meta.label),
-            )
-        return self._to_many(
-            related, segment, branch, path,
-            ToManyFacts(relations.REVERSE_FK, query_name=rel.name,
-                        remote_field=rel.field.name),
+        return Node(
+            segment, Kind.REVERSE_ONE, bare=branch.bare, model=related, field=segment,
+            children=self._instance_children(related, branch, path),
+            facts=ReverseOneFacts(query_name=rel.name, remote_field=rel.field.name),
         )
 
     def _to_many(self, related, segment: str, branch: Branch, path,
