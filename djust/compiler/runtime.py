@@ -33,16 +33,20 @@ from django.utils.hashable import make_hashable
 from djust.compiler import modes
 from djust.compiler.modes import (
     PLAIN_TYPES,
-    TruthyText,
-    display_text,
     encode_datetime,
     encode_duration,
-    encode_json,
-    encode_python,
     encode_time,
     is_kept_leaf,
     truthy_text,
 )
+
+# Defined in modes and still read here: by the docs, by pickles of
+# python-mode state written before modes existed (TruthyText), and by the
+# tests of run-time behaviour.
+from djust.compiler.modes import TruthyText as TruthyText
+from djust.compiler.modes import display_text as display_text
+from djust.compiler.modes import encode_json as encode_json
+from djust.compiler.modes import encode_python as encode_python
 
 
 class _Missing:
@@ -445,13 +449,6 @@ def display_choice(choices: dict, value):
     """
     return choice_label(choices.get(make_hashable(value), value))
 
-
-# Defined in ``modes``; read here by the docs, the LiveView and pickles of
-# python-mode state (TruthyText).
-__all__ = [
-    "MISSING", "Displayed", "Rows", "ShownList", "TruthyText", "display_text",
-    "encode_json", "encode_python", "encoder_for",
-]
 
 # ------------------------------------------------ what generated code loads
 #
