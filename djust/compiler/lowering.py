@@ -164,6 +164,23 @@ def _element(model, displayed: bool, star: Node | None, index: Node | None = Non
 # ---------------------------------------------------------------- lowerer
 
 
+class _RowReads(NodeVisitor):
+    """The lowerer's reads of related rows held in a local, one method per
+    kind, each given (node, rows)."""
+
+    def __init__(self, lowerer: Lowerer) -> None:
+        self.lowerer = lowerer
+
+    def visit_aggregate(self, node, rows):
+        return self.lowerer.aggregate_piece(node, rows)
+
+    def visit_pick(self, node, rows):
+        return self.lowerer.pick_piece(node, rows)
+
+    def visit_all(self, node, rows):
+        return self.lowerer.all_piece(node, rows)
+
+
 class Lowerer(NodeVisitor):
     """Lowers typed nodes read from model instances, in one output mode.
 
@@ -187,6 +204,7 @@ class Lowerer(NodeVisitor):
         self.related_caches: dict[str, tuple[str, dict[str, str]]] = {}
         # Globals made for this compilation only: declared, never stored.
         self.own: dict[str, object] = {}
+        self.row_reads = _RowReads(self)
 
     def namespace(self) -> dict:
         """The generated function's globals: the helpers it uses, the
@@ -690,37 +708,44 @@ class Lowerer(NodeVisitor):
                        finalbody=[])
 
     def rows_piece(self, node, rows, parent):
-        if node.kind is Kind.AGGREGATE:
-            if node.segment not in ("count", "exists"):
-                return self.lookup_piece(node, rows)
-            if rows in self.listed and node.segment == "count":
-                # Usually the list many() loaded: its length, without a call.
-                is_list = identity(ast.Attribute(value=load(rows), attr="__class__", ctx=LOAD),
-                                   load("list"))
-                answer = ast.IfExp(test=is_list, body=call(load("len"), load(rows)),
-                                   orelse=method(load(rows), "count"))
-            elif rows in self.listed:
-                answer = call(self.helper("_exists"), load(rows))
-            else:
-                answer = method(load(rows), node.segment)
-            if not node.children:
-                return Always(node.segment, answer)
-            value = self.local(node.segment)
-            prelude, expr = self.value(node, value)
-            return Always(node.segment, expr, [assign(value, answer), *prelude])
-        if node.kind is Kind.PICK:
-            helper = {"first": "_first", "last": "_last"}.get(node.segment)
-            if helper is None:
-                return self.lookup_piece(node, rows)
-            arguments = [load(rows)]
-            if rows in self.listed:
-                helper += "_row"
-                arguments.append(ast.Constant(relation_is_ordered(node.model)))
-            value = self.local(node.segment)
-            prelude, expr = self.value(node, value)
-            return Always(node.segment, expr,
-                          [assign(value, call(self.helper(helper), *arguments)), *prelude])
-        # ALL: the same rows.
+        """The piece of ``all``, ``count``/``exists`` or ``first``/``last``
+        read on the related rows in the local ``rows``."""
+        return self.row_reads.visit(node, rows)
+
+    def aggregate_piece(self, node, rows):
+        if node.segment not in ("count", "exists"):
+            return self.lookup_piece(node, rows)
+        if rows in self.listed and node.segment == "count":
+            # Usually the list many() loaded: its length, without a call.
+            is_list = identity(ast.Attribute(value=load(rows), attr="__class__", ctx=LOAD),
+                               load("list"))
+            answer = ast.IfExp(test=is_list, body=call(load("len"), load(rows)),
+                               orelse=method(load(rows), "count"))
+        elif rows in self.listed:
+            answer = call(self.helper("_exists"), load(rows))
+        else:
+            answer = method(load(rows), node.segment)
+        if not node.children:
+            return Always(node.segment, answer)
+        value = self.local(node.segment)
+        prelude, expr = self.value(node, value)
+        return Always(node.segment, expr, [assign(value, answer), *prelude])
+
+    def pick_piece(self, node, rows):
+        helper = {"first": "_first", "last": "_last"}.get(node.segment)
+        if helper is None:
+            return self.lookup_piece(node, rows)
+        arguments = [load(rows)]
+        if rows in self.listed:
+            helper += "_row"
+            arguments.append(ast.Constant(relation_is_ordered(node.model)))
+        value = self.local(node.segment)
+        prelude, expr = self.value(node, value)
+        return Always(node.segment, expr,
+                      [assign(value, call(self.helper(helper), *arguments)), *prelude])
+
+    def all_piece(self, node, rows):
+        """``all``: the same rows."""
         if not node.children:
             row = self.local("row")
             element = self.leaf(node, row, node.model, element=True)
