@@ -34,6 +34,7 @@ S3 = ["name", "units.count", "units.all.*.number", "amenities.all.*.name",
     ("projection_s2_json", Lease, S2, "json"),
     ("projection_s2_python", Lease, S2, "python"),
     ("projection_s3_json", Property, S3, "json"),
+    ("projection_s3_python", Property, S3, "python"),
 ])
 def test_golden_projection_source(name, model, paths, mode):
     module, _, _ = lower_projection(build_access_tree(model, paths), mode, name="project_rows")
