@@ -114,14 +114,14 @@ class ExplainRequest:
 
     def serialized_paths(self) -> list[str]:
         """The paths the serializer of one ``model`` instance answers: the
-        element paths when the template iterates ``name``, as ``djust.jit``
+        element paths when the template iterates ``name``, as ``djust.context``
         splits them.
 
             >>> build_request("rentals/dashboard.html", "rentals.Property",
             ...               "properties").serialized_paths()
             ['amenities.all.*.name', 'name', 'occupancy_rate', 'units.count']
         """
-        from djust.jit import split_collection_paths
+        from djust.context import split_collection_paths
 
         if self.is_collection():
             return split_collection_paths(self.read_paths())[0]
@@ -289,7 +289,7 @@ def unanalysed_section(request: ExplainRequest) -> Section:
 def live_view_section(request: ExplainRequest) -> Section | None:
     """With ``--model/--name``: which of the serializer section's plans a
     LiveView runs, per kind of value it may find under the name (the rules
-    of ``djust.jit.serialize_value``).
+    of ``djust.context.serialize_value``).
 
         >>> section = live_view_section(build_request(
         ...     "rentals/dashboard.html", "rentals.Lease", "expiring_leases"))
@@ -323,7 +323,7 @@ def _collection_lines(request: ExplainRequest, serializer, label: str) -> list[s
     """``live_view_section`` for a name the template iterates or counts."""
     heads = {path.split(".", 1)[0] for path in request.read_paths()}
     if heads <= COLLECTION_HEADS:
-        # djust.jit loads no rows for these but the first and last.
+        # djust.context loads no rows for these but the first and last.
         return _counted_lines(heads, label)
     lines = [f"a QuerySet of {label}: serializer.many(queryset): " + _queryset_plan(serializer)]
     lines += _projection_fallbacks(serializer, label)

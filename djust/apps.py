@@ -11,7 +11,7 @@ PRELOADED = (
     "djust.compiler.tree",
     "djust.compiler.plan",
     "djust.compiler.serializer",  # lowering, projection, emit (bytecode), cache
-    "djust.live",  # jit, state, html
+    "djust.live",  # context, state, html
 )
 
 

@@ -5,7 +5,7 @@ A request goes through these steps:
 1. GET: ``mount(request, **kwargs)`` sets public attributes (names not
    starting with ``_``); ``get_context_data()`` collects them; the context is
    auto-serialized for exactly the paths the template reads
-   (``djust.jit``); the page renders from the ``python``-mode values; the
+   (``djust.context``); the page renders from the ``python``-mode values; the
    public state is stored server-side (``djust.state``) under a fresh id.
 2. An event from the page (``dj-click``, ``dj-submit``, ``dj-change``; see
    ``static/djust/djust.js``) is a CSRF-protected JSON POST to the same URL:
@@ -43,11 +43,13 @@ from django.template import engines
 from django.templatetags.static import static
 from django.views import View
 
-from djust import conf, html, jit, state
+from djust import conf, html, state
 from djust.compiler.extraction import (
     extract_template_variables,
     extract_template_variables_from_name,
 )
+from djust.context import StateEncoder, serialize_context
+from djust.context import browser_state as state_for_browser
 
 logger = logging.getLogger("djust.live")
 
@@ -167,11 +169,11 @@ class LiveView(View):
         extraction = self.get_extraction()
         context = self.get_context_data()
         started = time.perf_counter()
-        serialized = jit.serialize_context(
+        serialized = serialize_context(
             extraction, context, template=self.template_label(), jit=self.jit_enabled(),
         )
         elapsed = time.perf_counter() - started
-        browser_state = jit.browser_state(extraction, context, serialized)
+        browser_state = state_for_browser(extraction, context, serialized)
         render_context = dict(serialized)
         # Names the template reads that are not model data (view, request...)
         for name in ("view", "request"):
@@ -190,7 +192,7 @@ class LiveView(View):
             page,
             {"data-djust-id": state_id, "data-djust-csrf": get_token(request)},
             script=static("djust/djust.js"),
-            state_json=json.dumps(browser_state, cls=jit.StateEncoder),
+            state_json=json.dumps(browser_state, cls=StateEncoder),
         )
         return HttpResponse(page)
 
@@ -212,7 +214,7 @@ class LiveView(View):
         return JsonResponse(
             {"html": html.root_inner_html(page), "state": browser_state,
              "stats": self.last_stats},
-            encoder=jit.StateEncoder,
+            encoder=StateEncoder,
         )
 
     def parse_event(self, request: HttpRequest) -> dict[str, Any]:

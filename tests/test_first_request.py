@@ -35,7 +35,7 @@ COMPILER_MODULES = [
     "djust.compiler.projection",
     "djust.compiler.emit",
     "djust.compiler.serializer",
-    "djust.jit",
+    "djust.context",
     "djust.live",
 ]
 

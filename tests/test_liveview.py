@@ -179,7 +179,7 @@ def test_jit_setting_turns_auto_serialization_off(rentals, settings):
 
 
 def test_unanalysable_template_falls_back_and_logs_once(rentals, caplog):
-    caplog.set_level(logging.WARNING, logger="djust.jit")
+    caplog.set_level(logging.WARNING, logger="djust.context")
     client = Client()
     first = client.get("/unanalysable/")
     second = client.get("/unanalysable/")
@@ -236,7 +236,7 @@ def test_a_view_without_template_says_so(rentals):
 
 def test_generic_state_never_carries_sensitive_fields(rentals, settings):
     settings.DJUST = {"JIT": False}
-    from djust.jit import generic_serialize
+    from djust.context import generic_serialize
 
     user = Lease.objects.first().tenant.user
     state = generic_serialize(user, ["password", "email", "get_session_auth_hash"])

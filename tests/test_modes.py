@@ -11,7 +11,7 @@ from django.utils.functional import lazy
 
 from djust.compiler import modes
 from djust.compiler.serializer import check_mode
-from djust.jit import StateEncoder
+from djust.context import StateEncoder
 
 LEAVES = [
     datetime.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC),

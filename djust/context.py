@@ -35,7 +35,7 @@ from djust.compiler.modes import PYTHON, json_leaf
 from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths
 from djust.compiler.projection import yields_instances
 
-logger = logging.getLogger("djust.jit")
+logger = logging.getLogger("djust.context")
 
 COLLECTION_LOOKUPS = frozenset({"count", "exists", "first", "last"})
 
