@@ -101,7 +101,7 @@ def warm_up() -> WarmUp:
     from djust.compiler.serializer import projection_of
 
     result = WarmUp()
-    for label, name, source in live_view_templates():
+    for label, name, source in _listed(result, "the URLconf's LiveViews", live_view_templates):
         try:
             if source is None:
                 extract_template_variables_from_name(name)
@@ -111,7 +111,7 @@ def warm_up() -> WarmUp:
             _skip(result, f"{label}: {name}: {type(exc).__name__}: {exc}")
         else:
             result.templates += 1
-    for record in manifest_records():
+    for record in _listed(result, "the store's manifest", manifest_records):
         try:
             model = apps.get_model(record["model"])
             serializer = compile_serializer(model, record["paths"], mode=record["mode"])
@@ -123,6 +123,17 @@ def warm_up() -> WarmUp:
     logger.info("djust warm-up: %d templates, %d serializers, %d skipped",
                 result.templates, result.serializers, len(result.skipped))
     return result
+
+
+def _listed(result: WarmUp, what: str, lister) -> list:
+    """``lister()``, or nothing when it fails (a URLconf that does not import,
+    a store that does not answer): the worker starts all the same, and its
+    first requests meet the same failure with Django's own handling."""
+    try:
+        return lister()
+    except Exception as exc:
+        _skip(result, f"{what}: {type(exc).__name__}: {exc}")
+        return []
 
 
 def _skip(result: WarmUp, line: str) -> None:

@@ -96,3 +96,27 @@ def test_a_broken_page_or_record_is_logged_and_skipped(filesystem_store, caplog,
     assert "rentals.Gone" in result.skipped[1] and "LookupError" in result.skipped[1]
     assert [r.getMessage() for r in caplog.records] == [
         f"djust warm-up skipped {line}" for line in result.skipped]
+
+
+class UnimportableURLconf:
+    """A URLconf whose patterns fail to load, as a broken urls.py does."""
+
+    @property
+    def urlpatterns(self):
+        raise ImportError("cannot import name 'views'")
+
+
+def test_a_urlconf_or_store_that_fails_still_lets_the_worker_start(
+        filesystem_store, settings, monkeypatch):
+    settings.ROOT_URLCONF = UnimportableURLconf()
+
+    def unreachable(kind):
+        raise store.StoreError("connection refused")
+
+    monkeypatch.setattr(filesystem_store, "entries", unreachable)
+    result = djust.warm_up()
+    assert (result.templates, result.serializers) == (0, 0)
+    assert result.skipped == [
+        "the URLconf's LiveViews: ImportError: cannot import name 'views'",
+        "the store's manifest: StoreError: connection refused",
+    ]
