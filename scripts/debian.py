@@ -2,11 +2,14 @@
 
 ``install(package)`` installs a Debian package when we may (root, apt-get);
 otherwise it returns False so the caller can say what is missing.
-``free_port()`` finds a free loopback port for a throwaway server.
+``free_port()`` finds a free loopback port for a throwaway server;
+``started(server)`` and ``run_with(running, argv)`` are what the PostgreSQL
+and Redis scripts share.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -41,3 +44,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def started(instance):
+    """Start a throwaway server (``pgserver.Server``, ``redisserver.Server``)
+    and remove it, with its files, on exit."""
+    try:
+        instance.start()
+        yield instance
+    finally:
+        instance.remove()
+
+
+def run_with(running, argv: list[str]) -> int:
+    """Run ``argv`` (default ``true``) with the variables ``running()`` yields:
+    each server script's development helper."""
+    with running() as extra:
+        return subprocess.run(argv or ["true"], env=dict(os.environ, **extra)).returncode

@@ -148,15 +148,9 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def server() -> Iterator[Server]:
+def server():
     """A started ``Server``, removed on exit."""
-    instance = Server(ensure_bindir())
-    try:
-        instance.start()
-        yield instance
-    finally:
-        instance.remove()
+    return debian.started(Server(ensure_bindir()))
 
 
 @contextlib.contextmanager
@@ -171,6 +165,4 @@ def running() -> Iterator[dict[str, str]]:
 if __name__ == "__main__":
     # Development helper: run a command with a server, e.g.
     # python scripts/pgserver.py env DJUST_TEST_DB=postgres .venv/py3.11/bin/python -m pytest
-    with running() as extra:
-        sys.exit(subprocess.run(sys.argv[1:] or ["true"], env=dict(os.environ, **extra))
-                 .returncode)
+    sys.exit(debian.run_with(running, sys.argv[1:]))

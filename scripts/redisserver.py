@@ -135,15 +135,9 @@ def ensure_binary() -> str:
     return binary
 
 
-@contextlib.contextmanager
-def server() -> Iterator[Server]:
+def server():
     """A started ``Server``, removed on exit."""
-    instance = Server(ensure_binary())
-    try:
-        instance.start()
-        yield instance
-    finally:
-        instance.remove()
+    return debian.started(Server(ensure_binary()))
 
 
 @contextlib.contextmanager
@@ -158,6 +152,4 @@ def running() -> Iterator[dict[str, str]]:
 if __name__ == "__main__":
     # Development helper: run a command with a server, e.g.
     # python scripts/redisserver.py .venv/py3.11/bin/python -m pytest tests/test_store_redis.py
-    with running() as extra:
-        sys.exit(subprocess.run(sys.argv[1:] or ["true"], env=dict(os.environ, **extra))
-                 .returncode)
+    sys.exit(debian.run_with(running, sys.argv[1:]))
