@@ -14,3 +14,18 @@ def pytest_report_header(config):
 def postgres_only(settings):
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("PostgreSQL-specific: runs in the PostgreSQL pass of run.py test")
+
+
+@pytest.fixture
+def filesystem_store(settings, tmp_path):
+    """A filesystem store in a fresh directory, as a new deployment's workers
+    share one; this process starts with empty caches (a new worker)."""
+    from djust import store
+    from tests.test_store_integration import forget_this_process
+
+    store.reset()
+    forget_this_process()
+    settings.DJUST = {"CACHE": {"BACKEND": "filesystem", "LOCATION": str(tmp_path / "store")}}
+    yield store.configured_store()
+    forget_this_process()
+    store.reset()

@@ -18,7 +18,6 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from djust import store
 from examples.rentals.seed import seed
 from tests.test_store_integration import forget_this_process, page_state
 
@@ -73,16 +72,6 @@ def test_start_up_imports_what_the_first_request_would():
     assert after_import == []  # importing djust alone stays cheap
     assert after_setup == COMPILER_MODULES
     assert during_first_use == []
-
-
-@pytest.fixture
-def filesystem_store(settings, tmp_path):
-    store.reset()
-    forget_this_process()
-    settings.DJUST = {"CACHE": {"BACKEND": "filesystem", "LOCATION": str(tmp_path / "store")}}
-    yield store.configured_store()
-    forget_this_process()
-    store.reset()
 
 
 @pytest.mark.django_db

@@ -35,13 +35,8 @@ def forget_this_process() -> None:
 
 
 @pytest.fixture
-def shared(settings, tmp_path):
-    store.reset()
-    forget_this_process()
-    settings.DJUST = {"CACHE": {"BACKEND": "filesystem", "LOCATION": str(tmp_path / "store")}}
-    yield store.configured_store()
-    forget_this_process()
-    store.reset()
+def shared(filesystem_store):
+    return filesystem_store
 
 
 def test_the_app_registers_the_configured_store_with_the_compiler():

@@ -41,16 +41,6 @@ class BrokenURLconf:
     urlpatterns = [*urlpatterns, path("broken/", Broken.as_view())]
 
 
-@pytest.fixture
-def filesystem_store(settings, tmp_path):
-    store.reset()
-    forget_this_process()
-    settings.DJUST = {"CACHE": {"BACKEND": "filesystem", "LOCATION": str(tmp_path / "store")}}
-    yield store.configured_store()
-    forget_this_process()
-    store.reset()
-
-
 @pytest.mark.urls(__name__)
 def test_warm_up_analyses_every_routed_live_view_template():
     forget_this_process()
