@@ -10,8 +10,7 @@ from django.test.utils import isolate_apps
 
 from djust.compiler import serializer as serializer_module
 from djust.compiler.cache import LRUCache, schema_fingerprint
-from djust.compiler.serializer import cache_key
-from djust.compiler.tree import SensitiveFieldWarning
+from djust.compiler.sensitive import SensitiveFieldWarning
 from examples.rentals.models import Lease, Unit
 
 
@@ -73,7 +72,7 @@ def test_fingerprint_is_stable_and_distinguishes_models():
 
 
 @isolate_apps("tests.testapp")
-def test_schema_change_gives_a_new_key():
+def test_schema_change_gives_a_new_fingerprint():
     class Gadget(models.Model):
         name = models.CharField(max_length=10)
 
@@ -86,9 +85,9 @@ def test_schema_change_gives_a_new_key():
         class Meta:
             app_label = "testapp"
 
-    before = cache_key(Gadget, ("name",), "json")
+    before = schema_fingerprint(Gadget)
     Gadget.add_to_class("weight", models.IntegerField(default=0))
-    assert cache_key(Gadget, ("name",), "json") != before
+    assert schema_fingerprint(Gadget) != before
     # Same field names, one option differs.
     assert schema_fingerprint(NullGadget) != _renamed_fingerprint(Gadget, NullGadget)
 
@@ -101,13 +100,6 @@ def _renamed_fingerprint(first, second):
     return cache._digest(second, [
         next(g for g in first._meta.get_fields() if g.name == f.name) for f in fields
     ], ())
-
-
-def test_settings_are_part_of_the_key(settings):
-    plain = cache_key(Unit, ("number",), "json")
-    settings.DJUST = {"SENSITIVE_FIELDS": ["password", "number"]}
-    assert cache_key(Unit, ("number",), "json") != plain
-    assert cache_key(Unit, ("number",), "python") != cache_key(Unit, ("number",), "json")
 
 
 def test_an_alias_finds_its_entry_only_with_the_same_stamp():
@@ -206,35 +198,6 @@ def test_a_settings_change_reaches_a_request_seen_before(fresh_cache, settings):
         after = serializer_module.compile_serializer(Unit, paths)
     assert after is not before
     assert "number" not in after(Unit(number="7", bedrooms=1))
-
-
-def test_an_unrelated_setting_change_keeps_the_settings_memo(settings):
-    serializer_module.sensitive_settings()
-    settings.TIME_ZONE = "Europe/Oslo"
-    assert serializer_module._SENSITIVE is not None
-    settings.DJUST = {"SENSITIVE_FIELDS": ["password", "city"]}
-    assert serializer_module._SENSITIVE is None
-    assert serializer_module.sensitive_settings() == ("password", "city")
-
-
-def test_a_settings_read_racing_a_change_is_not_remembered(monkeypatch):
-    from djust import conf
-
-    real_get = conf.get
-
-    def get_while_settings_change(key):
-        value = real_get(key)
-        # Another thread's override_settings lands between this read and its storing.
-        serializer_module._forget_settings(setting="DJUST")
-        return value
-
-    serializer_module._forget_settings(setting="DJUST")
-    monkeypatch.setattr(conf, "get", get_while_settings_change)
-    assert serializer_module.sensitive_settings() == ("password",)
-    assert serializer_module._SENSITIVE is None
-    monkeypatch.setattr(conf, "get", real_get)
-    assert serializer_module.sensitive_settings() == ("password",)
-    assert serializer_module._SENSITIVE == ("password",)
 
 
 @isolate_apps("tests.testapp")

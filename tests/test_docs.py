@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 
 from djust.__main__ import main as djust_main
-from djust.compiler import extraction, tree
-from djust.compiler.cache import reset_default_cache
+from djust.compiler import extraction, sensitive
+from djust.compiler.cache import default_cache
 from examples.rentals.seed import seed
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -167,12 +167,12 @@ def docs_module(settings, tmp_path, request):
     settings.TEMPLATES = [engine]
     settings.ROOT_URLCONF = name
     extraction.cache_clear()
-    reset_default_cache()
-    tree._forget_sensitive_warnings()
+    default_cache().clear()
+    sensitive.forget_warnings()
     seed(scale=SEED_SCALE)
     yield module, samples
     sys.modules.pop(name, None)
-    reset_default_cache()
+    default_cache().clear()
 
 
 @pytest.mark.django_db

@@ -17,8 +17,8 @@ from django.db.models import Prefetch
 
 from djust.compiler import runtime
 from djust.compiler.cache import default_cache
+from djust.compiler.sensitive import SensitiveFieldWarning
 from djust.compiler.serializer import Serializer, compile_serializer
-from djust.compiler.tree import SensitiveFieldWarning
 from examples.rentals.models import Amenity, Lease, MaintenanceRequest, Property, Tenant, Unit
 from property_tests.reference import reference_json, reference_python
 

@@ -10,13 +10,8 @@ from django.contrib.auth.models import User
 from django.db import models
 
 from djust.compiler.nodes import Kind, MethodFacts, Node
-from djust.compiler.tree import (
-    InvalidPathError,
-    SensitiveFieldWarning,
-    _forget_sensitive_warnings,
-    build_access_tree,
-    build_read_tree,
-)
+from djust.compiler.sensitive import SensitiveFieldWarning, forget_warnings
+from djust.compiler.tree import InvalidPathError, build_access_tree, build_read_tree
 from examples.rentals.models import Lease, Property, Tenant
 from tests.testapp import models as lib
 
@@ -35,9 +30,9 @@ def kind_at(model, path):
 
 @pytest.fixture(autouse=True)
 def fresh_warnings():
-    _forget_sensitive_warnings()
+    forget_warnings()
     yield
-    _forget_sensitive_warnings()
+    forget_warnings()
 
 
 def test_root_children_are_sorted_and_bare_marks_path_ends():

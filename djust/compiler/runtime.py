@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import builtins
 import collections
-import functools
 import inspect
 import sys
 
-from django.core.signals import setting_changed
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.manager import BaseManager
@@ -47,6 +45,7 @@ from djust.compiler.modes import TruthyText as TruthyText
 from djust.compiler.modes import display_text as display_text
 from djust.compiler.modes import encode_json as encode_json
 from djust.compiler.modes import encode_python as encode_python
+from djust.compiler.sensitive import sensitive_names
 
 
 class _Missing:
@@ -193,7 +192,7 @@ def resolve_lookup(current, bit):
     (missing key or attribute, ``silent_variable_failure``) gives MISSING;
     any other exception propagates. Bits starting with ``_`` are refused by
     Django's template parser, so they are never looked up here, and a
-    sensitive name on a model row (``tree.sensitive_names``) is MISSING:
+    sensitive name on a model row (``sensitive.sensitive_names``) is MISSING:
     run-time lookups reach rows the access tree could not type (below a
     generic foreign key, a property, a method).
 
@@ -204,7 +203,7 @@ def resolve_lookup(current, bit):
     """
     if not isinstance(bit, str) or not bit or bit[0] == "_":
         return MISSING
-    if isinstance(current, Model) and bit in _sensitive_names_of(type(current)):
+    if isinstance(current, Model) and bit in sensitive_names(type(current)):
         return MISSING
     if bit in _PICKS and isinstance(current, (BaseManager, QuerySet)):
         rows = _loaded_rows(current, bit)
@@ -236,23 +235,6 @@ def resolve_lookup(current, bit):
             return MISSING
         raise
     return current
-
-
-@functools.lru_cache(maxsize=512)
-def _sensitive_names_of(model) -> frozenset[str]:
-    # Run-time lookups are frequent: settings are read once per model, and
-    # forgotten when they change (override_settings sends setting_changed).
-    from djust.compiler.tree import sensitive_names
-
-    return sensitive_names(model)
-
-
-def _forget_sensitive_names(*, setting, **kwargs) -> None:
-    if setting == "DJUST":
-        _sensitive_names_of.cache_clear()
-
-
-setting_changed.connect(_forget_sensitive_names, dispatch_uid="djust.runtime.sensitive")
 
 
 def is_silent(error: BaseException) -> bool:

@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import types
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
-
-from django.core.signals import setting_changed
 
 import djust
 from djust.compiler import emit, lowering, modes, projection, shared
 from djust.compiler.cache import default_cache, schema_fingerprint
 from djust.compiler.nodes import Node
 from djust.compiler.paths import normalize_paths
+from djust.compiler.sensitive import sensitive_settings
 from djust.compiler.tree import build_access_tree
 
 logger = logging.getLogger("djust.serializer")
@@ -220,59 +218,9 @@ def compile_serializer(model, paths: Iterable[str], *, mode: str = "json") -> Se
     return serializer
 
 
-def cache_key(model, normalized: tuple[str, ...], mode: str) -> tuple:
-    """What a compiled serializer depends on: schema, paths, mode, settings.
-
-        >>> from examples.rentals.models import Unit
-        >>> cache_key(Unit, ("number",), "json")[2:4]
-        (('number',), 'json')
-    """
-    return _key(model, normalized, mode, (schema_fingerprint(model), sensitive_settings()))
-
-
 def _key(model, normalized: tuple[str, ...], mode: str, stamp: tuple) -> tuple:
     fingerprint, sensitive = stamp
     return (model, fingerprint, normalized, mode, sensitive, djust.__version__)
-
-
-# DJUST["SENSITIVE_FIELDS"] as last read. Reading settings costs more than a
-# cache hit, so it is read once and again after Django's ``setting_changed``
-# (override_settings, the test ``settings`` fixture); the generation keeps a
-# read that raced with a change from storing the old value.
-_SENSITIVE: tuple[str, ...] | None = None
-_SENSITIVE_GENERATION = 0
-_SENSITIVE_LOCK = threading.Lock()
-
-
-def sensitive_settings() -> tuple[str, ...]:
-    """``DJUST["SENSITIVE_FIELDS"]`` as a tuple, re-read when settings change.
-
-        >>> "password" in sensitive_settings()
-        True
-    """
-    global _SENSITIVE
-    sensitive = _SENSITIVE
-    if sensitive is not None:
-        return sensitive
-    from djust import conf
-
-    generation = _SENSITIVE_GENERATION
-    sensitive = tuple(conf.get("SENSITIVE_FIELDS"))
-    with _SENSITIVE_LOCK:
-        if generation == _SENSITIVE_GENERATION:
-            _SENSITIVE = sensitive
-    return sensitive
-
-
-def _forget_settings(*, setting: str, **_kwargs) -> None:
-    global _SENSITIVE, _SENSITIVE_GENERATION
-    if setting == "DJUST":
-        with _SENSITIVE_LOCK:
-            _SENSITIVE_GENERATION += 1
-            _SENSITIVE = None
-
-
-setting_changed.connect(_forget_settings, dispatch_uid="djust.serializer.settings")
 
 
 def _compile(model, normalized: tuple[str, ...], mode: str) -> Serializer:

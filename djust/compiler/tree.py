@@ -25,10 +25,10 @@ Kind-specific facts are declared per kind in ``nodes`` (``node.facts``:
 ``ToManyFacts``, ``RowsFacts``, ``IndexFacts``, ``PropertyFacts``,
 ``MethodFacts``); reading a fact a kind does not have is an error.
 
-A path reading a sensitive name (``password``, ``DJUST["SENSITIVE_FIELDS"]``,
-the model's ``djust_sensitive_fields``, ``get_session_auth_hash`` on users)
-becomes a childless SENSITIVE node and emits ``SensitiveFieldWarning`` once
-per (model, path) per process.
+A path reading a sensitive name (``sensitive.sensitive_names``: ``password``,
+``DJUST["SENSITIVE_FIELDS"]``, the model's ``djust_sensitive_fields``,
+``get_session_auth_hash`` on users) becomes a childless SENSITIVE node and
+emits ``sensitive.SensitiveFieldWarning`` once per (model, path) per process.
 
     >>> from examples.rentals.models import Lease
     >>> print(build_access_tree(Lease, ["tenant.phone"]).dump())
@@ -42,16 +42,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import threading
-import warnings
 from collections.abc import Iterable
 
 from django.apps import apps
 from django.db import models
 from django.utils.functional import cached_property as django_cached_property
 
-from djust import conf
-from djust.compiler import relations
+from djust.compiler import relations, sensitive
 from djust.compiler.nodes import (
     FieldFacts,
     ForwardFacts,
@@ -72,10 +69,6 @@ logger = logging.getLogger("djust.compiler.tree")
 MANAGER_AGGREGATES = ("count", "exists")
 MANAGER_PICKS = ("first", "last")
 _MISSING = object()
-
-
-class SensitiveFieldWarning(UserWarning):
-    """A template reads a field djust never emits."""
 
 
 class InvalidPathError(ValueError):
@@ -157,47 +150,6 @@ def _generic_classes() -> tuple[type, type] | None:
     return GenericForeignKey, GenericRelation
 
 
-def sensitive_names(model: type[models.Model]) -> frozenset[str]:
-    """Attribute names of ``model`` that djust never emits.
-
-        >>> from django.contrib.auth.models import User
-        >>> sorted(sensitive_names(User))
-        ['get_session_auth_hash', 'password']
-    """
-    from django.contrib.auth.base_user import AbstractBaseUser
-
-    # Contract §4: the settings list adds to ``password``, never replaces it.
-    names = {"password", *conf.get("SENSITIVE_FIELDS")}
-    names.update(getattr(model, "djust_sensitive_fields", ()) or ())
-    if issubclass(model, AbstractBaseUser):
-        names.add("get_session_auth_hash")
-    return frozenset(names)
-
-
-_warned: set[tuple[str, str]] = set()
-_warned_lock = threading.Lock()
-
-
-def _warn_sensitive(root: type[models.Model], owner: type[models.Model], path: str) -> None:
-    key = (root._meta.label, path)
-    with _warned_lock:
-        if key in _warned:
-            return
-        _warned.add(key)
-    warnings.warn(
-        f"{root._meta.label}: path {path!r} reads {owner._meta.label}."
-        f"{split_path(path)[-1]}, a sensitive field; djust never emits it",
-        SensitiveFieldWarning,
-        stacklevel=4,
-    )
-
-
-def _forget_sensitive_warnings() -> None:
-    """Tests only: let every sensitive path warn again."""
-    with _warned_lock:
-        _warned.clear()
-
-
 # -- the builder ---------------------------------------------------------------
 
 
@@ -207,9 +159,8 @@ class _Builder:
             raise TypeError(f"build_access_tree needs a model class, not {model!r}")
         self.model = model
         self.warn = warn
-        # Both read settings or the app registry: once per tree, not per path.
+        # Reads the app registry: once per tree, not per path.
         self.generic = _generic_classes()
-        self.sensitive: dict[type, frozenset[str]] = {}
 
     def build(self, paths: Iterable[str]) -> Node:
         root = _branches(self.model, paths)
@@ -233,8 +184,8 @@ class _Builder:
             return _unknown(
                 segment, branch, f"a {model.__name__} instance has no attribute or index {segment}"
             )
-        if self.warn and segment in self.sensitive_names(model):
-            _warn_sensitive(self.model, model, join_path(path))
+        if self.warn and segment in sensitive.sensitive_names(model):
+            sensitive.warn_once(self.model, model, join_path(path), stacklevel=3)
             return Node(
                 segment, Kind.SENSITIVE, bare=branch.bare, field=segment,
                 note=f"{model._meta.label}.{segment} is sensitive: never emitted",
@@ -248,12 +199,6 @@ class _Builder:
         if display is not None:
             return display
         return self._on_class_attribute(model, segment, branch)
-
-    def sensitive_names(self, model) -> frozenset[str]:
-        names = self.sensitive.get(model)
-        if names is None:
-            names = self.sensitive[model] = sensitive_names(model)
-        return names
 
     def _pk(self, model, branch: Branch) -> Node:
         pk = model._meta.pk

@@ -33,12 +33,12 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 
-from djust import conf
 from djust.compiler import emit
 from djust.compiler import plan as plan_module
 from djust.compiler.cache import schema_fingerprint
 from djust.compiler.paths import normalize_paths
 from djust.compiler.runtime import CONSTANTS_KEY
+from djust.compiler.sensitive import sensitive_settings
 from djust.compiler.serializer import build_serializer, make_serializer, plan_for
 from djust.compiler.tree import build_access_tree
 from djust.store.core import Store
@@ -137,7 +137,7 @@ def serializer_key(model: type, tree, paths: tuple[str, ...], mode: str) -> str:
         for m in tree_models(tree)
     ]
     return content_key("s", [
-        model._meta.label, list(paths), mode, list(conf.get("SENSITIVE_FIELDS")),
+        model._meta.label, list(paths), mode, list(sensitive_settings()),
         models, sha256_text(tree.dump()),
     ])
 

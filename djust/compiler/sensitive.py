@@ -1,0 +1,156 @@
+"""Which names djust never emits, and the one cache of that setting.
+
+A name is sensitive on a model when it is
+
+- ``password``, on every model, always (the setting adds to it, never
+  replaces it);
+- listed in ``DJUST["SENSITIVE_FIELDS"]``, on every model;
+- listed in the model's own ``djust_sensitive_fields``;
+- ``get_session_auth_hash``, on user models (``AbstractBaseUser``).
+
+Every stage that could emit a value asks ``sensitive_names(model)``: the
+access tree types such a path as a childless SENSITIVE node (and warns once
+per model and path, ``warn_once``), and the generic run-time lookup answers
+MISSING for such a name on a model row. The setting is read once and again
+after Django's ``setting_changed`` for ``DJUST`` (``override_settings``, the
+test ``settings`` fixture); ``sensitive_settings()`` is what a compiled
+serializer's cache key records of it.
+
+    >>> from django.contrib.auth.models import User
+    >>> sorted(sensitive_names(User))
+    ['get_session_auth_hash', 'password']
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import warnings
+
+from django.core.signals import setting_changed
+
+from djust import conf
+from djust.compiler.paths import split_path
+
+ALWAYS = "password"
+USER_ONLY = "get_session_auth_hash"
+# A process defines its models once; test runs build models per test
+# (isolate_apps), which must not pile up here.
+_MAX_MODELS = 512
+
+
+class SensitiveFieldWarning(UserWarning):
+    """A template reads a field djust never emits."""
+
+
+# Both memos are dropped together when the setting changes; the generation
+# keeps a read that raced with a change from storing what it read before.
+_lock = threading.Lock()
+_generation = 0
+_settings: tuple[str, ...] | None = None
+# model -> (its djust_sensitive_fields as last read, its sensitive names)
+_by_model: dict[type, tuple[object, frozenset[str]]] = {}
+
+
+def sensitive_settings() -> tuple[str, ...]:
+    """``DJUST["SENSITIVE_FIELDS"]`` as a tuple, re-read when settings change.
+
+        >>> "password" in sensitive_settings()
+        True
+    """
+    global _settings
+    names = _settings
+    if names is not None:
+        return names
+    generation = _generation
+    names = tuple(conf.get("SENSITIVE_FIELDS"))
+    with _lock:
+        if generation == _generation:
+            _settings = names
+    return names
+
+
+def sensitive_names(model: type) -> frozenset[str]:
+    """Attribute names of ``model`` that djust never emits.
+
+        >>> from examples.rentals.models import Tenant
+        >>> sorted(sensitive_names(Tenant))
+        ['password']
+    """
+    # Read each time: a model's own list may change (the schema fingerprint
+    # follows it too), and comparing it is cheaper than rebuilding the set.
+    declared = getattr(model, "djust_sensitive_fields", ()) or ()
+    memo = _by_model.get(model)
+    if memo is not None and memo[0] == declared:
+        return memo[1]
+    generation = _generation
+    names = _names_of(model, sensitive_settings(), declared)
+    with _lock:
+        if generation == _generation:
+            if len(_by_model) >= _MAX_MODELS:
+                _by_model.clear()
+            _by_model[model] = (copy.copy(declared), names)
+    return names
+
+
+def _names_of(model: type, configured: tuple[str, ...], declared) -> frozenset[str]:
+    # Imported here: the auth models need the app registry, which importing
+    # the compiler must not.
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    names = {ALWAYS, *configured, *declared}
+    if issubclass(model, AbstractBaseUser):
+        names.add(USER_ONLY)
+    return frozenset(names)
+
+
+def _forget_settings(*, setting: str, **_kwargs) -> None:
+    global _generation, _settings
+    if setting == "DJUST":
+        with _lock:
+            _generation += 1
+            _settings = None
+            _by_model.clear()
+
+
+setting_changed.connect(_forget_settings, dispatch_uid="djust.compiler.sensitive")
+
+
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_once(root: type, owner: type, path: str, *, stacklevel: int = 2) -> None:
+    """Warn (``SensitiveFieldWarning``) that ``path`` of ``root`` reads a
+    sensitive name of ``owner``: once per (root model, path) per process.
+
+        >>> import warnings
+        >>> from django.contrib.auth.models import User
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_once(User, User, "doc.example.password")
+        ...     warn_once(User, User, "doc.example.password")
+        >>> len(caught), str(caught[0].message)  # doctest: +ELLIPSIS
+        (1, "auth.User: path 'doc.example.password' reads auth.User.password, a sensitive ...")
+    """
+    key = (root._meta.label, path)
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    warnings.warn(
+        f"{root._meta.label}: path {path!r} reads {owner._meta.label}."
+        f"{split_path(path)[-1]}, a sensitive field; djust never emits it",
+        SensitiveFieldWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def forget_warnings() -> None:
+    """Let every sensitive path warn again (for tests: warnings are once
+    per process).
+
+        >>> forget_warnings()
+    """
+    with _warned_lock:
+        _warned.clear()
