@@ -257,10 +257,3 @@ def default_cache() -> LRUCache:
             if _DEFAULT is None:
                 _DEFAULT = LRUCache(conf.get("SERIALIZER_CACHE_SIZE"))
     return _DEFAULT
-
-
-def reset_default_cache() -> None:
-    """Drop the process-wide cache (its size is re-read from settings)."""
-    global _DEFAULT
-    with _DEFAULT_LOCK:
-        _DEFAULT = None
