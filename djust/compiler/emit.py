@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import bytecode
 
 from djust.compiler import runtime
+from djust.compiler.errors import VerificationError
 from djust.compiler.runtime import LOOKUP_HELPER, loadable_names
 from djust.compiler.unparse import Unsupported, unparse
 
@@ -51,10 +52,6 @@ _FORBIDDEN_OPCODES = frozenset({
 _GLOBAL_OPCODES = frozenset({"LOAD_GLOBAL"})
 # Since 3.11 LOAD_GLOBAL's low bit says "also push NULL"; the name is arg >> 1.
 _GLOBAL_ARG_SHIFT = 1 if sys.version_info >= (3, 11) else 0
-
-
-class VerificationError(RuntimeError):
-    """A generated serializer failed its bytecode check: a djust bug."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import djust
 from djust.compiler import emit, lowering, modes, projection, shared
 from djust.compiler.cache import default_cache, schema_fingerprint
+from djust.compiler.errors import too_complex_as_error
 from djust.compiler.nodes import Node
 from djust.compiler.paths import normalize_paths
 from djust.compiler.sensitive import sensitive_settings
@@ -224,13 +225,17 @@ def _key(model, normalized: tuple[str, ...], mode: str, stamp: tuple) -> tuple:
 
 
 def _compile(model, normalized: tuple[str, ...], mode: str) -> Serializer:
-    tree = build_access_tree(model, normalized)
-    store = shared.registered()
-    if store is None:
-        return build_serializer(model, tree, normalized, mode)
-    # Another worker may have generated it already (``shared``).
-    return store.serializer(model, tree, normalized, mode,
-                            lambda: build_serializer(model, tree, normalized, mode))
+    # Every stage recurses along the paths and the generated code nests a
+    # block per level: an extreme template's paths fail here, as one error
+    # the LiveView falls back on; nothing is cached or stored for them.
+    with too_complex_as_error(model, normalized):
+        tree = build_access_tree(model, normalized)
+        store = shared.registered()
+        if store is None:
+            return build_serializer(model, tree, normalized, mode)
+        # Another worker may have generated it already (``shared``).
+        return store.serializer(model, tree, normalized, mode,
+                                lambda: build_serializer(model, tree, normalized, mode))
 
 
 def build_serializer(model, tree: Node, paths: tuple[str, ...], mode: str) -> Serializer:

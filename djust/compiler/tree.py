@@ -49,6 +49,7 @@ from django.db import models
 from django.utils.functional import cached_property as django_cached_property
 
 from djust.compiler import relations, sensitive
+from djust.compiler.errors import InvalidPathError
 from djust.compiler.nodes import (
     FieldFacts,
     ForwardFacts,
@@ -69,10 +70,6 @@ logger = logging.getLogger("djust.compiler.tree")
 MANAGER_AGGREGATES = ("count", "exists")
 MANAGER_PICKS = ("first", "last")
 _MISSING = object()
-
-
-class InvalidPathError(ValueError):
-    """A path with an empty segment: no template can produce it."""
 
 
 def build_access_tree(model: type[models.Model], paths: Iterable[str]) -> Node:
@@ -102,7 +99,7 @@ def _branches(model: type[models.Model], paths: Iterable[str]) -> Branch:
     paths = normalize_paths(paths)
     for path in paths:
         if "" in split_path(path):
-            raise InvalidPathError(f"{model._meta.label}: malformed path {path!r}")
+            raise InvalidPathError(model=model._meta.label, path=path)
     return branch_paths(paths)
 
 
