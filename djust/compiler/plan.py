@@ -154,10 +154,6 @@ class QueryPlan:
     def prefetches(self) -> tuple[PrefetchSpec, ...]:
         return self.root.prefetches
 
-    def only_by_model(self) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
-        """``(queryset path, only columns)`` for the root and each prefetch."""
-        return tuple((path, level.only) for path, level in _levels(self.root, ""))
-
     def apply(self, queryset: QuerySet, *, lists: bool = False) -> QuerySet:
         """Return ``queryset`` with the plan merged in (or unchanged when it
         cannot carry one: values(), raw, union...).
@@ -790,16 +786,6 @@ def _defining_class(model: type, name: str) -> type | None:
 
 def _has_dynamic_getattr(model: type) -> bool:
     return any("__getattr__" in vars(klass) for klass in model.__mro__[:-1])
-
-
-def _levels(level: Level, path: str) -> Iterable[tuple[str, Level]]:
-    yield path, level
-    for spec in level.prefetches:
-        below = SEP.join(p for p in (path, spec.lookup) if p)
-        if spec.level is not None:
-            yield from _levels(spec.level, below)
-        for target in spec.targets:
-            yield from _levels(target, f"{below}[{target.model._meta.label}]")
 
 
 def _describe_level(level: Level, indent: int) -> list[str]:
