@@ -73,18 +73,6 @@ def register(store: SharedStore | None) -> None:
     _REGISTERED = store
 
 
-def unregister(store: SharedStore) -> None:
-    """Stop consulting ``store`` if it is the registered one.
-
-        >>> previous = registered()
-        >>> unregister(object()); registered() is previous
-        True
-    """
-    global _REGISTERED
-    if _REGISTERED is store:
-        _REGISTERED = None
-
-
 def registered() -> SharedStore | None:
     """The shared store the compiler consults, or None.
 
