@@ -15,7 +15,8 @@ builder to ``SECTION_BUILDERS``.
 The settings come from ``--settings`` or ``DJANGO_SETTINGS_MODULE``, as
 with ``django-admin``. Exit status: 0 explained; 1 explained, but the model
 has none of the paths read from the name; 2 a user error (bad arguments,
-settings, template, model or name), printed as one line on stderr,
+settings, template, model or name; or paths djust cannot compile, a
+``CompilerError``, after the sections), printed as one line on stderr,
 ``djust explain: error: <message>``. Warnings print at the top of the
 output and as one line on stderr, ``djust explain: warning: <message>``.
 """
@@ -479,6 +480,12 @@ def command_explain(arguments: argparse.Namespace) -> int:
     """
     request = build_request(arguments.template_name, arguments.model, arguments.name)
     print("\n\n".join(section.render() for section in explain_sections(request)))
+    failed = _try_compile(request) if request.model is not None else None
+    if isinstance(failed, Exception):
+        # The sections above say how a LiveView falls back; the status
+        # says the serializer asked about does not exist.
+        return _report_error(f"djust {arguments.command}",
+                             f"cannot compile {request.name!r}: {failed}")
     unknown = find_unknown_paths(request)
     if unknown is None:
         return EXIT_OK
