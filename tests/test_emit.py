@@ -109,3 +109,33 @@ def test_a_namespace_name_outside_runtimes_table_is_refused():
     with pytest.raises(emit.VerificationError, match="'smuggled'"):
         emit.build_function(module, {"__builtins__": {}, "smuggled": 1}, name="f",
                             filename="<djust smuggled>")
+
+
+@pytest.mark.parametrize("label, paths, declared", [
+    ("rentals.Unit", ("number",), set()),
+    ("rentals.Lease", ("tenant.phone", "get_status_display", "days_until_expiration"),
+     {("model", "rentals.Lease"), ("display", "rentals.Lease", "get_status_display")}),
+])
+def test_a_stored_description_rebuilds_the_fresh_namespace(label, paths, declared):
+    from django.apps import apps
+
+    from djust.compiler import lowering
+    from djust.compiler.tree import build_access_tree
+
+    tree = build_access_tree(apps.get_model(label), paths)
+    _, fresh = lowering.lower(tree, "json", name="f")
+    constants = fresh.get(CONSTANTS_KEY, {})
+    assert set(constants.values()) == declared
+    helpers = [name for name in fresh if name not in ("__builtins__", CONSTANTS_KEY, *constants)]
+    assert emit.namespace_for(helpers, "json", constants) == fresh
+
+
+@pytest.mark.parametrize("helpers, constants, refused", [
+    (["_lookup", "os"], {}, "unknown helper 'os'"),
+    (["_lookup"], {"model_1": ["model", "rentals.Unit"]}, "constant under the name 'model_1'"),
+    (["_lookup"], {"_lookup": ["model", "rentals.Unit"]}, "constant under the name '_lookup'"),
+    (["_lookup"], {"_model_1": ["model", "rentals.Nothing"]}, "constant '_model_1'"),
+])
+def test_a_description_outside_the_table_is_refused(helpers, constants, refused):
+    with pytest.raises(emit.VerificationError, match=refused):
+        emit.namespace_for(helpers, "json", constants)

@@ -159,34 +159,23 @@ def _define(source: str, namespace: dict, *, name: str, filename: str):
 def namespace_for(helpers: Iterable[str], mode: str, constants: Mapping[str, Iterable]) -> dict:
     """The globals of generated code described by name: the run-time helpers
     it loads, the output mode (for the leaf encoder) and its constants'
-    specs (``runtime.resolve_constant``). A store keeps this description,
-    never the objects; a name outside ``runtime``'s table or a spec that no
-    longer resolves raises ``VerificationError``.
+    specs (``runtime.resolve_constant``), built by ``runtime.namespace`` as
+    fresh code's are. A store keeps this description, never the objects; a
+    name outside ``runtime``'s table or a spec that no longer resolves
+    raises ``VerificationError``.
 
         >>> namespace = namespace_for(["_lookup"], "json", {"_model_1": ["model", "rentals.Unit"]})
         >>> sorted(namespace)
         ['__builtins__', '__djust_constants__', '_lookup', '_model_1']
     """
-    namespace: dict = {}
-    for helper in helpers:
-        if helper == runtime.ENCODER:
-            namespace[helper] = runtime.encoder_for(mode)
-        elif helper in runtime.HELPERS:
-            namespace[helper] = runtime.HELPERS[helper]
-        else:
-            raise VerificationError(f"asks for an unknown helper {helper!r}")
-    namespace["__builtins__"] = runtime.builtins_namespace()
-    specs = {}
+    resolved = {}
     for constant, spec in constants.items():
-        if not (constant.startswith("_") and constant.isidentifier()) or constant in namespace:
-            raise VerificationError(f"asks for a constant under the name {constant!r}")
-        specs[constant] = tuple(spec)
+        spec = tuple(spec)
         try:
-            namespace[constant] = runtime.resolve_constant(specs[constant])
+            resolved[constant] = (spec, runtime.resolve_constant(spec))
         except (LookupError, ValueError, TypeError) as exc:
             raise VerificationError(f"constant {constant!r}: {exc}") from exc
-    namespace[runtime.CONSTANTS_KEY] = specs
-    return namespace
+    return runtime.namespace(helpers, mode, resolved)
 
 
 def verify(code: types.CodeType, namespace: dict, *, filename: str = "") -> Verification:

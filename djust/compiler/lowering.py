@@ -53,7 +53,7 @@ from djust.compiler.relations import (
     relation_is_ordered,
     rows_read_as_list,
 )
-from djust.compiler.runtime import CONSTANTS_KEY, HELPERS, LOOKUP_HELPER
+from djust.compiler.runtime import LOOKUP_HELPER
 
 _MODEL_VALUED = (Kind.FORWARD, Kind.REVERSE_ONE, Kind.GENERIC_FK, Kind.PICK)
 
@@ -208,19 +208,11 @@ class Lowerer(NodeVisitor):
 
     def namespace(self) -> dict:
         """The generated function's globals: the helpers it uses, the
-        restricted builtins, its constants, declared under CONSTANTS_KEY."""
-        helpers = {name: HELPERS[name] for name in sorted(self.used) if name in HELPERS}
-        if runtime.ENCODER in self.used:
-            helpers[runtime.ENCODER] = self.mode.encode
-        helpers["__builtins__"] = runtime.builtins_namespace()
-        if self.constants or self.own:
-            for name, (_, value) in self.constants.items():
-                helpers[name] = value
-            helpers.update(self.own)
-            declared = {name: spec for name, (spec, _) in self.constants.items()}
-            declared.update((name, ("local", name)) for name in self.own)
-            helpers[CONSTANTS_KEY] = declared
-        return helpers
+        restricted builtins, its constants, declared under CONSTANTS_KEY
+        (``runtime.namespace``, as for stored source)."""
+        constants = dict(self.constants)
+        constants.update((name, (("local", name), value)) for name, value in self.own.items())
+        return runtime.namespace(self.used, self.mode, constants)
 
     def own_global(self, name: str, value) -> ast.Name:
         """The global ``name`` holding ``value``, made for this compilation

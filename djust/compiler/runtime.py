@@ -5,7 +5,8 @@ class does not settle goes through the few helpers here. They reproduce the
 template engine's rules (``django.template.base.Variable._resolve_lookup``)
 one lookup bit at a time. The leaf encodings are the output modes' own
 (``modes``); this module lists them with the rest in ``HELPERS``, the one
-table of names generated code may load.
+table of names generated code may load, and builds every generated
+function's globals from it (``namespace``), fresh or stored.
 
     >>> resolve_lookup({"a": 1}, "a")
     1
@@ -19,6 +20,7 @@ import builtins
 import collections
 import inspect
 import sys
+from collections.abc import Iterable, Mapping
 
 from django.db.models import Model
 from django.db.models.base import ModelState
@@ -29,6 +31,7 @@ from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
 from djust.compiler import modes
+from djust.compiler.errors import VerificationError
 from djust.compiler.modes import (
     PLAIN_TYPES,
     encode_datetime,
@@ -507,6 +510,42 @@ def resolve_constant(spec: tuple):
             raise LookupError(f"{label}.{rest[0]}() no longer reads fixed choices")
         return table
     raise LookupError(f"unknown serializer constant {spec!r}")
+
+
+def namespace(helpers: Iterable[str], mode,
+              constants: Mapping[str, tuple[tuple, object]] | None = None) -> dict:
+    """The globals generated code runs with, built one way for fresh code
+    (``lowering``, ``projection``) and for source a store hands back
+    (``emit.namespace_for``): each helper named, from ``HELPERS`` (ENCODER
+    is ``mode``'s leaf encoder), the restricted builtins, and each constant
+    given as ``name: (spec, live object)``, its spec declared under
+    CONSTANTS_KEY. A helper outside the table, or a constant whose name is
+    not private or is taken, raises ``VerificationError``.
+
+        >>> from examples.rentals.models import Unit
+        >>> table = namespace(["_lookup", "_encode"], "json",
+        ...                   {"_model_1": (("model", "rentals.Unit"), Unit)})
+        >>> sorted(table)
+        ['__builtins__', '__djust_constants__', '_encode', '_lookup', '_model_1']
+        >>> table["_encode"] is encode_json, table[CONSTANTS_KEY]
+        (True, {'_model_1': ('model', 'rentals.Unit')})
+    """
+    table: dict = {}
+    for helper in sorted(set(helpers)):
+        if helper == ENCODER:
+            table[helper] = encoder_for(mode)
+        elif helper in HELPERS:
+            table[helper] = HELPERS[helper]
+        else:
+            raise VerificationError(f"asks for an unknown helper {helper!r}")
+    table["__builtins__"] = builtins_namespace()
+    if constants:
+        for name, (_, value) in constants.items():
+            if not (name.startswith("_") and name.isidentifier()) or name in table:
+                raise VerificationError(f"asks for a constant under the name {name!r}")
+            table[name] = value
+        table[CONSTANTS_KEY] = {name: spec for name, (spec, _) in constants.items()}
+    return table
 
 
 def builtins_namespace() -> dict:
