@@ -136,9 +136,11 @@ def reads_as_collection(paths: Sequence[str]) -> bool:
         >>> reads_as_collection(["*.name", "count"]), reads_as_collection(["name"])
         (True, False)
     """
+    from djust.compiler.paths import is_index
+
     heads = {path.split(".", 1)[0] for path in paths}
     return "*" in heads or (bool(heads) and all(
-        head in COLLECTION_HEADS or head.isdigit() for head in heads))
+        head in COLLECTION_HEADS or is_index(head) for head in heads))
 
 
 def _compile_request(request: ExplainRequest):

@@ -32,7 +32,7 @@ from django.db import models
 
 from djust.compiler.errors import CompilerError
 from djust.compiler.modes import PYTHON, json_leaf
-from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths
+from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths, is_index
 from djust.compiler.projection import yields_instances
 
 logger = logging.getLogger("djust.context")
@@ -92,7 +92,7 @@ def split_collection_paths(paths: list[str]) -> tuple[list[str], set[str]]:
         head, _, tail = path.partition(SEPARATOR)
         if head == STAR:
             element.add(tail)
-        elif head in ("first", "last") or head.isdigit():
+        elif head in ("first", "last") or is_index(head):
             lookups.add(head)
             element.add(tail)
         else:

@@ -43,7 +43,7 @@ from djust.compiler.astbuild import (
     store_key,
 )
 from djust.compiler.nodes import Kind, Node, NodeVisitor
-from djust.compiler.paths import STAR
+from djust.compiler.paths import STAR, is_index
 from djust.compiler.relations import (
     display_table,
     list_attribute,
@@ -110,10 +110,6 @@ class Maybe:
 # ------------------------------------------------------- representation
 
 
-def _is_index(segment: str) -> bool:
-    return segment.isascii() and segment.isdigit()
-
-
 def _is_collection(node: Node) -> bool:
     """True when ``node``'s value is serialized as the list of its elements.
 
@@ -125,7 +121,7 @@ def _is_collection(node: Node) -> bool:
     if node.child(STAR) is not None:
         return True
     return (node.kind is Kind.ALL and node.bare and bool(node.children)
-            and all(_is_index(child.segment) for child in node.children))
+            and all(is_index(child.segment) for child in node.children))
 
 
 def _may_be_rows(node: Node) -> bool:
@@ -133,7 +129,7 @@ def _may_be_rows(node: Node) -> bool:
     its value may be a list, tuple or queryset (a JSON value, a property's,
     a run-time lookup's): ``rows_or_single`` decides at run time."""
     return (node.model is None and node.kind is not Kind.ROOT and node.bare
-            and bool(node.children) and all(_is_index(child.segment) for child in node.children))
+            and bool(node.children) and all(is_index(child.segment) for child in node.children))
 
 
 def _keeps_value_itself(node: Node) -> bool:
@@ -320,7 +316,7 @@ class Lowerer(NodeVisitor):
         Named siblings of ``*`` survive in python mode only (``Rows``).
         """
         named = [child for child in node.children if child.segment != STAR
-                 and not _is_index(child.segment)]
+                 and not is_index(child.segment)]
         if not self.mode.renders:
             named = []  # a JSON list cannot carry them
         prelude, pairs, maybes = self.pieces(named, var, model, node)
@@ -422,7 +418,13 @@ class Lowerer(NodeVisitor):
         a displayed collection displays each element too.
         """
         star = node.child(STAR)
-        indexed = {int(c.segment): c for c in node.children if _is_index(c.segment)}
+        indexed: dict[int, Node] = {}
+        for child in node.children:
+            if is_index(child.segment):
+                # ``1``, ``01`` and a fullwidth 1 read one element: Django reads int(segment).
+                position = int(child.segment)
+                known = indexed.get(position)
+                indexed[position] = child if known is None else _merge(known, child)
         model = star.model if star is not None else node.model
         default = _element(model, node.bare, star)
         if all(_element(model, node.bare, star, sub) == default for sub in indexed.values()):

@@ -34,7 +34,7 @@ from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
 from djust.compiler.nodes import Kind, Node, ToManyFacts
-from djust.compiler.paths import STAR
+from djust.compiler.paths import STAR, is_index
 
 # The kinds of to-many relation, as ``Node`` facts name them.
 REVERSE_FK = "reverse_fk"
@@ -327,17 +327,13 @@ def _row_read_is_plain(node: Node) -> bool:
     if node.kind is not Kind.ALL:
         return False
     for child in node.children:
-        if child.segment == STAR or _is_index(child.segment):
+        if child.segment == STAR or is_index(child.segment):
             continue
         if child.kind is Kind.SENSITIVE or child.segment.startswith("_"):
             continue  # no piece is generated for it
         if not _row_read_is_plain(child):
             return False
     return True
-
-
-def _is_index(segment: str) -> bool:
-    return segment.isascii() and segment.isdigit()
 
 
 # ------------------------------------------------------------ methods

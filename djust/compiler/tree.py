@@ -63,7 +63,15 @@ from djust.compiler.nodes import (
     RowsFacts,
     ToManyFacts,
 )
-from djust.compiler.paths import STAR, Branch, branch_paths, join_path, normalize_paths, split_path
+from djust.compiler.paths import (
+    STAR,
+    Branch,
+    branch_paths,
+    is_index,
+    join_path,
+    normalize_paths,
+    split_path,
+)
 
 logger = logging.getLogger("djust.compiler.tree")
 
@@ -101,14 +109,6 @@ def _branches(model: type[models.Model], paths: Iterable[str]) -> Branch:
         if "" in split_path(path):
             raise InvalidPathError(model=model._meta.label, path=path)
     return branch_paths(paths)
-
-
-def _is_index(segment: str) -> bool:
-    try:
-        int(segment)
-    except ValueError:
-        return False
-    return True
 
 
 # -- what a model class offers ------------------------------------------------
@@ -177,7 +177,7 @@ class _Builder:
             return _unknown(segment, branch, "Django refuses lookups starting with '_'")
         if segment == STAR:
             return _unknown(segment, branch, f"a {model.__name__} instance is not iterable")
-        if _is_index(segment):
+        if is_index(segment):
             return _unknown(
                 segment, branch, f"a {model.__name__} instance has no attribute or index {segment}"
             )
@@ -294,7 +294,7 @@ class _Builder:
                 segment, Kind.EACH, bare=branch.bare, model=related,
                 children=self._instance_children(related, branch, path),
             )
-        if not manager and _is_index(segment):
+        if not manager and is_index(segment):
             return Node(
                 segment, Kind.INDEX, bare=branch.bare, model=related, nullable=False,
                 children=self._instance_children(related, branch, path),
@@ -389,7 +389,7 @@ def _json_children(branch: Branch) -> tuple[Node, ...]:
             children.append(_unknown(segment, sub, "Django refuses lookups starting with '_'"))
         elif segment == STAR:
             children.append(Node(segment, Kind.EACH, bare=sub.bare, children=_json_children(sub)))
-        elif _is_index(segment):
+        elif is_index(segment):
             children.append(Node(
                 segment, Kind.INDEX, bare=sub.bare, nullable=True,
                 children=_json_children(sub), facts=IndexFacts(index=int(segment)),

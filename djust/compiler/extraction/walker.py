@@ -82,7 +82,7 @@ from django.templatetags import i18n, l10n, static, tz
 
 from djust.compiler.extraction.loading import Dependency, load_template, syntax_error
 from djust.compiler.extraction.result import Extraction, Unanalysed
-from djust.compiler.paths import SEPARATOR, STAR, join_path
+from djust.compiler.paths import SEPARATOR, STAR, is_index, join_path
 
 logger = logging.getLogger("djust.extraction")
 
@@ -217,16 +217,16 @@ class _Regroup(_Binding):
         if not rest:
             yield from self.seq.resolve((STAR,))
             return
-        if not _is_index(rest[0]):
+        if not (rest[0] == STAR or is_index(rest[0])):
             return
         group = rest[1:]
         if not group:
             yield from self.seq.resolve((STAR,))
-        elif group[0] in ("grouper", "0"):
+        elif group[0] == "grouper" or _is_position(group[0], 0):
             yield from self.key.resolve(group[1:])
-        elif group[0] in ("list", "1"):
+        elif group[0] == "list" or _is_position(group[0], 1):
             members = group[1:]
-            if members and _is_index(members[0]):
+            if members and (members[0] == STAR or is_index(members[0])):
                 members = members[1:]
             yield from self.seq.resolve((STAR, *members))
 
@@ -255,8 +255,9 @@ class _BlockRef(_Binding):
         self.supers = supers
 
 
-def _is_index(segment: str) -> bool:
-    return segment == STAR or segment.isdigit()
+def _is_position(segment: str, position: int) -> bool:
+    # A group is a (grouper, list) namedtuple: ``00`` reads its grouper too.
+    return is_index(segment) and int(segment) == position
 
 
 class _Scope:
