@@ -9,7 +9,7 @@ from django.template import Context
 from django.template.base import Variable, VariableDoesNotExist
 
 from djust.compiler import compile_serializer
-from djust.compiler.paths import split_path
+from djust.compiler.paths import is_index, split_path
 from examples.rentals.models import Lease, Property, Tenant, Unit
 
 SEGMENTS = ["0", "1", "10", "01", "00", "1_0", "-1", "+1", " 1", "\uff11", "\u0663", "\u00b2", "x"]
@@ -145,3 +145,41 @@ def test_related_rows_naming_one_index_together_read_like_django(shape):
     for path in paths:
         if ".-1." not in path:
             assert django_reads(out, path) == django_reads(home, path), (path, out)
+
+
+# -- in templates: what a LiveView renders from the serialized context
+
+SPELLABLE = [s for s in SEGMENTS if s.isidentifier() or s.replace("_", "").isalnum()]
+PAGE = ("{% for u in units %}{{ u.number }},{% endfor %}|{{ units.SEG.number }}"
+        "|{{ listed.SEG.bedrooms }}|{{ tenant.emergency_contact.SEG.name }}"
+        "|{% regroup listed by bedrooms as groups %}{{ groups.SEG.grouper }}"
+        "|{{ groups.SEG.SEG.0.number }}|{% if groups.0.SEG == 0 %}grouper 0{% endif %}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("segment", SPELLABLE)
+def test_a_template_renders_the_serialized_context_like_the_live_one(segment):
+    from django.template import Template
+
+    from djust.compiler import extract_template_variables
+    from djust.context import serialize_context
+
+    home = Property.objects.create(name="Home", address="1 Road", city="Town",
+                                   monthly_rent=1000)
+    Unit.objects.bulk_create([Unit(property=home, number=f"u{i:02}", bedrooms=i // 3)
+                              for i in range(12)])
+    source = PAGE.replace("SEG", segment)
+    live = {"units": Unit.objects.filter(property=home).order_by("number"),
+            "listed": list(Unit.objects.filter(property=home).order_by("number")),
+            "tenant": Tenant(emergency_contact=elements(12))}
+    serialized = serialize_context(extract_template_variables(source), live,
+                                   template="index page")
+    expected = Template(source).render(Context(live))
+    assert Template(source).render(Context(serialized)) == expected
+    if is_index(segment):
+        # The indexes found their elements, the grouper and the list.
+        position = int(segment)
+        assert f"|u{position:02}|" in expected and f"|e{position}|" in expected
+        assert ("grouper 0" in expected) == (position == 0)
+    else:
+        assert "|u" not in expected and "|e" not in expected
