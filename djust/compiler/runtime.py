@@ -48,7 +48,7 @@ from djust.compiler.modes import TruthyText as TruthyText
 from djust.compiler.modes import display_text as display_text
 from djust.compiler.modes import encode_json as encode_json
 from djust.compiler.modes import encode_python as encode_python
-from djust.compiler.sensitive import sensitive_names
+from djust.compiler.sensitive import known_sensitive_names
 
 
 class _Missing:
@@ -206,7 +206,7 @@ def resolve_lookup(current, bit):
     """
     if not isinstance(bit, str) or not bit or bit[0] == "_":
         return MISSING
-    if isinstance(current, Model) and bit in sensitive_names(type(current)):
+    if isinstance(current, Model) and bit in known_sensitive_names(type(current)):
         return MISSING
     if bit in _PICKS and isinstance(current, (BaseManager, QuerySet)):
         rows = _loaded_rows(current, bit)
