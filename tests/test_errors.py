@@ -163,3 +163,36 @@ def test_explain_prints_the_error_and_exits_2(settings, tmp_path):
                             "path 'tenant.user.tenant_profile")
     assert "nests too deeply to compile (IndentationError" in error
     assert "djust cannot compile it (TooComplexError)" in stdout.getvalue()
+
+
+def test_explain_run_as_a_user_runs_it_exits_2_with_the_error_line(tmp_path):
+    from tests.test_cli import explain
+
+    (tmp_path / "deepsettings.py").write_text(
+        "SECRET_KEY = 'not secret'\n"
+        "INSTALLED_APPS = ['django.contrib.contenttypes', 'django.contrib.auth', 'djust', "
+        "'parts']\n"
+        "TEMPLATES = [{'BACKEND': 'django.template.backends.django.DjangoTemplates', "
+        "'APP_DIRS': True}]\n"
+        "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': ':memory:'}}\n"
+        "DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n")
+    app = tmp_path / "parts"
+    (app / "templates" / "parts").mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "models.py").write_text(
+        "from django.db import models\n\n\n"
+        "class Part(models.Model):\n"
+        "    name = models.CharField(max_length=50)\n"
+        "    parent = models.ForeignKey('self', null=True, on_delete=models.CASCADE)\n")
+    chain = ".".join(["parent"] * 150)
+    (app / "templates" / "parts" / "page.html").write_text(
+        "{% for p in parts %}{{ p." + chain + ".name }}{% endfor %}\n")
+    run = explain(tmp_path, "parts/page.html", "--model", "parts.Part", "--name", "parts",
+                  "--settings", "deepsettings")
+    assert run.status == 2, run
+    assert run.err.count("\n") == 1 and "Traceback" not in run.err, run.err
+    assert run.err.startswith("djust explain: error: cannot compile 'parts': parts.Part: path "
+                              "'parent.parent."), run.err
+    assert "(151 segments)" in run.err and "nests too deeply to compile" in run.err
+    assert "How a LiveView serializes parts" in run.out
+    assert "not compiled: TooComplexError: parts.Part: path" in run.out
