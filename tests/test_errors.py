@@ -111,10 +111,30 @@ class DeepPageNoJit(DeepPage):
     jit = False
 
 
+def nested_loops(depth: int) -> str:
+    """``depth`` nested loops, each over the units of the previous unit's property."""
+    opening = "{% for u0 in p.units.all %}" + "".join(
+        f"{{% for u{i} in u{i - 1}.property.units.all %}}" for i in range(1, depth))
+    return (f"<main dj-root>{{% for p in properties %}}{opening}<i>{{{{ u{depth - 1}.number }}}}"
+            f"</i>{'{% endfor %}' * depth}{{% endfor %}}</main>")
+
+
+class DeepLoops(LiveView):
+    template = nested_loops(25)
+
+    def mount(self, request, **kwargs):
+        self.properties = Property.objects.order_by("id")
+
+
+class DeepLoopsNoJit(DeepLoops):
+    jit = False
+
+
 def _urls():
     from django.urls import path
 
-    return [path("deep/", DeepPage.as_view()), path("deep-nojit/", DeepPageNoJit.as_view())]
+    return [path("deep/", DeepPage.as_view()), path("deep-nojit/", DeepPageNoJit.as_view()),
+            path("loops/", DeepLoops.as_view()), path("loops-nojit/", DeepLoopsNoJit.as_view())]
 
 
 urlpatterns = _urls()
@@ -145,6 +165,23 @@ def test_a_liveview_falls_back_to_the_live_value(caplog):
     for segment in CHAIN.split(".")[1:-1]:
         tenant = tenant[segment]
     assert tenant == {"phone": phones[0]}
+
+
+@pytest.mark.django_db
+@pytest.mark.urls(__name__)
+def test_nested_loops_too_deep_to_compile_render_from_the_live_value(caplog):
+    home = Property.objects.create(name="Home", address="1 Road", city="Town",
+                                   monthly_rent=1000)
+    home.units.create(number="7A")
+    caplog.set_level(logging.WARNING, logger="djust.context")
+    client = Client()
+    content = client.get("/loops/").content.decode()
+    assert root_inner_html(content) == root_inner_html(client.get("/loops-nojit/").content.decode())
+    assert "<i>7A</i>" in content
+    records = [r for r in caplog.records if r.name == "djust.context"]
+    assert len(records) == 1
+    assert "SyntaxError: too many statically nested blocks" in records[0].getMessage()
+    assert set(page_state(content)["properties"][0]) == {"__str__", "pk", "units"}
 
 
 @pytest.mark.django_db
