@@ -31,6 +31,7 @@ from djust.compiler.cache import default_cache, schema_fingerprint
 from djust.compiler.errors import too_complex_as_error
 from djust.compiler.nodes import Node
 from djust.compiler.paths import normalize_paths
+from djust.compiler.plan import plan_queries
 from djust.compiler.sensitive import sensitive_settings
 from djust.compiler.tree import build_access_tree
 
@@ -252,23 +253,14 @@ def build_serializer(model, tree: Node, paths: tuple[str, ...], mode: str) -> Se
 
 
 def plan_for(tree: Node):
-    """The query plan of ``tree`` (None when ``djust.compiler.plan`` is not
-    available: the serializer then reads through the managers).
+    """The query plan of ``tree`` (what ``build_serializer`` and a store
+    rebuilding a serializer give it).
 
         >>> from examples.rentals.models import Unit
         >>> from djust.compiler.tree import build_access_tree
         >>> plan_for(build_access_tree(Unit, ("property.name",))).select_related
         ('property',)
     """
-    try:
-        from djust.compiler.plan import plan_queries
-    except ModuleNotFoundError as error:
-        # Serializers stay correct without a plan (they fall back to the
-        # managers); only the number of queries differs.
-        if error.name != "djust.compiler.plan":
-            raise
-        logger.debug("djust.compiler.plan is not available: serializer without a plan")
-        return None
     return plan_queries(tree)
 
 
