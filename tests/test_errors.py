@@ -74,6 +74,13 @@ def test_paths_too_deep_to_compile_raise_one_error(model, path, reason):
     assert len(message) < 400 and "\n" not in message
 
 
+def test_generated_code_that_does_not_parse_is_a_verification_error(monkeypatch):
+    monkeypatch.setattr(emit, "render_source", lambda module: "def broken(:\n")
+    with pytest.raises(VerificationError, match=r"^rentals\.Lease: the generated code does "
+                                                r"not compile: .* \(line 1\)$"):
+        compile_serializer(Lease, ["tenant.phone", "status", "pk"])
+
+
 def test_a_failed_compilation_leaves_nothing_in_the_cache():
     cache = default_cache()
     before = (len(cache), cache.compilations)

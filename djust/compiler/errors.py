@@ -20,9 +20,14 @@ starts with them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+# CPython's limits on generated code: 20 nested blocks ("too many
+# statically nested blocks"), 100 levels of indentation, 200 nested
+# parentheses; deep expressions exhaust the compiler's recursion.
+_NESTING_LIMIT = re.compile(r"too many|nested|indentation|recursion|too complex")
 # The path grammar's separator: errors sits beside paths.py, not below it.
 _SEPARATOR = "."
 # Longer paths are shown by their ends: a path that is too deep to compile
@@ -151,6 +156,8 @@ def too_complex_as_error(model, paths: Sequence[str]) -> Iterator[None]:
     """Turn running out of recursion depth, or code too deeply nested for
     CPython's compiler, into ``TooComplexError`` naming ``model`` and the
     deepest of ``paths``: what compiling an extreme template's paths raises.
+    Generated code that fails to compile for any other reason raises
+    ``VerificationError``.
 
         >>> from examples.rentals.models import Unit
         >>> with too_complex_as_error(Unit, ["number"]):  # doctest: +ELLIPSIS
@@ -162,9 +169,11 @@ def too_complex_as_error(model, paths: Sequence[str]) -> Iterator[None]:
     try:
         yield
     except (RecursionError, SyntaxError) as exc:
-        # A SyntaxError here comes from compiling generated code: CPython
-        # allows 20 nested blocks ("too many statically nested blocks").
         reason = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        if isinstance(exc, SyntaxError) and not _NESTING_LIMIT.search(reason or ""):
+            # Generated code that does not parse for another reason is a djust bug.
+            raise VerificationError(f"the generated code does not compile: {reason} "
+                                    f"(line {exc.lineno})", model=model._meta.label) from exc
         deepest = max(paths, key=_depth, default=None)
         raise TooComplexError(model=model._meta.label, path=deepest, paths=paths,
                               reason=f"{type(exc).__name__}: {reason}") from exc
