@@ -44,8 +44,10 @@ def is_index(segment: str) -> bool:
       Django finds no element, and neither does the run-time lookup djust
       gives every segment that is not an index;
     - a negative number: a list counts it from the end, a QuerySet refuses
-      it; no template can spell one, and the run-time lookup answers as
-      Django does on the live value;
+      it, so its typing would depend on the value; no template can spell
+      one, and the run-time lookup answers as Django does on the live value
+      (related rows serialized as a list beside ``*`` still count it from
+      the end: a representation limit);
     - ``*``, which paths use for "each element".
 
     ``int()`` also takes a sign and spaces: ``+1`` and `` 1`` (no template
