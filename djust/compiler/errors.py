@@ -59,6 +59,11 @@ class CompilerError(Exception):
         super().__init__(self.message())
 
     def message(self) -> str:
+        """``<where>: <what>``, or only what when nothing says where.
+
+            >>> CompilerError(model="rentals.Unit").message()
+            'rentals.Unit: cannot compile it'
+        """
         where = self.where()
         return f"{where}: {self.describe()}" if where else self.describe()
 
