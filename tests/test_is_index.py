@@ -183,3 +183,14 @@ def test_a_template_renders_the_serialized_context_like_the_live_one(segment):
         assert ("grouper 0" in expected) == (position == 0)
     else:
         assert "|u" not in expected and "|e" not in expected
+
+
+@pytest.mark.parametrize("mode", ["json", "python"])
+def test_segments_naming_one_element_merge_what_they_read(mode):
+    tenant = Tenant(emergency_contact=elements(3))
+    serializer = compile_serializer(
+        Tenant, ["emergency_contact.*.tag", "emergency_contact.1.name",
+                 "emergency_contact.01.size", "emergency_contact.\uff11.name"], mode=mode)
+    rows = serializer(tenant)["emergency_contact"]
+    assert [dict(row) for row in rows] == [
+        {"tag": "t0"}, {"name": "e1", "size": 1, "tag": "t1"}, {"tag": "t2"}]
