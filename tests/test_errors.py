@@ -101,6 +101,15 @@ def test_the_shared_store_stores_nothing_for_it(filesystem_store):
     assert filesystem_store.counters["writes"] > 0
 
 
+@pytest.mark.parametrize(("model", "path"), [(Property, DEEP_LOOPS), (Lease, DEEP_CHAIN)])
+def test_djust_cache_warm_meets_the_same_error(filesystem_store, model, path):
+    from djust.store import compile_shared
+
+    with pytest.raises(TooComplexError):
+        compile_shared(filesystem_store, model, (path,), "json")
+    assert filesystem_store.counters["writes"] == 0
+
+
 # -- a LiveView whose template reads a path too deep to compile
 
 DEEP_PAGE = ("<main dj-root>{% for l in leases %}<i>{{ l." + CHAIN + " }}</i>"

@@ -36,6 +36,7 @@ from django.db import models
 from djust.compiler import emit
 from djust.compiler import plan as plan_module
 from djust.compiler.cache import schema_fingerprint
+from djust.compiler.errors import too_complex_as_error
 from djust.compiler.paths import normalize_paths
 from djust.compiler.runtime import CONSTANTS_KEY
 from djust.compiler.sensitive import sensitive_settings
@@ -329,6 +330,8 @@ def compile_shared(store: Store, model: type, paths: tuple[str, ...], mode: str)
         (('number',), 2)
     """
     paths = normalize_paths(paths)
-    tree = build_access_tree(model, paths)
-    return shared_serializer(store, model, tree, paths, mode,
-                             lambda: build_serializer(model, tree, paths, mode))
+    # As compile_serializer does: too deep a path is a CompilerError, not a crash.
+    with too_complex_as_error(model, paths):
+        tree = build_access_tree(model, paths)
+        return shared_serializer(store, model, tree, paths, mode,
+                                 lambda: build_serializer(model, tree, paths, mode))
