@@ -55,7 +55,6 @@ from django.db import models
 from django.db.models import Prefetch, prefetch_related_objects
 from django.db.models.query import ModelIterable, QuerySet, RawQuerySet
 
-from djust import conf
 from djust.compiler.introspect import attribute_reads
 from djust.compiler.nodes import Kind, Node, NodeVisitor
 from djust.compiler.paths import join_path, normalize_paths
@@ -68,6 +67,7 @@ from djust.compiler.relations import (
     reverse_accessor,
     rows_read_as_list,
 )
+from djust.compiler.sensitive import sensitive_settings
 from djust.compiler.tree import build_access_tree, build_read_tree
 
 logger = logging.getLogger("djust.compiler.plan")
@@ -263,9 +263,7 @@ def optimize_queryset(queryset: QuerySet, paths: Iterable[str]) -> QuerySet:
     if reason:
         logger.debug("queryset not optimized: %s", reason)
         return queryset
-    plan = _cached_plan(
-        queryset.model, normalize_paths(paths), tuple(conf.get("SENSITIVE_FIELDS"))
-    )
+    plan = _cached_plan(queryset.model, normalize_paths(paths), sensitive_settings())
     return plan.apply(queryset)
 
 
