@@ -8,8 +8,6 @@ intended change; the test still compares afterwards.
 import ast
 import datetime
 import decimal
-import os
-from pathlib import Path
 
 import pytest
 from django.db import models
@@ -18,8 +16,7 @@ from djust.compiler import astbuild, lowering, relations, runtime
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.serializer import compile_tree
 from examples.rentals.models import Amenity, Lease, Property, Tenant, Unit
-
-GOLDEN = Path(__file__).parent / "golden"
+from tests.golden import assert_matches_golden
 
 
 def field(segment, field_class=models.CharField, **kw):
@@ -112,11 +109,7 @@ def test_golden_source(name, build, model, mode):
     module, _ = lowering.lower(build(), mode, name=f"serialize_rentals_{model._meta.model_name}",
                                paths=("golden",))
     assert ast.dump(ast.parse(source)) == ast.dump(module)
-    path = GOLDEN / f"{name}.py.txt"
-    if os.environ.get("DJUST_REGENERATE_GOLDEN"):
-        path.write_text(source)
-    assert path.exists(), f"missing golden file {path.name}: set DJUST_REGENERATE_GOLDEN=1"
-    assert source == path.read_text()
+    assert_matches_golden(name, source)
 
 
 def test_lease_values_per_kind_json():

@@ -8,8 +8,6 @@ the test still compares afterwards.
 """
 
 import ast
-import os
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +15,7 @@ from djust.compiler.emit import render_source
 from djust.compiler.projection import lower_projection
 from djust.compiler.tree import build_access_tree
 from examples.rentals.models import Lease, Property
-
-GOLDEN = Path(__file__).parent / "golden"
+from tests.golden import assert_matches_golden
 
 S1 = ["property.name", "unit.number", "tenant.user.email", "monthly_rent", "start_date",
       "end_date", "get_status_display", "signed_at"]
@@ -40,8 +37,4 @@ def test_golden_projection_source(name, model, paths, mode):
     module, _, _ = lower_projection(build_access_tree(model, paths), mode, name="project_rows")
     source = render_source(module)
     assert ast.dump(ast.parse(source)) == ast.dump(module)
-    path = GOLDEN / f"{name}.py.txt"
-    if os.environ.get("DJUST_REGENERATE_GOLDEN"):
-        path.write_text(source)
-    assert path.exists(), f"missing golden file {path.name}: set DJUST_REGENERATE_GOLDEN=1"
-    assert source == path.read_text()
+    assert_matches_golden(name, source)
