@@ -31,6 +31,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, get_type_hints
@@ -54,6 +55,7 @@ from djust.context import browser_state as state_for_browser
 logger = logging.getLogger("djust.live")
 
 HANDLER_MARK = "_djust_event_handler"
+VIEW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def event_handler(function):
@@ -228,7 +230,10 @@ class LiveView(View):
         params = payload.get("params", {})
         if not isinstance(event, str) or not event:
             raise BadEvent("'event' must be a handler name")
-        if not isinstance(view_id, str) or not view_id:
+        # The id becomes part of a cache key: anything but the shape
+        # state.save() makes (a URL-safe token) is refused here, before a
+        # backend such as Memcached could choke on spaces or length.
+        if not isinstance(view_id, str) or not VIEW_ID.fullmatch(view_id):
             raise BadEvent("'id' must be the page's view id")
         if not isinstance(params, dict):
             raise BadEvent("'params' must be an object")

@@ -199,3 +199,26 @@ def test_the_check_table_in_the_docstring_lists_every_check():
     raised = set(re.findall(r'id="(djust\.[EW]\d{3})"', source))
     listed = set(re.findall(r"``(djust\.[EW]\d{3})``", checks.__doc__))
     assert raised == listed and len(raised) == 7
+
+
+@override_settings(CSRF_USE_SESSIONS=True)
+def test_a_csrf_secret_kept_in_the_session_binds_the_state_too(rentals):
+    client = Client(enforce_csrf_checks=True)
+    view_id, token = view_attrs(client.get("/board/"))
+    assert send(client, view_id, token, "show", status="pending").status_code == 200
+    stranger = Client(enforce_csrf_checks=True)
+    _, stranger_token = view_attrs(stranger.get("/board/"))
+    assert send(stranger, view_id, stranger_token, "show", status="x").status_code == 400
+
+
+@pytest.mark.parametrize("view_id", ["x y", "a" * 65, "id:with:colons", "\u00e9t\u00e9", "a\nb"])
+def test_an_id_that_state_save_never_makes_is_refused_before_the_cache(rentals, view_id,
+                                                                       monkeypatch):
+    from djust import state
+
+    client = Client(enforce_csrf_checks=True)
+    _, token = view_attrs(client.get("/board/"))
+    monkeypatch.setattr(state, "load", lambda *args: pytest.fail("reached the state cache"))
+    refused = send(client, view_id, token, "show", status="pending")
+    assert refused.status_code == 400
+    assert refused.content.decode() == "'id' must be the page's view id"
