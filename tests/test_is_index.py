@@ -115,12 +115,14 @@ def together(first: str, second: str, star: str) -> list[list[str]]:
     return [reads, ["", *reads], [f"*.{star}", *reads]]
 
 
-@pytest.mark.parametrize("value", list(VALUES), ids=list(VALUES))
-@pytest.mark.parametrize("shape", range(3), ids=["alone", "displayed", "iterated"])
+# Iterating a dict gives its keys, which have no "tag": that shape is for sequences.
+SHAPES = [(shape, value) for value in VALUES for shape in ("alone", "displayed", "iterated")
+          if not (shape == "iterated" and value.endswith("dict"))]
+
+
+@pytest.mark.parametrize(("shape", "value"), SHAPES, ids=[f"{s}-{v}" for s, v in SHAPES])
 def test_segments_naming_one_index_together_read_like_django(shape, value):
-    below = together("name", "size", "tag")[shape]
-    if value.endswith("dict") and below[0] == "*.tag":
-        pytest.skip("a dict's elements are its keys")
+    below = together("name", "size", "tag")[("alone", "displayed", "iterated").index(shape)]
     lease = Lease()
     lease.extra = VALUES[value]
     tenant = Tenant(emergency_contact=VALUES[value])
