@@ -203,7 +203,8 @@ def compile_serializer(model, paths: Iterable[str], *, mode: str = "json") -> Se
         >>> s.paths, s is compile_serializer(Unit, ["number", "property.name"])
         (('number', 'property.name'), True)
     """
-    check_mode(mode)
+    if not (type(mode) is str and mode in modes.MODES):  # the hit path skips the call
+        mode = check_mode(mode)
     given = paths if type(paths) is tuple else tuple(paths)
     cache = default_cache()
     # The request as given, before sorting: a view asks with the same list
