@@ -38,7 +38,6 @@ EXIT_USAGE = 2
 INDENT = "  "
 NO_SETTINGS = ("no settings: set DJANGO_SETTINGS_MODULE to your project's settings module "
                "or pass --settings dotted.path")
-COLLECTION_HEADS = frozenset({"count", "exists", "first", "last"})
 ABSENT = object()
 
 
@@ -137,10 +136,11 @@ def reads_as_collection(paths: Sequence[str]) -> bool:
         (True, False)
     """
     from djust.compiler.paths import is_index
+    from djust.context import COLLECTION_LOOKUPS
 
     heads = {path.split(".", 1)[0] for path in paths}
     return "*" in heads or (bool(heads) and all(
-        head in COLLECTION_HEADS or is_index(head) for head in heads))
+        head in COLLECTION_LOOKUPS or is_index(head) for head in heads))
 
 
 def _compile_request(request: ExplainRequest):
@@ -324,8 +324,10 @@ def live_view_section(request: ExplainRequest) -> Section | None:
 
 def _collection_lines(request: ExplainRequest, serializer, label: str) -> list[str]:
     """``live_view_section`` for a name the template iterates or counts."""
+    from djust.context import COLLECTION_LOOKUPS
+
     heads = {path.split(".", 1)[0] for path in request.read_paths()}
-    if heads <= COLLECTION_HEADS:
+    if heads <= COLLECTION_LOOKUPS:
         # djust.context loads no rows for these but the first and last.
         return _counted_lines(heads, label)
     lines = [f"a QuerySet of {label}: serializer.many(queryset): " + _queryset_plan(serializer)]
