@@ -20,9 +20,13 @@ each phase the servers it needs are checked, and one that stopped answering
 is restarted on the same port (or the phase fails, saying why). The last
 SQLite phase makes SQLite scan tables backwards
 (``DJUST_TEST_REVERSE_UNORDERED``), so a test relying on an order no query
-asked for fails. The run ends with a table of every phase's counts, time
-and result. Extra arguments go to pytest (the PostgreSQL phases collect
-``tests/`` unless the arguments name what to collect).
+asked for fails. On each target, Django's own template tests then run with
+djust in the loop (``scripts/django_template_oracle.py``): every template
+they render is also extracted, serialized as a LiveView page is and
+rendered again, and any difference fails the phase. The run ends with a
+table of every phase's counts, time and result. Extra arguments go to
+pytest (the PostgreSQL phases collect ``tests/`` unless the arguments name
+what to collect).
 """
 
 from __future__ import annotations
@@ -506,6 +510,10 @@ def suite_phases(pythons: list[tuple[str, str, Path]], args: list[str], redis, p
         pg_args = args if names_paths(args) else ["tests", *args]
         phases.append(Phase(f"Python {version}, {spec}, PostgreSQL", [*pytest, *pg_args],
                             pg_env, (redis, postgres), pytest=True))
+        # Django's own template tests, every render also made through djust
+        # (scripts/django_template_oracle.py): fails on any difference.
+        phases.append(Phase(f"Python {version}, {spec}, Django's template tests via djust",
+                            [str(python), str(ROOT / "scripts" / "django_template_oracle.py")]))
     return phases
 
 

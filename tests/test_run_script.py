@@ -259,13 +259,20 @@ def test_the_suite_s_phases(run):
     phases = run.suite_phases(pythons, ["-x"], Server(), Server())
     assert [phase.label for phase in phases] == [
         "ruff check", "Python 3.11, Django 5, SQLite", "Python 3.11, Django 5, PostgreSQL",
+        "Python 3.11, Django 5, Django's template tests via djust",
         "Python 3.13, Django 6, SQLite (unordered scans reversed)",
-        "Python 3.13, Django 6, PostgreSQL"]
+        "Python 3.13, Django 6, PostgreSQL",
+        "Python 3.13, Django 6, Django's template tests via djust"]
     assert [phase.command[3:] for phase in phases[1:3]] == [["-x"], ["tests", "-x"]]
-    reversed_scans = [phase.env.get("DJUST_TEST_REVERSE_UNORDERED") for phase in phases[1:]]
+    suites = [phase for phase in phases[1:] if phase.pytest]
+    reversed_scans = [phase.env.get("DJUST_TEST_REVERSE_UNORDERED") for phase in suites]
     assert reversed_scans == [None, None, "1", None]
-    assert [phase.env.get("DJUST_TEST_DB") for phase in phases[1:]] == [
+    assert [phase.env.get("DJUST_TEST_DB") for phase in suites] == [
         None, "postgres", None, "postgres"]
+    # The oracle runs on each target's own Python; pytest's arguments are not its.
+    oracles = [phase for phase in phases if "template tests" in phase.label]
+    assert [phase.command[0] for phase in oracles] == ["py311", "py313"]
+    assert all(phase.command[1].endswith("django_template_oracle.py") for phase in oracles)
     named = run.suite_phases(pythons, ["tests/test_seed.py::test_seed_is_deterministic", "-x"],
                              Server(), Server())
     assert named[2].command[3:] == ["tests/test_seed.py::test_seed_is_deterministic", "-x"]
