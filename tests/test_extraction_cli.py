@@ -61,7 +61,7 @@ def test_sections_are_built_by_replaceable_functions(capsys, monkeypatch):
     [
         (["explain", "nowhere.html"], "djust explain: error: template not found: nowhere.html"),
         (
-            ["explain", "extraction/includes_broken.html"],
+            ["explain", "extraction/broken.html"],
             "djust explain: error: template syntax error: extraction/broken.html, line 3:",
         ),
         (

@@ -2,7 +2,10 @@
 
 An extraction entry (kind ``x``) holds the paths per context name, the
 unanalysed tag records, the template names, and the templates the walk
-followed (includes and parents) with the SHA-256 of their content. Its key
+followed (includes and parents) with the SHA-256 of their content, or, for
+one that did not load (missing, or not compiling), the digest of that
+failure under ``failure`` instead of ``sha256``: once it loads, or fails
+otherwise, the entry is stale. Its key
 covers how the template is found (by name or from source), its name, the
 SHA-256 of its own source, the engine's tag and filter libraries and the
 versions: an edit of the page itself gives a new key. The templates it
@@ -67,7 +70,8 @@ def extraction_payload(extraction, dependencies: list[dict], root_source: str) -
 
 
 def describe_dependencies(engine, root_origin, dependencies) -> list[dict] | None:
-    """Replay the loads of a walk: ``[{"name", "skip", "sha256"}]``, or None.
+    """Replay the loads of a walk: ``[{"name", "skip", "sha256" or "failure"}]``,
+    or None.
 
     ``skip`` (the origins an ``extends`` must not find again) is stored as
     indices: -1 is the root template, ``i`` the template of dependency
@@ -82,6 +86,13 @@ def describe_dependencies(engine, root_origin, dependencies) -> list[dict] | Non
             skip = [origins.get(_origin_id(origin)) for origin in dependency.skip]
             if None in skip:
                 return None
+        if dependency.failed:
+            # No origin to refer to: nothing the walk loaded after it skips it.
+            if not dependency.still_same(engine):
+                return None
+            described.append({"name": dependency.name, "skip": skip,
+                              "failure": dependency.digest})
+            continue
         try:
             template = load_template(engine, dependency.name, dependency.skip)
         except Exception:
@@ -114,6 +125,14 @@ def load_extraction(store: Store, engine, *, how: str, label: str, source: str, 
         for record in payload["dependencies"]:
             skip = None if record["skip"] is None else tuple(
                 origins[i] if i >= 0 else root_origin for i in record["skip"])
+            if "failure" in record:
+                failed = Dependency(record["name"], skip, record["failure"])
+                if not failed.failed or not failed.still_same(engine):
+                    store.stale("x", key)
+                    return None
+                origins.append(None)  # keeps the indices of the later records
+                dependencies.append(failed)
+                continue
             template = load_template(engine, record["name"], skip)
             content = template_source(template)
             if sha256_text(content) != record["sha256"]:

@@ -22,7 +22,8 @@ module per job:
 Results are cached (``cache.LRUCache``: bounded, thread-safe, one walk per
 key) by the source, the engine and the template name; a cached result is
 reused only while every template it followed (includes, parents) still has
-the content it had.
+the content it had, and every one it could not load (``Unanalysed``: missing,
+or not compiling) still fails as it did.
 The source itself is the key, not a digest of it: a str caches its hash,
 so the engine's cached loader (which hands out the same template, and so
 the same source string, until a template changes) makes the key almost

@@ -2,8 +2,9 @@
 
 ``load_template`` finds a template through the engine's loaders (with the
 extends history for a parent); ``Dependency`` records a followed template
-with the digest of its content, so a cached or stored result can tell
-whether it still holds.
+with the digest of its content, or a template that failed to load with the
+digest of its failure, so a cached or stored result can tell whether it
+still holds.
 
     >>> template = load_template(default_engine(), "rentals/base.html")
     >>> Dependency.of("rentals/base.html", None, template).still_same(default_engine())
@@ -65,7 +66,10 @@ def syntax_error(exc: Exception, label: str) -> TemplateSyntaxError:
     if not isinstance(exc, TemplateSyntaxError):
         message = f"{type(exc).__name__}: {exc}"
     where = f"{label}, line {line}" if line else label
-    error = TemplateSyntaxError(f"{where}: {message}")
+    text = f"{where}: {message}"
+    if getattr(exc, "template_name", None) == label:
+        text = message  # made here already (by ``load_template``): it says where
+    error = TemplateSyntaxError(text)
     error.template_name = label
     error.lineno = line
     if token is not None:
@@ -96,6 +100,23 @@ def load_template(engine: Engine, name: str, skip: tuple | None = None):
         raise syntax_error(exc, name) from exc
 
 
+def load_failure(exc: Exception, name: str, skip: tuple | None = None) -> str:
+    """What went wrong loading ``name`` (with the extends history ``skip``),
+    as an ``Unanalysed`` reason ends.
+
+        >>> load_failure(TemplateDoesNotExist("parts/row.html"), "parts/row.html")
+        'does not exist'
+        >>> load_failure(TemplateSyntaxError("Invalid block tag"), "parts/row.html")
+        'does not compile: parts/row.html: Invalid block tag'
+    """
+    if not isinstance(exc, TemplateDoesNotExist):
+        return f"does not compile: {syntax_error(exc, name)}"
+    if skip and any(origin in skip for origin, _status in exc.tried or ()):
+        return ("does not exist, but as a template the chain already extends "
+                "(Django skips those, to avoid recursion)")
+    return "does not exist"
+
+
 def template_source(template) -> str:
     """The text of a loaded template (of the file defining it, for a partial).
 
@@ -117,12 +138,23 @@ def _digest(source: str) -> str:
     return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+def _failure_digest(exc: Exception, name: str, skip: tuple | None) -> str:
+    return _FAILED + _digest(load_failure(exc, name, skip))
+
+
+# Prefix of the digest of a load that failed: never a content digest (hex).
+_FAILED = "!"
+
+
 @dataclass(frozen=True, slots=True)
 class Dependency:
     """A template the result followed: how it was loaded and its content.
 
     ``template`` (a weak reference to the loaded object, when it allows one)
     lets a later check skip hashing when the loader hands out that same object.
+    A template that did not load (missing, or not compiling) is a dependency
+    too (``Dependency.failure``): the result no longer holds once it loads,
+    or fails otherwise.
 
         >>> engine = default_engine()
         >>> base = Dependency.of("rentals/base.html", None,
@@ -145,6 +177,20 @@ class Dependency:
             seen = None
         return cls(name, skip, _digest(template_source(template)), seen)
 
+    @classmethod
+    def failure(cls, name: str, skip: tuple | None, exc: Exception) -> Dependency:
+        """The record of ``name`` failing to load with ``exc``.
+
+            >>> Dependency.failure("gone.html", None, TemplateDoesNotExist("gone.html")).failed
+            True
+        """
+        return cls(name, skip, _failure_digest(exc, name, skip))
+
+    @property
+    def failed(self) -> bool:
+        """True for the record of a template that did not load."""
+        return self.digest.startswith(_FAILED)
+
     def matches(self, source: str) -> bool:
         """True when ``source`` is the content the template had."""
         return _digest(source) == self.digest
@@ -153,7 +199,10 @@ class Dependency:
         """True when loading the template again gives the content it had."""
         try:
             template = load_template(engine, self.name, self.skip)
-        except Exception:  # gone or now invalid: the re-extraction reports it
+        except (TemplateDoesNotExist, TemplateSyntaxError) as exc:
+            # Still failing as it did: the record of that failure holds.
+            return self.digest == _failure_digest(exc, self.name, self.skip)
+        if self.failed:  # it loads now: the walk can follow it
             return False
         seen = self.template
         if seen is not None and seen() is template:

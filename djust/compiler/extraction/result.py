@@ -18,6 +18,14 @@ class Unanalysed:
     """A tag whose effect on the context djust could not analyse.
 
     Its arguments were still extracted; ``reason`` says what is unknown.
+    ``tag`` is empty when no one tag is to blame (the whole template nests
+    too deeply to walk).
+
+        >>> print(Unanalysed("include", "page.html", 3,
+        ...                  "included template 'row.html' does not exist"))
+        {% include %} in page.html, line 3: included template 'row.html' does not exist
+        >>> print(Unanalysed("", "page.html", None, "the template nests too deeply to analyse"))
+        page.html: the template nests too deeply to analyse
     """
 
     tag: str
@@ -27,6 +35,8 @@ class Unanalysed:
 
     def __str__(self) -> str:
         where = f"{self.template}, line {self.line}" if self.line else self.template
+        if not self.tag:
+            return f"{where}: {self.reason}"
         return f"{{% {self.tag} %}} in {where}: {self.reason}"
 
 

@@ -37,6 +37,15 @@ How the walk maps template constructs to paths:
   ``extends``, ``{% debug %}``) still contribute every value Django parsed
   as a variable in their arguments, their nested node lists are walked,
   and an ``Unanalysed`` record says what could not be analysed.
+- The walk never fails where Django would fail only when rendering: an
+  included or parent template that is missing or does not compile, an
+  undefined ``{% partial %}``, nesting deeper than the walk can follow are
+  each an ``Unanalysed`` record. Django renders such a page as long as it
+  does not reach the tag (an include under a false ``{% if %}``); the
+  LiveView renders it from live values, so when the render does reach the
+  tag, Django's own exception is what the page raises. A template that
+  failed to load is still a dependency of the result: once it loads, the
+  cached result is walked again.
 
     >>> from djust.compiler.extraction.loading import default_engine, parse_template
     >>> engine = default_engine()
@@ -80,7 +89,7 @@ except ImportError:  # pragma: no cover - older Django
 from django.templatetags import cache as cache_tags
 from django.templatetags import i18n, l10n, static, tz
 
-from djust.compiler.extraction.loading import Dependency, load_template, syntax_error
+from djust.compiler.extraction.loading import Dependency, load_failure, load_template
 from djust.compiler.extraction.result import Extraction, Unanalysed
 from djust.compiler.paths import SEPARATOR, STAR, is_index, join_path
 
@@ -308,6 +317,7 @@ class _Walker:
         self.partials: list[int] = []
         # Per walk: a template included from a loop is loaded and scanned once.
         self.loaded: dict[tuple, object] = {}
+        self.failed: dict[tuple, str] = {}  # the same key: why it did not load
         self.block_maps: dict[int, dict[str, tuple]] = {}
 
     def run(self, template, label: str) -> tuple[Extraction, tuple[Dependency, ...]]:
@@ -316,11 +326,12 @@ class _Walker:
         self.including.append(label)
         try:
             self.walk_template(template, _Scope())
-        except RecursionError as exc:
-            # Django parsed it, but aliases of aliases nest deeper than the walk can follow.
-            error = TemplateSyntaxError(f"{label}: the template nests too deeply to analyse")
-            error.template_name, error.lineno = label, None
-            raise error from exc
+        except RecursionError:
+            # Django parsed it, but aliases of aliases nest deeper than the walk
+            # can follow; Django may still render it (an empty outer loop).
+            record = Unanalysed("", label, None, "the template nests too deeply to analyse")
+            self.unanalysed[record] = None
+            logger.debug("unanalysed: %s", record)
         extraction = Extraction(self.paths, self.unanalysed, self.templates)
         return extraction, tuple(self.dependencies.values())
 
@@ -333,6 +344,10 @@ class _Walker:
             return
         for name, segments in binding.resolve(rest):
             paths.setdefault(name, set()).add(join_path(segments))
+
+    def record_all(self, bindings: Iterable[_Binding]) -> None:
+        for binding in bindings:
+            self.record(binding)
 
     def note(self, node: Node, reason: str) -> None:
         record = Unanalysed(_tag_name(node), _node_label(node), _node_line(node), reason)
@@ -445,7 +460,10 @@ class _Walker:
             if parent_name is None:
                 self.walk_unknown_parent(extends, chain, scope)
                 return None
-            parent = self.load(parent_name, tuple(history), extends, "extended")
+            parent = self.load(parent_name, tuple(history), extends, "parent")
+            if parent is None:
+                self.walk_known_blocks(chain, scope)
+                return None
             chain.append(parent)
             history.append(parent.origin)
             extends = _extends_node(parent.nodelist)
@@ -454,6 +472,12 @@ class _Walker:
     def walk_unknown_parent(self, extends, chain: list, scope: _Scope) -> None:
         self.note(extends, "dynamic parent template: only the known templates' blocks are read")
         self.display(extends.parent_name, scope)
+        self.walk_known_blocks(chain, scope)
+
+    def walk_known_blocks(self, chain: list, scope: _Scope) -> None:
+        """Without the root of the chain, which blocks render (and what
+        ``block.super`` is) is unknown: every block of the known templates is
+        read, each on its own."""
         self.blocks = {}
         for template in chain:
             for block in template.nodelist.get_nodes_by_type(loader_tags.BlockNode):
@@ -475,18 +499,23 @@ class _Walker:
         self.walk(ref.supers[0].nodelist, inner)
 
     def load(self, name: str, skip: tuple | None, node: Node, how: str):
+        """The template ``node`` includes or extends, or None when it does not
+        load: then ``node`` is noted, and the failure is a dependency."""
         key = (name, None if skip is None else tuple(origin.name for origin in skip))
+        if key in self.failed:
+            self.note(node, self.failed[key])
+            return None
         if key in self.loaded:
             return self.loaded[key]
         try:
             template = load_template(self.engine, name, skip)
-        except TemplateDoesNotExist as exc:
-            where = f"{how} by {_node_label(node)}, line {_node_line(node)}"
-            raise TemplateDoesNotExist(
-                f"{name} ({where})", tried=exc.tried, backend=exc.backend, chain=exc.chain
-            ) from exc
-        except TemplateSyntaxError as exc:
-            raise syntax_error(exc, name) from exc
+        except (TemplateDoesNotExist, TemplateSyntaxError) as exc:
+            # Django raises it only if the render reaches the tag, which a
+            # false ``{% if %}`` may never do: not an error of the page yet.
+            self.failed[key] = f"{how} template '{name}' {load_failure(exc, name, skip)}"
+            self.dependencies[key] = Dependency.failure(name, skip, exc)
+            self.note(node, self.failed[key])
+            return None
         label = _label_of(template)
         self.templates[label] = None
         self.dependencies[key] = Dependency.of(name, skip, template)
@@ -549,13 +578,15 @@ class _Walker:
         if name is None:
             self.note(node, "dynamic template name: the included template is unknown")
             self.display(node.template, scope)
-            for binding in values.values():
-                self.record(binding)
+            self.record_all(values.values())
             return
         if name in self.including:
             self.note(node, f"recursive include of {name}: not followed a second time")
             return
         template = self.load(name, None, node, "included")
+        if template is None:
+            self.record_all(values.values())  # what Django evaluates once it loads
+            return
         inner = _Scope(isolated=True) if node.isolated_context else scope.child()
         for alias, binding in values.items():
             inner.bind(alias, binding)
@@ -614,12 +645,9 @@ class _Walker:
         try:
             partial = node.partial_mapping[node.partial_name]
         except KeyError:
-            error = TemplateSyntaxError(
-                f"{_node_label(node)}, line {_node_line(node)}: "
-                f"Partial '{node.partial_name}' is not defined in the current template."
-            )
-            error.template_name, error.lineno = _node_label(node), _node_line(node)
-            raise error from None
+            # Django raises TemplateSyntaxError when (and only if) it renders the tag.
+            self.note(node, f"partial '{node.partial_name}' is not defined in this template")
+            return
         if id(partial) in self.partials:
             self.note(node, f"recursive partial {node.partial_name}: not followed again")
             return
