@@ -75,8 +75,13 @@ def installed_django_version() -> str:
 
 def sdist_entry(version: str) -> dict[str, Any]:
     """PyPI's record of the source distribution of Django ``version``."""
-    with urllib.request.urlopen(PYPI_JSON, timeout=60) as response:
-        releases = json.load(response)["releases"]
+    try:
+        with urllib.request.urlopen(PYPI_JSON, timeout=60) as response:
+            releases = json.load(response)["releases"]
+    except OSError as exc:
+        raise SystemExit(f"cannot read {PYPI_JSON} to fetch Django {version}'s source "
+                         f"distribution (needed once, then cached in {CACHE.name}/): {exc}"
+                         ) from exc
     for entry in releases.get(version, []):
         if entry["packagetype"] == "sdist":
             return entry
@@ -100,13 +105,18 @@ def download_sdist(version: str) -> Path:
     with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
         requirement = Path(scratch) / "requirement.txt"
         requirement.write_text(f"Django=={version} --hash=sha256:{digest}\n")
-        subprocess.run(
+        pip = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
              "--no-binary", ":all:", "--require-hashes", "-r", str(requirement),
              "-d", scratch],
-            check=True,
+            check=False,
         )
+        if pip.returncode:
+            raise SystemExit(f"pip could not download Django {version}'s source "
+                             f"distribution with sha256 {digest} (exit {pip.returncode})")
         downloaded = Path(scratch) / entry["filename"]
+        if sha256_of(downloaded) != digest:  # pip checked it; this guards the name
+            raise SystemExit(f"{entry['filename']} does not have PyPI's sha256 {digest}")
         target = CACHE / entry["filename"]
         shutil.move(downloaded, target)
     Path(f"{target}.sha256").write_text(digest + "\n")
