@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.template import Context, Engine
+from django.template import Context, Engine, RequestContext
 
 from djust import context as djust_context
 from tests.testapp.models import Author
@@ -117,3 +117,30 @@ def test_a_template_that_renders_differently_twice_is_not_checked(oracle):
     assert oracle.tally.differences == []
     [reason] = oracle.tally.not_checked
     assert reason.startswith("Django's own output differs")
+
+
+def test_a_request_context_keeps_its_request_and_processors(oracle, rf):
+    def shout(request):
+        return {"shout": request.path.upper()}
+
+    template = engine().from_string("{{ title }} {{ shout }}")
+    context = RequestContext(rf.get("/here/"), {"title": "T"}, processors=[shout])
+    assert template.render(context) == "T /HERE/"
+    assert oracle.tally.checked == 1
+    assert oracle.tally.differences == []
+
+
+@pytest.mark.parametrize(("code", "failures", "differences", "expected"), [
+    (0, 0, 0, 0),
+    (0, 0, 1, 1),  # a difference fails the run
+    (1, 1, 0, 1),  # so does a failing Django test
+])
+def test_the_run_fails_on_a_difference_or_a_failing_django_test(
+        oracle_module, code, failures, differences, expected):
+    counts = oracle_module.RunnerResult(run=10, failures=failures)
+    tally = oracle_module.Tally(differences=[None] * differences)
+    assert oracle_module.judge(code, counts, tally) == expected
+
+
+def test_a_run_of_no_tests_fails(oracle_module):
+    assert oracle_module.judge(0, oracle_module.RunnerResult(), oracle_module.Tally()) == 1
