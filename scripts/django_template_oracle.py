@@ -2,8 +2,9 @@
 
     python scripts/django_template_oracle.py
 
-runs Django's template tests (``tests/template_tests`` of Django's source
-distribution, for the Django installed in the running environment) with
+runs Django's template tests (``tests/template_tests``, with
+``template_backends`` and ``template_loader``, of Django's source
+distribution for the Django installed in the running environment) with
 djust in the loop, and fails unless djust changed nothing.
 
 The pipeline:
@@ -14,7 +15,7 @@ The pipeline:
    ignores it) with that digest; its ``tests/`` directory is extracted next
    to it. Later runs need no network.
 2. Django's own runner (``tests/runtests.py``, one process, its default
-   ``test_sqlite`` settings) runs ``template_tests`` in this process, with
+   ``test_sqlite`` settings) runs those tests in this process, with
    djust among the installed apps and every setting of ``DJUST`` at its
    default.
 3. Every outermost ``django.template.base.Template.render`` (what
@@ -24,13 +25,17 @@ The pipeline:
    goes through djust as a LiveView page does (``djust.live``'s
    ``render_page``): ``extract_template_variables`` (by name through the
    test's own engine when a loader found the template), ``serialize_context``
-   on the names the test put in the context, and a second render from what
-   that returned.
+   on a deep copy of the names the test put in the context (what a second
+   render does to the values stays out of the test's objects), and a second
+   render from what that returned.
 4. A different output, an exception of another type where Django raised, or
-   an exception where Django did not, is a difference. A render whose
-   context djust cannot be handed honestly is counted as not checked, with
-   the reason. The run prints the differences and a summary, and exits
-   non-zero on any difference or any failing Django test.
+   an exception where Django did not, is a difference, unless the same
+   second render made without djust differs from Django's too (the clock, a
+   value that changes as it is read): that render, like one whose context
+   djust cannot be handed honestly (a Context subclass, a one-shot
+   iterator), is counted as not checked, with the reason. The run prints the
+   differences and a summary, and exits non-zero on any difference or any
+   failing Django test.
 """
 
 from __future__ import annotations
@@ -61,8 +66,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "django-oracle"
 PYPI_JSON = "https://pypi.org/pypi/Django/json"
-# Django's runner takes labels under its tests/ directory.
-LABELS = ("template_tests",)
+# Django's runner takes labels under its tests/ directory: the template
+# language's tests, and the backend and loader tests that render through it.
+LABELS = ("template_tests", "template_backends", "template_loader")
 # Long reprs (big lists, whole templates) are cut in the report.
 REPR_LIMIT = 400
 
