@@ -265,6 +265,30 @@ def test_when_the_render_reaches_the_tag_the_page_raises_djangos_error(case):
     assert str(from_the_view.value) == str(from_django.value)
 
 
+@pytest.mark.parametrize(("extra", "error"), [(False, None), (True, TemplateDoesNotExist)])
+def test_a_liveview_by_template_name_renders_until_it_reaches_the_include(extra, error):
+    class Page(LiveView):
+        template_name = "extraction/fallback_base.html"
+
+        def mount(self, request):
+            self.extra = extra
+
+    assert len(Page().get_extraction().unanalysed) == 1
+    if error is None:
+        assert Page.as_view()(RequestFactory().get("/")).status_code == 200
+    else:
+        with pytest.raises(error, match=f"^{MISSING}$"):
+            Page.as_view()(RequestFactory().get("/"))
+
+
+def test_a_liveview_too_deep_to_walk_renders_as_django_does():
+    depth = 400
+    source = "{% for a in a.b %}" * depth + "{{ a.y }}" + "{% endfor %}" * depth
+    case = Case(source, {"a": {"b": []}}, {}, None, [])
+    _, response = live_view(case, case.skipped)
+    assert root_inner_html(response.content.decode()) == ""
+
+
 def test_the_liveview_records_name_its_inline_template():
     view_class, _ = live_view(CASES["include under if"], {"title": "T", "show": False})
     (record,) = view_class().get_extraction().unanalysed

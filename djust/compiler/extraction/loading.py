@@ -202,12 +202,11 @@ class Dependency:
         except (TemplateDoesNotExist, TemplateSyntaxError) as exc:
             # Still failing as it did: the record of that failure holds.
             return self.digest == _failure_digest(exc, self.name, self.skip)
-        if self.failed:  # it loads now: the walk can follow it
-            return False
         seen = self.template
         if seen is not None and seen() is template:
             # A loader hands out the same object only until it re-reads the
             # file (the cached loader's reset on autoreload): its content
             # was hashed.
             return True
+        # A failure record that loads now ends here too: no content has its digest.
         return self.matches(template_source(template))
