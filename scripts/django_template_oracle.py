@@ -181,6 +181,8 @@ class Tally:
     # Values serialize_context replaced (model data, as opposed to values
     # passed through as they are).
     serialized: int = 0
+    # Checked renders whose context could not be deep-copied.
+    shared: int = 0
     templates: set[tuple[str, str]] = field(default_factory=set)
     # reason -> the ids of the tests whose renders were not checked for it
     not_checked: dict[str, list[str]] = field(default_factory=dict)
@@ -239,14 +241,14 @@ def context_data(context) -> tuple[dict[str, Any] | None, str | None]:
     return data, None
 
 
-def detached(data: dict[str, Any]) -> dict[str, Any]:
+def detached(data: dict[str, Any]) -> dict[str, Any] | None:
     """A deep copy of ``data``, so that what a second render does to the
     values (a callable counting its calls) stays out of the test's objects;
-    ``data`` itself when it cannot be copied."""
+    None when it cannot be copied."""
     try:
         return copy.deepcopy(data)
     except Exception:  # deepcopy raises whatever a value's pickling raises
-        return data
+        return None
 
 
 def rebuilt_context(context, data: dict[str, Any]):
@@ -369,6 +371,10 @@ class Oracle:
             # Copied before Django's render, which may add names to the
             # context and change the values' state.
             djust_data, control_data = detached(data), detached(data)
+            if djust_data is None or control_data is None:
+                # Still checked, on the test's own objects.
+                self.tally.shared += 1
+                djust_data = control_data = data
             # {% lorem random %}, |random: every render draws the same numbers.
             state = random.getstate()
             django = attempt(lambda: original(template, context))
@@ -519,6 +525,9 @@ def summary_report(version: str, counts: RunnerResult, tally: Tally) -> list[str
     lines.append(f"renders checked through djust: {tally.checked} "
                  f"({len(tally.templates)} distinct templates; {tally.serialized} "
                  "model-backed values serialized)")
+    if tally.shared:
+        lines.append(f"    {tally.shared} of them on the test's own objects (the context "
+                     "could not be deep-copied)")
     lines.append(f"renders not checked: {sum(map(len, tally.not_checked.values()))}")
     for reason, tests in tally.not_checked.items():
         named = sorted(set(tests))
