@@ -44,7 +44,8 @@ class Extraction(Mapping):
     """Immutable ``{root name: sorted paths}`` plus what the walk learnt.
 
     ``unanalysed`` lists the tags djust could not analyse; ``templates``
-    names every template the result depends on (itself, parents, includes).
+    names every template the walk read (itself, parents, includes); one that
+    did not load is named by its ``Unanalysed`` record instead.
 
         >>> e = Extraction({"a": ["b", "b", ""]}, templates=("page.html",))
         >>> e["a"], e.templates
