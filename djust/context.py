@@ -31,7 +31,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from djust.compiler.errors import CompilerError
-from djust.compiler.modes import PYTHON, json_leaf
+from djust.compiler.modes import PYTHON, Row, json_leaf, row_values
 from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths, is_index
 from djust.compiler.projection import yields_instances
 
@@ -52,28 +52,69 @@ def log_fallback_once(template: str, name: str, reason: str) -> None:
                    reason)
 
 
-class Collection(list):
-    """The serialized rows of a QuerySet or list, answering collection lookups.
+class _Absent:
+    """A list method a QuerySet does not have: looking it up fails as on
+    the QuerySet, so ``{{ rows.pop }}`` or ``{{ rows.reverse }}`` (when not
+    read as the QuerySet's own) never reaches the list."""
 
-    Django's template engine tries ``obj[bit]`` and then attributes, so
-    ``{{ leases.count }}`` finds the ``count`` method below and calls it.
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        raise AttributeError(f"'QuerySet' object has no attribute {self.name!r}")
+
+
+class Collection(list):
+    """The serialized rows of a QuerySet, answering what the QuerySet answers.
+
+    The rows are the list; every other lookup the template makes on the
+    QuerySet (``count``, ``exists``, ``first``, ``last``, ``all``,
+    ``reverse``, ``ordered``...) was answered when serializing, by the live
+    QuerySet, and sits in ``lookups``: Django's engine tries ``value[bit]``
+    first. List methods a QuerySet lacks fail as on the QuerySet, and no
+    lookup changes the rows in place. ``str()`` is the QuerySet's own text,
+    computed (by one query, as Django's display of it runs) only when the
+    template displays it.
+
+        >>> rows = Collection([1, 2], {"count": 2})
+        >>> rows["count"], rows[0], list(rows)
+        (2, 1, [1, 2])
     """
 
-    # Set per instance: what the live collection answered, when the template
-    # asked without iterating (a COUNT or EXISTS query instead of all rows).
-    _count: int | None = None
+    __slots__ = ("lookups", "shown")
 
-    def count(self) -> int:  # type: ignore[override]
-        return len(self) if self._count is None else self._count
+    for _name in ("append", "clear", "copy", "count", "extend", "index", "insert", "pop",
+                  "remove", "reverse", "sort"):
+        locals()[_name] = _Absent()
+    del _name
 
-    def exists(self) -> bool:
-        return bool(self.count())
+    def __init__(self, items=(), lookups=None, shown=None):
+        super().__init__(items)
+        self.lookups = dict(lookups or {})
+        # The live QuerySet, kept to display it.
+        self.shown = shown
 
-    def first(self) -> Any:
-        return self[0] if self else None
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self.lookups[key]
+        return list.__getitem__(self, key)
 
-    def last(self) -> Any:
-        return self[-1] if self else None
+    def __getattr__(self, name):
+        try:
+            return self.lookups[name]
+        except KeyError:
+            raise AttributeError(f"'QuerySet' object has no attribute {name!r}") from None
+
+    def __dir__(self):
+        return list(self.lookups)
+
+    def __str__(self):
+        return str(self.shown) if self.shown is not None else list.__repr__(self)
+
+    def __reduce__(self):
+        return (Collection, (list(self), self.lookups))
 
 
 def split_collection_paths(paths: list[str]) -> tuple[list[str], set[str]]:
@@ -95,12 +136,30 @@ def split_collection_paths(paths: list[str]) -> tuple[list[str], set[str]]:
         elif head in ("first", "last") or is_index(head):
             lookups.add(head)
             element.add(tail)
-        else:
+        elif head in COLLECTION_LOOKUPS or head == "":
             lookups.add(head)
             if head == "":
                 # A displayed collection shows its elements (docs/serialization.md).
                 element.add("")
+        else:
+            # Another QuerySet lookup (``all``, ``reverse``...): answered by
+            # the live QuerySet, with its own paths (``lookup_paths``).
+            lookups.add(head)
     return sorted(element), lookups
+
+
+def lookup_paths(paths: list[str], head: str) -> list[str]:
+    """The paths read below lookup ``head`` of a collection.
+
+        >>> lookup_paths(["all.*.name", "all.count", "reverse", "*.x"], "all")
+        ['*.name', 'count']
+    """
+    out = []
+    for path in paths:
+        first, dot, tail = path.partition(SEPARATOR)
+        if first == head:
+            out.append(tail if dot else "")
+    return out
 
 
 def is_instance_list(value: Any) -> bool:
@@ -117,7 +176,7 @@ def serialize_value(value: Any, paths: list[str], *, mode: str) -> Any:
     from djust.compiler import compile_serializer
 
     if isinstance(value, models.QuerySet) and not yields_instances(value):
-        return generic_serialize(value, paths)
+        return data_rows(value, paths)
     if isinstance(value, models.QuerySet):
         return serialize_queryset(value, paths, mode=mode)
     if isinstance(value, models.Model):
@@ -125,35 +184,87 @@ def serialize_value(value: Any, paths: list[str], *, mode: str) -> Any:
         serializer.plan.apply_to_instances([value])
         return serializer(value)
     if is_instance_list(value):
-        element_paths, _ = split_collection_paths(paths)
-        serializer = compile_serializer(type(value[0]), element_paths, mode=mode)
-        return Collection(serializer.many(list(value)))
+        # A list answers a list's own lookups (``count`` is list.count): the
+        # rows go in a plain list, read by the template as the live list is.
+        element_paths = [tail for head, _, tail in (p.partition(SEPARATOR) for p in paths)
+                         if head == STAR or is_index(head)]
+        if "" in paths or any(p.partition(SEPARATOR)[0] in ("first", "last") for p in paths):
+            element_paths.append("")
+        serializer = compile_serializer(type(value[0]), sorted(set(element_paths)), mode=mode)
+        rows = serializer.many(list(value))
+        return rows if isinstance(value, list) else tuple(rows)
     return value
+
+
+def data_rows(queryset: models.QuerySet, paths: list[str]) -> Collection:
+    """A ``values()``/``values_list()`` QuerySet: its rows are plain data
+    (dicts, tuples, values) that render as they are, unpacked by
+    ``{% for a, b in rows %}`` too."""
+    rows = list(queryset)
+    _, lookups = split_collection_paths(paths)
+    return Collection(rows, _answered(queryset, rows, lookups, paths),
+                      _displayed(queryset, lookups))
 
 
 def serialize_queryset(queryset: models.QuerySet, paths: list[str], *, mode: str) -> Collection:
     from djust.compiler import compile_serializer
 
     element_paths, lookups = split_collection_paths(paths)
-    # Anything but count/exists/first/last (an index, the bare collection)
-    # needs the rows.
-    iterated = any(p.partition(SEPARATOR)[0] == STAR for p in paths) or bool(
-        lookups - COLLECTION_LOOKUPS)
-    if not iterated and not (lookups & {"first", "last"}):
-        # Only count/exists: ask the database, do not load the rows.
-        rows = Collection()
-        rows._count = queryset.count() if "count" in lookups else int(queryset.exists())
-        return rows
-    if not iterated:
-        picked = [queryset.first()] if "first" in lookups else []
-        picked += [queryset.last()] if "last" in lookups else []
-        serializer = compile_serializer(queryset.model, element_paths, mode=mode)
-        rows = Collection(serializer(obj) for obj in picked if obj is not None)
-        if "count" in lookups or "exists" in lookups:
-            rows._count = queryset.count()
-        return rows
+    # Anything but count/exists/first/last and lookups answered by the live
+    # QuerySet (an index, the bare collection) needs the rows.
+    iterated = any(p.partition(SEPARATOR)[0] == STAR for p in paths) or any(
+        head == "" or is_index(head) for head in lookups)
     serializer = compile_serializer(queryset.model, element_paths, mode=mode)
-    return Collection(serializer.many(queryset))
+    if iterated:
+        rows = serializer.many(queryset)
+        fetched = True
+    else:
+        rows = []
+        fetched = False
+    answered = _answered(queryset, rows if fetched else None, lookups, paths,
+                         serializer=serializer, mode=mode)
+    return Collection(rows, answered, _displayed(queryset, lookups))
+
+
+def _displayed(queryset: models.QuerySet, lookups: set[str]) -> models.QuerySet | None:
+    # What displays the collection: the QuerySet itself (a copy, so the
+    # text is its own query, run only if the template shows it).
+    return queryset.all() if "" in lookups else None
+
+
+def _answered(queryset, rows, lookups, paths, *, serializer=None, mode="python") -> dict:
+    """What the live QuerySet answers for each named lookup the template makes."""
+    from djust.compiler.runtime import MISSING, resolve_lookup
+
+    answered: dict[str, Any] = {}
+    for head in sorted(lookups):
+        if head == "" or is_index(head):
+            continue
+        if head == "count":
+            answered[head] = len(rows) if rows is not None else queryset.count()
+        elif head == "exists":
+            if rows is not None:
+                answered[head] = bool(rows)
+            elif "count" in answered:
+                answered[head] = answered["count"] > 0
+            else:
+                answered[head] = queryset.exists()
+        elif head in ("first", "last") and serializer is not None:
+            picked = queryset.first() if head == "first" else queryset.last()
+            answered[head] = None if picked is None else serializer(picked)
+        else:
+            found = resolve_lookup(queryset, head)
+            if found is not MISSING:
+                answered[head] = _answer(found, lookup_paths(paths, head), mode)
+    return answered
+
+
+def _answer(found: Any, paths: list[str], mode: str) -> Any:
+    if isinstance(found, models.QuerySet | models.Model) or is_instance_list(found):
+        return serialize_value(found, paths, mode=mode)
+    if isinstance(found, list | tuple | dict):
+        return found
+    return PYTHON.encode(found)
 
 
 def generic_serialize(value: Any, paths: list[str]) -> Any:
@@ -190,6 +301,17 @@ def _resolve_generically(value: Any, branch: Branch) -> Any:
     return out
 
 
+def _read_part(rows: Collection, paths: list[str]) -> list:
+    """The rows of a ``values()`` QuerySet as the browser gets them: only
+    the keys the template reads (model rows are cut when serialized)."""
+    element_paths, _ = split_collection_paths(paths)
+    keys = {path.partition(SEPARATOR)[0] for path in element_paths}
+    if "" in keys:
+        return list(rows)
+    return [{key: row[key] for key in keys if key in row} if isinstance(row, dict) else row
+            for row in rows]
+
+
 def needs_serializing(value: Any) -> bool:
     return isinstance(value, models.QuerySet | models.Model) or is_instance_list(value)
 
@@ -203,6 +325,11 @@ def serialize_context(
     out: dict[str, Any] = {}
     for name, value in context.items():
         if name not in extraction:
+            # A tag djust cannot analyse (a dynamic include, {% debug %}, a
+            # tag reading the context) may read any name: all of them reach
+            # the page, live. Otherwise the template cannot reach it.
+            if unanalysed:
+                out[name] = value
             continue
         paths = list(extraction[name])
         if not needs_serializing(value) or not jit:
@@ -228,6 +355,8 @@ class StateEncoder(DjangoJSONEncoder):
     would: the JSON mode's leaf rule (``modes.json_leaf``)."""
 
     def default(self, o: Any) -> Any:
+        if o.__class__ is Row:
+            return row_values(o)
         return json_leaf(o)
 
 
@@ -241,11 +370,13 @@ def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
     names the template reads."""
     state: dict[str, Any] = {}
     for name, value in serialized.items():
-        if name in NOT_STATE:
+        if name in NOT_STATE or name not in extraction:
             continue
         if value is context.get(name) and needs_serializing(value):
             # JIT off, or the fallback: the page rendered the live value; the
             # browser still only gets what the template reads.
             value = generic_serialize(value, list(extraction[name]))
+        elif isinstance(context.get(name), models.QuerySet) and isinstance(value, Collection):
+            value = _read_part(value, list(extraction[name]))
         state[name] = value
     return state

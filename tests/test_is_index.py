@@ -194,5 +194,9 @@ def test_segments_naming_one_element_merge_what_they_read(mode):
         Tenant, ["emergency_contact.*.tag", "emergency_contact.1.name",
                  "emergency_contact.01.size", "emergency_contact.\uff11.name"], mode=mode)
     rows = serializer(tenant)["emergency_contact"]
+    if mode == "python":
+        # Python mode keeps a JSON value whole: it answers as the live one.
+        assert rows is tenant.emergency_contact
+        return
     assert [dict(row) for row in rows] == [
         {"tag": "t0"}, {"name": "e1", "size": 1, "tag": "t1"}, {"tag": "t2"}]

@@ -287,7 +287,7 @@ def test_code_on_stand_ins_answers_as_instances_do(model, paths, mode):
 
 
 @pytest.mark.django_db
-def test_silent_failures_leave_their_key_out_and_loud_ones_propagate():
+def test_failures_leave_their_key_out_in_json_and_raise_when_read_in_python(caplog):
     factories.library(3)
     quiet = compile_serializer(Restaurant, ["name", "chef.quiet", "chef.name"]).many(
         Restaurant.objects.all())
@@ -297,8 +297,18 @@ def test_silent_failures_leave_their_key_out_and_loud_ones_propagate():
     assert None in chefs
     assert all(set(chef) == {"name"} for chef in chefs if chef is not None)
     assert any(chef is not None for chef in chefs)
+    # JSON: a loud failure leaves its key out too, and is logged.
+    with caplog.at_level("WARNING", logger="djust.serializer"):
+        loud = compile_serializer(Author, ["loud", "name"]).many(Author.objects.all())
+    assert loud and all(set(row) == {"name"} for row in loud)
+    assert "ValueError" in caplog.text
+    # Python mode: each row raises the exception when, and only when, the
+    # template reads the key, as the live instance does.
+    rows = compile_serializer(Author, ["loud", "name"], mode="python").many(
+        Author.objects.all())
+    assert all(row["name"] for row in rows)
     with pytest.raises(ValueError, match="templates let this escape"):
-        compile_serializer(Author, ["loud"]).many(Author.objects.all())
+        rows[0].loud
     assert QuietFailure.silent_variable_failure
 
 

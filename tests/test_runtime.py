@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from djust.compiler import runtime
+from djust.compiler.modes import plain
 from djust.compiler.runtime import MISSING, resolve_lookup
 from examples.rentals.models import Amenity, Lease, Unit
 
@@ -191,7 +192,8 @@ def test_encode_python_keeps_values_and_shows_objects():
     value = {"when": when, "rows": (Unit(number="1"), decimal.Decimal("2")), "lazy": lazy_text}
     encoded = runtime.encode_python(value)
     assert encoded["when"] is when
-    assert encoded["rows"] == ["Unit 1", decimal.Decimal("2")]
+    assert plain(encoded["rows"]) == ["Unit 1", decimal.Decimal("2")]
+    assert encoded["rows"][0] == encoded["rows"][0] and str(encoded["rows"][0]) == "Unit 1"
     assert encoded["lazy"] is lazy_text
 
 

@@ -146,6 +146,20 @@ def silent_try(body: list[ast.stmt], orelse: list[ast.stmt],
     return ast.Try(body=body, handlers=[handler], orelse=orelse, finalbody=[])
 
 
+def failure_try(body: list[ast.stmt], orelse: list[ast.stmt],
+                handler: list[ast.stmt]) -> ast.Try:
+    """``try: body / except Exception: handler / else: orelse``.
+
+        >>> print(ast.unparse(failure_try([assign("v", load("x"))], [], [ast.Pass()])))
+        try:
+            v = x
+        except Exception:
+            pass
+    """
+    handled = ast.ExceptHandler(type=load("Exception"), name=None, body=handler)
+    return ast.Try(body=body, handlers=[handled], orelse=orelse, finalbody=[])
+
+
 def list_comp(element: ast.expr, var: str, iterable: ast.expr) -> ast.ListComp:
     """``[element for var in iterable]``.
 

@@ -25,6 +25,8 @@ import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from django.db.models import JSONField
+
 from djust.compiler import astbuild, modes, runtime
 from djust.compiler.astbuild import (
     LOAD,
@@ -33,13 +35,13 @@ from djust.compiler.astbuild import (
     assign,
     call,
     dict_of,
+    failure_try,
     identity,
     is_plain_identifier,
     list_comp,
     load,
     method,
     none_or,
-    silent_try,
     store_key,
 )
 from djust.compiler.nodes import Kind, Node, NodeVisitor
@@ -124,12 +126,19 @@ def _is_collection(node: Node) -> bool:
             and all(is_index(child.segment) for child in node.children))
 
 
-def _may_be_rows(node: Node) -> bool:
-    """True when ``node`` is displayed and otherwise only read by index, and
+def _may_be_rows(node: Node, renders: bool) -> bool:
+    """True when ``node`` is only read by index (and maybe displayed), and
     its value may be a list, tuple or queryset (a JSON value, a property's,
-    a run-time lookup's): ``rows_or_single`` decides at run time."""
-    return (node.model is None and node.kind is not Kind.ROOT and node.bare
+    a run-time lookup's): ``rows_or_single`` decides at run time. In JSON
+    an undisplayed value read by index keeps the dict form; python mode
+    keeps the sequence, which ``{% for a, b in pairs %}`` unpacks."""
+    return (node.model is None and node.kind is not Kind.ROOT and (node.bare or renders)
             and bool(node.children) and all(is_index(child.segment) for child in node.children))
+
+
+def _holds_data(node: Node) -> bool:
+    """True for a field whose values are plain JSON data (a JSONField)."""
+    return node.field_class is not None and issubclass(node.field_class, JSONField)
 
 
 def _keeps_value_itself(node: Node) -> bool:
@@ -265,7 +274,7 @@ class Lowerer(NodeVisitor):
         """(prelude, expr) building the dict/list for ``node``'s value in ``var``."""
         if _is_collection(node):
             return self.collection(node, var, model, may_be_none=may_be_none)
-        if _may_be_rows(node):
+        if _may_be_rows(node, self.mode.renders):
             return self.rows_or_single(node, var, model, may_be_none=may_be_none)
         return self.single(node, var, model, may_be_none=may_be_none, root=root)
 
@@ -274,7 +283,7 @@ class Lowerer(NodeVisitor):
         index: the list of its elements when it is a list, tuple or queryset
         (as for related rows), else what any other value becomes."""
         rows_stmts, rows_expr = self.collection(node, var, model, may_be_none=False)
-        if self.mode.renders:
+        if self.mode.renders and node.bare:
             # Shown as the live value is: the elements' repr would show their
             # serialized form ("__str__" keys, a row's text for the row).
             rows_expr = call(self.helper("_ShownList"), rows_expr,
@@ -322,6 +331,10 @@ class Lowerer(NodeVisitor):
         prelude, pairs, maybes = self.pieces(named, var, model, node)
         items_prelude, items = self.elements(node, var)
         stmts, expr = self.assemble(node, prelude + items_prelude, pairs, maybes, items, False)
+        if self.mode.renders and node.bare and node.kind is Kind.ALL:
+            # Displayed related rows show as their QuerySet does.
+            expr = call(self.helper("_ShownList"), expr,
+                        call(self.helper("_queryset_text"), load(var)))
         if not may_be_none:
             return stmts, expr
         return self.none_guarded(node, var, stmts, expr)
@@ -346,7 +359,7 @@ class Lowerer(NodeVisitor):
         prelude[:0] = cache
         if node.bare:
             pairs.insert(0, ("__str__", call(load("str"), load(var))))
-        stmts, expr = self.assemble(node, prelude, pairs, maybes, None, root)
+        stmts, expr = self.assemble(node, prelude, pairs, maybes, None, root, var)
         if not may_be_none:
             return stmts, expr
         return self.none_guarded(node, var, stmts, expr)
@@ -390,11 +403,17 @@ class Lowerer(NodeVisitor):
                 maybes.append(piece)
         return prelude, pairs, maybes
 
-    def assemble(self, node, prelude, pairs, maybes, items, root):
+    def assemble(self, node, prelude, pairs, maybes, items, root, obj=None):
+        """(stmts, expr) of a container: ``pairs`` as a dict display, the
+        ``maybes`` stored into it, ``items`` as its list. In python mode the
+        value looked into in ``obj`` becomes a row (``modes.make_row``)."""
         display: ast.expr = dict_of(pairs)
         wants_displayed = self.mode.renders and any(k == "__str__" for k, _ in pairs)
-        if wants_displayed:
+        as_row = self.mode.renders and obj is not None and items is None
+        if wants_displayed and not as_row:
             display = call(self.helper("_Displayed"), display)
+        if as_row and not maybes:
+            return prelude, call(self.helper("_row"), display, load(obj))
         if items is not None and not pairs and not maybes:
             return prelude, items
         if items is not None and not self.mode.renders:
@@ -409,6 +428,8 @@ class Lowerer(NodeVisitor):
             stmts += maybe.build(target)
         if items is not None and self.mode.renders:
             return stmts, call(self.helper("_Rows"), items, load(target))
+        if as_row:
+            return stmts, call(self.helper("_row"), load(target), load(obj))
         return stmts, load(target)
 
     def elements(self, node: Node, var: str):
@@ -491,6 +512,10 @@ class Lowerer(NodeVisitor):
 
     def visit_field(self, node, var, model):
         read = self.read(var, node.segment)
+        if node.children and self.mode.renders and _holds_data(node):
+            # Plain data answers every lookup as the live value does
+            # (``|length`` of a list, ``.items``): the value itself.
+            return Always(node.segment, read)
         if node.children:
             value = self.local(node.segment)
             prelude, expr = self.container(node, value, None, may_be_none=True)
@@ -527,10 +552,20 @@ class Lowerer(NodeVisitor):
         def build(container: str) -> list[ast.stmt]:
             prelude, expr = self.value(node, value)
             store = [*prelude, store_key(container, node.segment, expr)]
-            self.used.add("_silent")
-            return [silent_try(acquire, store)]
+            return [self.failure_try(acquire, store, container, node.segment)]
 
         return Maybe(build)
+
+    def failure_try(self, body, orelse, container: str, key: str, handled=()) -> ast.Try:
+        """Run ``body``, then ``orelse``; when ``body`` raises, the mode's
+        rule (docs/serialization.md, "When a lookup raises"): python mode
+        keeps the exception for ``key`` of the row in ``container``, raised
+        when the template reaches it; JSON leaves the key out."""
+        if self.mode.renders:
+            rule = call(self.helper("_later"), load(container), ast.Constant(key))
+        else:
+            rule = call(self.helper("_skip"))
+        return failure_try(body, orelse, [ast.Expr(rule), *handled])
 
     def visit_forward(self, node, var, model):
         """A to-one relation: from the fields cache ``related_cache`` put in
@@ -601,8 +636,7 @@ class Lowerer(NodeVisitor):
                 orelse=[],
             )
             body = [assign(value, self.read(var, node.segment)), call_it]
-            self.used.add("_silent")
-            return [silent_try(body, [present])]
+            return [self.failure_try(body, [present], container, node.segment)]
 
         return Maybe(build)
 
@@ -624,7 +658,8 @@ class Lowerer(NodeVisitor):
                 body=[*prelude, store_key(container, node.segment, expr)],
                 orelse=[],
             )
-            return [assign(value, self.lookup(var, node.segment)), present]
+            acquire = [assign(value, self.lookup(var, node.segment))]
+            return [self.failure_try(acquire, [present], container, node.segment)]
 
         return Maybe(build)
 
@@ -743,7 +778,12 @@ class Lowerer(NodeVisitor):
         if not node.children:
             row = self.local("row")
             element = self.leaf(node, row, node.model, element=True)
-            return Always(node.segment, list_comp(element, row, load(rows)))
+            shown: ast.expr = list_comp(element, row, load(rows))
+            if self.mode.renders:
+                # Displayed related rows show as their QuerySet does.
+                shown = call(self.helper("_ShownList"), shown,
+                             call(self.helper("_queryset_text"), load(rows)))
+            return Always(node.segment, shown)
         body, expr = self.container(node, rows, node.model, may_be_none=False)
         return Always(node.segment, expr, body)
 
@@ -762,11 +802,11 @@ class Lowerer(NodeVisitor):
         """The encoded expression of a displayed value with no sub-paths."""
         if element or (node.kind is Kind.EACH and model is not None):
             # Rows of a model: each displayed as str(row).
-            return self.display_text(var)
+            return self.shown_row(var)
         if generic:
             return self.plain_or_encoded(var)
         if node.kind in _MODEL_VALUED:
-            shown = self.display_text(var)
+            shown = self.shown_row(var)
             if node.kind is Kind.REVERSE_ONE or (node.kind is Kind.FORWARD and not node.nullable):
                 return shown
             return none_or(var, shown)
@@ -775,6 +815,15 @@ class Lowerer(NodeVisitor):
         if node.kind is Kind.DISPLAY and self.mode.renders:
             return load(var)
         return self.plain_or_encoded(var)
+
+    def shown_row(self, var: str) -> ast.expr:
+        """A model instance only displayed or compared: its text in JSON,
+        in python mode a row holding the text and the instance's identity
+        (``{% if row == selected %}``, ``{% ifchanged %}``)."""
+        if not self.mode.renders:
+            return self.display_text(var)
+        text = dict_of([("__str__", call(load("str"), load(var)))])
+        return call(self.helper("_row"), text, load(var))
 
     def display_text(self, var: str) -> ast.expr:
         """``str()`` of the object in ``var``; in python mode an empty text

@@ -92,6 +92,211 @@ def display_text(value):
     return str(value) or truthy_text(value)
 
 
+# ------------------------------------------------------------ python rows
+
+class Displayed(dict):
+    """A dict for an object both displayed and looked into (python mode).
+
+    Its ``"__str__"`` key holds ``str(object)``, and ``str()`` of the dict
+    returns it, so ``{{ lease.tenant }}`` renders as the live object does
+    while ``{{ lease.tenant.phone }}`` still finds its key.
+
+        >>> tenant = Displayed({"__str__": "Ada Lovelace", "phone": "555"})
+        >>> str(tenant), tenant["phone"]
+        ('Ada Lovelace', '555')
+    """
+
+    __slots__ = ()
+
+    def __str__(self):
+        return self["__str__"]
+
+
+# The key under which a python-mode dict being built collects the exceptions
+# its lookups raised (``raise_later``); ``make_row`` moves them into the row.
+RAISED = "__raised__"
+
+
+class Row:
+    """A model instance, or another object a template looks into, as python
+    mode serializes it: the values of exactly the names the template reads.
+
+    It answers the template as the live object does (docs/serialization.md,
+    "Rows"): ``value[bit]`` finds a read name; a name whose lookup raised
+    re-raises that exception when, and only when, the template reaches it;
+    any other name fails as an attribute the object lacks (no mapping or
+    list methods); ``==`` and ``hash`` follow ``Model.__eq__`` (concrete
+    model and primary key, also against live instances); ``str()`` is the
+    object's display text and ``bool()`` its truth.
+
+        >>> from examples.rentals.models import Unit
+        >>> unit = Unit(pk=3, number="4B")
+        >>> row = make_row({"__str__": "Unit 4B", "number": "4B"}, unit)
+        >>> row["number"], str(row), row == unit, row == Unit(pk=4)
+        ('4B', 'Unit 4B', True, False)
+    """
+
+    __slots__ = ("_class", "_pk", "_raised", "_truth", "_values")
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def __getattr__(self, name):
+        # Reached only when ordinary lookup fails: the slots are set, so a
+        # private name here is one the row does not have.
+        if name[:1] == "_":
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            pass
+        raised = self._raised
+        if raised is not None and name in raised:
+            error, trace = raised[name]
+            # The traceback of the lookup that raised, not one growing with
+            # every read of the row.
+            raise error.with_traceback(trace)
+        raise AttributeError(f"{self._class.__name__!r} object has no attribute {name!r}")
+
+    def __dir__(self):
+        # Django re-raises an AttributeError or TypeError only for a name
+        # the object has (``bit in dir(current)``): the names the row read.
+        names = [name for name in self._values if name != "__str__"]
+        return names + list(self._raised or ())
+
+    def __iter__(self):
+        raise TypeError(f"{self._class.__name__!r} object is not iterable")
+
+    def __str__(self):
+        raised = self._raised
+        if raised is not None and "__str__" in raised:
+            error, trace = raised["__str__"]
+            raise error.with_traceback(trace)
+        text = self._values.get("__str__")
+        return text if text is not None else TruthyText("")
+
+    def __repr__(self):
+        return f"<{self._class.__name__}: {self}>"
+
+    def __bool__(self):
+        return self._truth
+
+    def __eq__(self, other):
+        mine = _identity(self)
+        if mine is None:
+            return self is other
+        theirs = _identity(other)
+        if theirs is None:
+            return NotImplemented
+        if mine[0] is not theirs[0]:
+            return False
+        if mine[1] is None:
+            return self is other
+        return mine[1] == theirs[1]
+
+    def __hash__(self):
+        mine = _identity(self)
+        if mine is None:
+            return object.__hash__(self)
+        if mine[1] is None:
+            raise TypeError("Model instances without primary key value are unhashable")
+        return hash(mine[1])
+
+    def __reduce__(self):
+        return (_rebuilt_row, (self._values, self._class, self._pk, self._raised, self._truth))
+
+
+def _rebuilt_row(values, klass, pk, raised, truth):
+    row = Row.__new__(Row)
+    row._values, row._class, row._pk, row._raised, row._truth = values, klass, pk, raised, truth
+    return row
+
+
+def _identity(value):
+    """(concrete model, pk) of a model instance or of a row of one; None
+    for anything else."""
+    if value.__class__ is Row:
+        klass = value._class
+        if isinstance(klass, type) and issubclass(klass, models.Model):
+            return klass._meta.concrete_model, value._pk
+        return None
+    if isinstance(value, models.Model):
+        return value._meta.concrete_model, value.pk
+    return None
+
+
+def make_row(values: dict, obj):
+    """The python-mode value of ``obj`` looked into: ``values`` as a Row,
+    or as a dict when ``obj`` is itself a mapping (a dict answers its own
+    methods live too). Exceptions ``raise_later`` collected go with it.
+
+        >>> make_row({"a": 1}, {"a": 1, "b": 2})
+        {'a': 1}
+    """
+    raised = values.pop(RAISED, None)
+    if isinstance(obj, Mapping):
+        return Displayed(values) if "__str__" in values else values
+    row = Row.__new__(Row)
+    row._values = values
+    row._class = obj.__class__
+    row._pk = obj.pk if isinstance(obj, models.Model) else None
+    row._raised = raised
+    try:
+        row._truth = bool(obj)
+    except Exception:
+        row._truth = True
+    return row
+
+
+def model_row(values: dict, model, pk):
+    """``make_row`` for a projection's row of ``model`` with key ``pk``:
+    no instance exists (``projection``).
+
+        >>> from examples.rentals.models import Unit
+        >>> model_row({"number": "4B"}, Unit, 3) == Unit(pk=3)
+        True
+    """
+    row = Row.__new__(Row)
+    row._values = values
+    row._class = model
+    row._pk = pk
+    row._raised = values.pop(RAISED, None)
+    row._truth = True
+    return row
+
+
+def row_values(row):
+    """A python-mode row as the browser's JSON carries it: the dict of its
+    values, or its text when the template only displays or compares it.
+
+        >>> row_values(make_row({"a": 1}, object())), row_values(make_row({"__str__": "x"}, 1))
+        ({'a': 1}, 'x')
+    """
+    values = row._values
+    if len(values) == 1 and "__str__" in values:
+        return values["__str__"]
+    return values
+
+
+def plain(value):
+    """``value`` with every python-mode row, at any depth, as
+    ``row_values`` gives it: what the browser's JSON carries, and what
+    tests compare.
+
+        >>> plain([make_row({"a": 1}, object())])
+        [{'a': 1}]
+    """
+    if value.__class__ is Row:
+        values = row_values(value)
+        return values if isinstance(values, str) else {
+            key: plain(item) for key, item in values.items()}
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 # ------------------------------------------------------------ json leaves
 
 _DATETIME = datetime.datetime
@@ -223,6 +428,9 @@ def encode_python(value):
         return {key: encode_python(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, QuerySet)):
         return [encode_python(item) for item in value]
+    if isinstance(value, models.Model):
+        # Displayed, and compared as the instance is (``Row``).
+        return make_row({"__str__": str(value)}, value)
     return display_text(value)
 
 

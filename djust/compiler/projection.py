@@ -59,11 +59,11 @@ from djust.compiler.astbuild import (
     assign,
     call,
     dict_of,
+    failure_try,
     identity,
     load,
     method,
     none_or,
-    silent_try,
 )
 from djust.compiler.nodes import Kind, Node, NodeVisitor
 from djust.compiler.paths import STAR
@@ -353,7 +353,15 @@ class _Projector(NodeVisitor):
                 pairs.append((child.segment, self.run(child, stand_in, level, here)))
             else:
                 pairs.append((child.segment, self.value(child, model, prefix, level, here, guard)))
-        return dict_of(pairs)
+        if not self.mode.renders:
+            return dict_of(pairs)
+        # Python mode: a row compared as the instance would be, by its
+        # concrete model and primary key.
+        pk = level.add(ORM_SEPARATOR.join((*prefix, "pk")))
+        concrete = model._meta.concrete_model
+        return call(self.lowerer.helper("_model_row"), dict_of(pairs),
+                    self.lowerer.constant("model", ("model", concrete._meta.label), concrete),
+                    load(pk))
 
     def value(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
               keys: tuple[str, ...] = (), guard: tuple[str, ...] = ()) -> ast.expr:
@@ -493,8 +501,14 @@ class _Projector(NodeVisitor):
         if node.kind is Kind.PROPERTY:
             missing = identity(load(value), self.lowerer.helper("_MISSING"))
             store = [ast.If(test=missing, body=left_out, orelse=store)]
-        self.lowerer.used.add("_silent")
-        stand_in.body.append(silent_try(acquire, store, left_out))
+        # What raised: python mode keeps the exception for the row to raise
+        # when the template reaches the key; JSON leaves the key out.
+        if self.mode.renders:
+            failed = [assign(shown, call(self.lowerer.helper("_captured"))),
+                      assign(level.dropped(), ast.Constant(True))]
+        else:
+            failed = [ast.Expr(call(self.lowerer.helper("_skip"))), *left_out]
+        stand_in.body.append(failure_try(acquire, store, failed))
         level.optional.append(keys)
         return load(shown)
 

@@ -19,36 +19,44 @@ from __future__ import annotations
 import builtins
 import collections
 import inspect
+import logging
 import sys
 from collections.abc import Iterable, Mapping
 
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.manager import BaseManager
-from django.db.models.query import QuerySet
+from django.db.models.query import REPR_OUTPUT_SIZE, QuerySet
 from django.template.base import VariableDoesNotExist
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
 from djust.compiler import modes
 from djust.compiler.errors import VerificationError
-from djust.compiler.modes import (
-    PLAIN_TYPES,
-    encode_datetime,
-    encode_duration,
-    encode_time,
-    is_kept_leaf,
-    truthy_text,
-)
 
 # Defined in modes and still read here: by the docs, by pickles of
 # python-mode state written before modes existed (TruthyText), and by the
 # tests of run-time behaviour.
+from djust.compiler.modes import (
+    PLAIN_TYPES,
+    RAISED,
+    Displayed,
+    Row,
+    encode_datetime,
+    encode_duration,
+    encode_time,
+    is_kept_leaf,
+    make_row,
+    model_row,
+    truthy_text,
+)
 from djust.compiler.modes import TruthyText as TruthyText
 from djust.compiler.modes import display_text as display_text
 from djust.compiler.modes import encode_json as encode_json
 from djust.compiler.modes import encode_python as encode_python
 from djust.compiler.sensitive import known_sensitive_names
+
+logger = logging.getLogger("djust.serializer")
 
 
 class _Missing:
@@ -74,24 +82,6 @@ class _Missing:
 MISSING = _Missing()
 
 
-class Displayed(dict):
-    """A dict for an object both displayed and looked into (python mode).
-
-    Its ``"__str__"`` key holds ``str(object)``, and ``str()`` of the dict
-    returns it, so ``{{ lease.tenant }}`` renders as the live object does
-    while ``{{ lease.tenant.phone }}`` still finds its key.
-
-        >>> tenant = Displayed({"__str__": "Ada Lovelace", "phone": "555"})
-        >>> str(tenant), tenant["phone"]
-        ('Ada Lovelace', '555')
-    """
-
-    __slots__ = ()
-
-    def __str__(self):
-        return self["__str__"]
-
-
 class ShownList(list):
     """The elements of a list, tuple or queryset that a template both
     displays and reads by index (python mode), displayed as the live value.
@@ -112,6 +102,70 @@ class ShownList(list):
 
     def __reduce__(self):
         return (ShownList, (list(self), self.text))
+
+
+def raise_later(values: dict, key: str) -> None:
+    """Keep the exception being handled for ``key`` of the row being built:
+    the row raises it when the template reaches ``key`` (python mode)."""
+    error = sys.exception()
+    if error is not None:
+        raised = values.get(RAISED)
+        if raised is None:
+            raised = values[RAISED] = {}
+        raised[key] = (error, error.__traceback__)
+
+
+class Raised:
+    """A projection's value whose code raised: ``drop_missing`` moves the
+    exception to the row, which raises it when the template reaches it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error):
+        self.error = error
+
+
+def captured():
+    """``Raised`` holding the exception being handled (python-mode projection)."""
+    return Raised(sys.exception())
+
+
+_skipped_logged: set[tuple[str, str]] = set()
+
+
+def skip_failed_lookup() -> None:
+    """JSON mode's rule for a lookup that raised: its key is left out, as a
+    template would leave it unrendered; an exception templates would not
+    hide is logged once per exception class and place, since a JSON
+    consumer has no template to show it."""
+    error = sys.exception()
+    if error is None or is_silent(error):
+        return
+    where = error.__traceback__
+    while where is not None and where.tb_next is not None:
+        where = where.tb_next
+    place = f"{where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else "?"
+    key = (type(error).__qualname__, place)
+    if key in _skipped_logged:
+        return
+    _skipped_logged.add(key)
+    logger.warning("djust: a lookup raised %s; its key is left out of the JSON",
+                   type(error).__name__, exc_info=error)
+
+
+def queryset_text(rows) -> str:
+    """What ``{{ rows }}`` shows for related rows: the QuerySet's text
+    (``QuerySet.__repr__``), also when the rows were loaded into a list.
+
+        >>> queryset_text([1, 2])
+        '<QuerySet [1, 2]>'
+    """
+    if isinstance(rows, QuerySet):
+        return str(rows)
+    data = list(rows[:REPR_OUTPUT_SIZE + 1])
+    if len(data) > REPR_OUTPUT_SIZE:
+        data[-1] = "...(remaining elements truncated)..."
+    return f"<QuerySet {data!r}>"
 
 
 def choice_label(label):
@@ -284,9 +338,11 @@ def blank_instance(model):
 
 
 def drop_missing(rows: list, paths: tuple[tuple[str, ...], ...]) -> None:
-    """Delete the keys of the last dict in ``rows`` at ``paths`` (keys
-    through nested dicts) whose value is ``MISSING``: a projection's row
-    where a method failed silently, appended before it could know.
+    """Delete the keys of the last row in ``rows`` at ``paths`` (keys
+    through nested dicts or rows) whose value is ``MISSING``: a projection's
+    row where a method failed silently, appended before it could know. A
+    ``Raised`` value (python mode) leaves its key too, and its exception
+    goes to the row, raised when the template reaches the key.
 
         >>> rows = [{"a": MISSING, "b": {"c": MISSING, "d": 1}, "e": None}]
         >>> drop_missing(rows, (("a",), ("b", "c"), ("e", "f")))
@@ -297,12 +353,24 @@ def drop_missing(rows: list, paths: tuple[tuple[str, ...], ...]) -> None:
     for path in paths:
         holder = row
         for key in path[:-1]:
-            holder = holder.get(key)
-            if holder.__class__ is not dict:
+            holder = _values_of(holder).get(key)
+            if holder.__class__ is not dict and holder.__class__ is not Row:
                 break
         else:
-            if holder.get(path[-1]) is MISSING:
-                del holder[path[-1]]
+            values = _values_of(holder)
+            value = values.get(path[-1])
+            if value is MISSING:
+                del values[path[-1]]
+            elif value.__class__ is Raised:
+                del values[path[-1]]
+                if holder.__class__ is Row:
+                    if holder._raised is None:
+                        holder._raised = {}
+                    holder._raised[path[-1]] = (value.error, value.error.__traceback__)
+
+
+def _values_of(holder):
+    return holder._values if holder.__class__ is Row else holder
 
 
 def is_rows(value) -> bool:
@@ -463,6 +531,7 @@ HELPERS = {
     "_truthy": truthy_text,
     "_is_rows": is_rows,
     "_ShownList": ShownList,
+    "_queryset_text": queryset_text,
     "_exists": rows_exist,
     "_first_row": first_row,
     "_last_row": last_row,
@@ -472,6 +541,12 @@ HELPERS = {
     "_Groups": collections.defaultdict,
     "_blank": blank_instance,
     "_drop": drop_missing,
+    # Python mode's rows, and each mode's rule for a lookup that raised.
+    "_row": make_row,
+    "_model_row": model_row,
+    "_later": raise_later,
+    "_captured": captured,
+    "_skip": skip_failed_lookup,
 }
 # The generic leaf encoder: the output mode's (``modes``).
 ENCODER = "_encode"

@@ -256,3 +256,58 @@ class Untitled(models.Model):
     label = models.CharField(max_length=20)
     owner = models.ForeignKey(Author, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")
+
+
+class Depot(models.Model):
+    """A row compared with others (``{% if g.depot == depot %}``)."""
+
+    code = models.CharField(max_length=10)
+
+    def __str__(self):
+        return f"Depot {self.code}"
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=20)
+
+    def __str__(self):
+        return self.name
+
+
+class Gadget(models.Model):
+    """The idioms real templates use on one model (tests/test_render_idioms.py):
+    an optional file, a nullable relation read by a property, a JSONField,
+    a self relation, a many-to-many, a choices constant, methods returning
+    pairs or raising."""
+
+    KIND_CHOICES = [("tools", [("saw", "Saw"), ("drill", "Drill")]), ("misc", "Other")]
+
+    name = models.CharField(max_length=30)
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES, default="misc")
+    manual = models.FileField(upload_to="manuals/", blank=True)
+    depot = models.ForeignKey(Depot, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="gadgets")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="children")
+    labels = models.ManyToManyField(Label, blank=True, related_name="gadgets")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"Gadget {self.name}"
+
+    @property
+    def depot_code(self):
+        # Raises AttributeError when there is no depot: templates guard it.
+        return self.depot.code
+
+    def pairs(self):
+        return [(self.name, len(self.name)), ("kind", self.kind)]
+
+    def loud(self):
+        raise ValueError(f"loud {self.name}")
+
+    def quiet(self):
+        raise QuietFailure(f"quiet {self.name}")
