@@ -47,7 +47,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.contrib.contenttypes.prefetch import GenericPrefetch
 from django.core.exceptions import FieldDoesNotExist
@@ -68,7 +68,7 @@ from djust.compiler.relations import (
     rows_read_as_list,
 )
 from djust.compiler.sensitive import sensitive_settings
-from djust.compiler.tree import build_access_tree, build_read_tree
+from djust.compiler.tree import build_access_tree, build_read_tree, type_user_list
 
 logger = logging.getLogger("djust.compiler.plan")
 
@@ -123,6 +123,27 @@ class PrefetchSpec:
     # or method does), and only the way a plain list answers: the serializer
     # variant (``apply(..., lists=True)``) loads them into a list attribute.
     listed: bool = False
+    # The user's own ``Prefetch(..., to_attr=lookup)`` fills these rows
+    # (``UserList``): the plan merges ``level`` into that Prefetch's queryset
+    # and never prefetches them itself.
+    user: bool = False
+
+
+@dataclass(frozen=True)
+class UserList:
+    """A list of rows the user's own ``Prefetch(..., to_attr=...)`` sets.
+
+    ``path`` is where the rows are, from the rows of the queryset the plan is
+    applied to: the Prefetch's ``prefetch_to`` after the ``prefetch_to`` of
+    each Prefetch whose queryset holds it (``"picked"``, ``"books__early"``).
+    ``relation`` is the relation it prefetches (the last step of its
+    ``prefetch_through``) and ``model`` its queryset's model (None when it
+    has no queryset: the relation's model, from its default manager).
+    """
+
+    path: str
+    relation: str
+    model: type | None
 
 
 @dataclass(frozen=True)
@@ -136,11 +157,39 @@ class Decision:
 
 @dataclass(frozen=True)
 class QueryPlan:
-    """The queries for one model's paths; apply it to querysets or rows."""
+    """The queries for one model's paths; apply it to querysets or rows.
+
+    A name the model does not define (``{% for u in group.picked %}``) may be
+    the list a user's ``Prefetch("units", queryset=..., to_attr="picked")``
+    sets. Whether it is can only be told from the queryset the plan is
+    applied to, so the access tree (and the serializer, which reads such a
+    list with run-time lookups) does not depend on it: ``apply`` reads the
+    queryset's own prefetch lookups (``user_lists``) and, when some name a
+    list the paths read, applies the plan of the same tree planned with them
+    (``through``, kept per set of lists). What the paths read below such a
+    list is then planned on its queryset's model and merged into the user's
+    Prefetch queryset, which keeps its filter, order and ``to_attr``.
+    """
 
     model: type
     root: Level
     decisions: tuple[Decision, ...] = ()
+    # The to_attr lists this plan reads through (``through``).
+    user_lists: tuple[UserList, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Not fields: a plan is plain data (the store writes its fields), and
+        # these are only what planning again needs.
+        object.__setattr__(self, "_tree", None)
+        object.__setattr__(self, "_variants", {})
+
+    def knowing(self, tree: Node) -> QueryPlan:
+        """Remember ``tree``, the tree this plan was derived from (a plan read
+        back from a store does not carry it), so that ``through`` can plan it
+        again; returns the plan."""
+        if self._tree is None:
+            object.__setattr__(self, "_tree", tree)
+        return self
 
     @property
     def select_related(self) -> tuple[str, ...]:
@@ -153,6 +202,28 @@ class QueryPlan:
     @property
     def prefetches(self) -> tuple[PrefetchSpec, ...]:
         return self.root.prefetches
+
+    def through(self, found: tuple[UserList, ...]) -> QueryPlan:
+        """This plan made knowing the user's to_attr lists ``found``
+        (``user_lists``); itself when there are none or it cannot replan.
+
+            >>> from examples.rentals.models import Property
+            >>> from django.db.models import Prefetch
+            >>> plan = plan_queries(build_access_tree(Property, ["picked.*.number"]))
+            >>> queryset = Property.objects.prefetch_related(
+            ...     Prefetch("units", to_attr="picked"))
+            >>> [spec.lookup for spec in plan.through(user_lists(queryset)).prefetches]
+            ['picked']
+        """
+        if not found or self._tree is None or found == self.user_lists:
+            return self
+        plan = self._variants.get(found)
+        if plan is None:
+            # A handful of lookup sets per serializer at most; bounded anyway.
+            if len(self._variants) >= _MAX_VARIANTS:
+                self._variants.clear()
+            plan = self._variants[found] = _Planner(found).plan(self._tree)
+        return plan
 
     def apply(self, queryset: QuerySet, *, lists: bool = False) -> QuerySet:
         """Return ``queryset`` with the plan merged in (or unchanged when it
@@ -175,17 +246,20 @@ class QueryPlan:
             logger.debug("%s: plan not applied: %s", self.model._meta.label, reason)
             return queryset
         self._check_model(queryset.model)
+        plan = self.through(user_lists(queryset))
         notes: list[str] = []
-        result = _merge(queryset, self.root, notes, prune=True, lists=lists)
+        result = _merge(queryset, plan.root, notes, prune=True, lists=lists)
         for note in notes:
             logger.debug("%s: %s", self.model._meta.label, note)
         return result
 
     def apply_to_instances(self, instances: Iterable[models.Model], *,
-                           lists: bool = False) -> list[models.Model]:
+                           lists: bool = False, lookups: Iterable = ()) -> list[models.Model]:
         """Load what the paths need for rows already fetched (joins become
         FK prefetches, skipped for rows that loaded them); returns the rows.
-        ``lists`` as for ``apply``.
+        ``lists`` as for ``apply``; ``lookups``: the prefetch lookups the rows
+        were loaded with (a combined QuerySet's own), whose to_attr lists
+        (``user_lists``) the paths then read through.
 
             >>> from examples.rentals.models import Lease
             >>> from djust.compiler.tree import build_access_tree
@@ -197,10 +271,11 @@ class QueryPlan:
         if not rows:
             return rows
         self._check_model(type(rows[0]))
+        plan = self.through(user_lists(lookups))
         notes: list[str] = []
-        lookups = [*_join_prefetches(self.root),
-                   *_own_prefetches(self.root, notes, [], lists)]
-        prefetch_related_objects(rows, *sorted(lookups, key=_lookup_order))
+        ours = [*_join_prefetches(plan.root),
+                *_own_prefetches(plan.root, notes, [], lists, loaded=True)]
+        prefetch_related_objects(rows, *sorted(ours, key=_lookup_order))
         return rows
 
     def explain(self, queryset: QuerySet | None = None) -> str:
@@ -214,10 +289,11 @@ class QueryPlan:
             >>> "number: column" in plan.explain()
             True
         """
+        plan = self if queryset is None else self.through(user_lists(queryset))
         lines = [f"Query plan for {self.model._meta.label}"]
-        lines += _describe_level(self.root, 1)
+        lines += _describe_level(plan.root, 1)
         lines.append("Paths:")
-        for decision in self.decisions:
+        for decision in plan.decisions:
             lines.append(f"  {decision.path or '(the instance)'}: {decision.action} - "
                          f"{decision.reason}")
         if queryset is not None:
@@ -225,7 +301,7 @@ class QueryPlan:
             reason = cannot_apply(queryset)
             notes: list[str] = [f"not applied: {reason}"] if reason else []
             if not reason:
-                _merge(queryset, self.root, notes, prune=True)
+                _merge(queryset, plan.root, notes, prune=True)
             lines += [f"  {note}" for note in notes] or ["  nothing to reconcile"]
         return "\n".join(lines)
 
@@ -249,6 +325,42 @@ def plan_queries(tree: Node) -> QueryPlan:
     if tree.kind is not Kind.ROOT or tree.model is None:
         raise ValueError(f"plan_queries needs the ROOT node of an access tree, not {tree!r}")
     return _Planner().plan(tree)
+
+
+_MAX_VARIANTS = 16
+
+
+def user_lists(source) -> tuple[UserList, ...]:
+    """The to_attr lists the user's own ``Prefetch`` lookups set, read from a
+    QuerySet (its ``prefetch_related`` lookups) or the lookups themselves,
+    through the querysets of nested Prefetches; sorted, so that equal sets
+    compare equal (``QueryPlan.through`` keeps a plan per set).
+
+        >>> from django.db.models import Prefetch
+        >>> from examples.rentals.models import Property, Unit
+        >>> user_lists(Property.objects.prefetch_related(
+        ...     Prefetch("units", queryset=Unit.objects.filter(bedrooms=2), to_attr="picked")))
+        (UserList(path='picked', relation='units', model=<class 'examples.rentals.models.Unit'>),)
+    """
+    lookups = source._prefetch_related_lookups if isinstance(source, QuerySet) else source
+    found: dict[str, UserList] = {}
+    _collect_user_lists(lookups, "", found)
+    return tuple(found[path] for path in sorted(found))
+
+
+def _collect_user_lists(lookups: Iterable, prefix: str, found: dict[str, UserList]) -> None:
+    for lookup in lookups:
+        # A GenericPrefetch has one queryset per content type: its rows are
+        # of no single model, and stay run-time lookups.
+        if not isinstance(lookup, Prefetch) or getattr(lookup, "querysets", None):
+            continue
+        path = prefix + lookup.prefetch_to
+        queryset = lookup.queryset
+        if lookup.to_attr:
+            relation = lookup.prefetch_through.rsplit(SEP, 1)[-1]
+            found[path] = UserList(path, relation, None if queryset is None else queryset.model)
+        if isinstance(queryset, QuerySet):
+            _collect_user_lists(queryset._prefetch_related_lookups, path + SEP, found)
 
 
 def optimize_queryset(queryset: QuerySet, paths: Iterable[str]) -> QuerySet:
@@ -334,11 +446,16 @@ class _Back:
 
 
 class _LevelBuilder:
-    def __init__(self, model: type, generic_level: bool = False) -> None:
+    def __init__(self, model: type, generic_level: bool = False, prefix: str = "") -> None:
         self.model = model
-        # Rows below a generic foreign key are read with run-time lookups,
-        # which need the related managers: nothing under them is listed.
+        # Rows below a generic foreign key or in a user's to_attr list are
+        # read with run-time lookups, which need the related managers:
+        # nothing under them is listed.
         self.generic_level = generic_level
+        # Where this level's rows are, from the root rows (``UserList.path``).
+        self.prefix = prefix
+        # Prefetch lookups that are a user's to_attr list (``PrefetchSpec.user``).
+        self.users: set[str] = set()
         self.joins: dict[str, Join] = {}
         self.columns: set[str] = {model._meta.pk.name}
         self.unpruned = ""
@@ -366,10 +483,14 @@ class _LevelBuilder:
         for model_field in model._meta.concrete_fields:
             self.need(orm + model_field.name)
 
-    def prefetch(self, lookup: str, model: type) -> _LevelBuilder:
+    def prefetch(self, lookup: str, model: type, user: bool = False) -> _LevelBuilder:
         entry = self.prefetches.get(lookup)
         if entry is None:
-            entry = self.prefetches[lookup] = (model, _LevelBuilder(model, self.generic_level))
+            inner = _LevelBuilder(model, self.generic_level or user,
+                                  f"{self.prefix}{lookup}{SEP}")
+            entry = self.prefetches[lookup] = (model, inner)
+        if user:
+            self.users.add(lookup)
         return entry[1]
 
     def generic(self, lookup: str) -> None:
@@ -380,13 +501,14 @@ class _LevelBuilder:
         self.generic(lookup)
         targets = self.targets[lookup]
         if model not in targets:
-            targets[model] = _LevelBuilder(model, generic_level=True)
+            targets[model] = _LevelBuilder(model, True, f"{self.prefix}{lookup}{SEP}")
         return targets[model]
 
     def freeze(self) -> Level:
         prefetches = tuple(
             PrefetchSpec(lookup, model, None if builder is None else builder.freeze(),
-                         self._frozen_targets(lookup), self._listed(lookup, builder))
+                         self._frozen_targets(lookup), self._listed(lookup, builder),
+                         lookup in self.users)
             for lookup, (model, builder) in sorted(self.prefetches.items())
         )
         return Level(
@@ -399,7 +521,7 @@ class _LevelBuilder:
 
     def _listed(self, lookup: str, builder: _LevelBuilder | None) -> bool:
         owner = lookup[:lookup.rfind(SEP) + len(SEP)] if SEP in lookup else ""
-        return (builder is not None and not self.generic_level
+        return (builder is not None and not self.generic_level and lookup not in self.users
                 and lookup not in self.unlisted and owner not in self.opaque)
 
     def _frozen_targets(self, lookup: str) -> tuple[Level, ...]:
@@ -409,15 +531,18 @@ class _LevelBuilder:
 
 
 class _Planner(NodeVisitor):
-    def __init__(self) -> None:
+    def __init__(self, found: tuple[UserList, ...] = ()) -> None:
         self.decisions: list[Decision] = []
         self.analyzing: set[tuple[type, str]] = set()
         self.rows = _RowsPlanner(self)
+        self.found = found
+        self.user_lists = {user_list.path: user_list for user_list in found}
 
     def plan(self, tree: Node) -> QueryPlan:
         root = _LevelBuilder(tree.model)
         self._object(tree, tree.model, root, _Here())
-        return QueryPlan(tree.model, root.freeze(), tuple(self.decisions))
+        plan = QueryPlan(tree.model, root.freeze(), tuple(self.decisions), self.found)
+        return plan.knowing(tree)
 
     def _note(self, here: _Here, action: str, reason: str, always: bool = False) -> None:
         if here.origin is None:
@@ -481,6 +606,10 @@ class _Planner(NodeVisitor):
         self._note(here, "sensitive", f"{node.note}; not loaded for it")
 
     def visit_unknown(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+        listed = self._user_list(node, model, level, here)
+        if listed is not None:
+            self._to_many(listed, model, level, here, user=True)
+            return
         if _has_dynamic_getattr(model):
             level.load_all(model, here.orm, f"{model.__name__} defines __getattr__",
                            here.attribute)
@@ -489,6 +618,20 @@ class _Planner(NodeVisitor):
     # Met on an instance only in hand-built trees: Django resolves them.
     visit_key = visit_index = visit_each = visit_all = visit_aggregate = visit_unknown
     visit_pick = visit_unknown
+
+    def _user_list(self, node: Node, model: type, level: _LevelBuilder,
+                   here: _Here) -> Node | None:
+        """``node`` typed as the user's to_attr list it names, or None.
+
+        Only template paths: code reading such a list is not followed. Not
+        below a parent link either: Django builds that parent fresh, without
+        the list."""
+        if here.origin is not None or here.fresh or not self.user_lists:
+            return None
+        found = self.user_lists.get(level.prefix + here.attribute + node.segment)
+        if found is None:
+            return None
+        return type_user_list(model, node, found.relation, found.model)
 
     def _fresh(self, here: _Here) -> bool:
         """True, and noted, for a relation reached through a parent link."""
@@ -544,13 +687,17 @@ class _Planner(NodeVisitor):
             back.here.orm, back.here.attribute, here.path, here.origin, here.escaping,
             back.here.fresh, back.here.back))
 
-    def _to_many(self, node: Node, model: type, level: _LevelBuilder, here: _Here) -> None:
+    def _to_many(self, node: Node, model: type, level: _LevelBuilder, here: _Here,
+                 user: bool = False) -> None:
+        """Plan a related manager's rows or, with ``user``, the user's
+        to_attr list ``node`` (``type_user_list``) filled from that relation."""
         served = [c for c in node.children if c.kind in (Kind.ALL, Kind.AGGREGATE, Kind.PICK)]
         for child in node.children:
             if child not in served:
                 self._note(here.down(child.segment), "runtime lookup",
                            f"{child.note}; it may query for every row")
-        lookup = here.attribute + node.field
+        # The attribute the rows are read from: the accessor, or the to_attr.
+        lookup = here.attribute + node.segment
         if here.origin is not None or here.fresh or not rows_read_as_list(node):
             level.unlisted.add(lookup)
         if not served:
@@ -558,11 +705,17 @@ class _Planner(NodeVisitor):
                 self._note(here, "runtime lookup", "displays the related manager itself")
             return
         target = node.model
-        inner = level.prefetch(lookup, target)
+        inner = level.prefetch(lookup, target, user=user)
         self._back_pointers(node, model, target, level, inner, here)
-        self._note(here, "prefetch",
-                   f"Prefetch({lookup!r}) of {target._meta.label} rows from its default "
-                   "manager", always=True)
+        if user:
+            self._note(here, "your prefetch",
+                       f"your Prefetch({node.field!r}, to_attr={node.segment!r}) of "
+                       f"{target._meta.label} rows: what is read below it is merged into "
+                       "its queryset", always=True)
+        else:
+            self._note(here, "prefetch",
+                       f"Prefetch({lookup!r}) of {target._meta.label} rows from its default "
+                       "manager", always=True)
         rows = _Here(origin=here.origin, escaping=here.escaping,
                      back=self._prefetch_back(node, model, level, here))
         for child in served:
@@ -806,7 +959,11 @@ def _describe_level(level: Level, indent: int) -> list[str]:
                 lines.append(f"{pad}  as {target.model._meta.label}:")
                 lines += _describe_level(target, indent + 2)
             continue
-        lines.append(f"{pad}prefetch {spec.lookup} ({spec.model._meta.label}):")
+        if spec.user:
+            lines.append(f"{pad}your to_attr list {spec.lookup} ({spec.model._meta.label}), "
+                         "merged into your Prefetch queryset:")
+        else:
+            lines.append(f"{pad}prefetch {spec.lookup} ({spec.model._meta.label}):")
         if spec.listed:
             accessor = spec.lookup.rsplit(SEP, 1)[-1]
             lines.append(f"{pad}  Serializer.many(): a plain list in "
@@ -901,25 +1058,94 @@ def _merge_prefetches(queryset: QuerySet, level: Level, extra: list,
                       notes: list[str], lists: bool) -> QuerySet:
     original = list(queryset._prefetch_related_lookups)
     user = list(original)
+    level = _reach_into(level, user, notes)
     ours = [*extra, *_own_prefetches(level, notes, user, lists)]
     if not ours and all(a is b for a, b in zip(user, original, strict=True)):
         return queryset
-    combined = sorted([*ours, *user], key=_lookup_order)
+    # The user's first where the order is free: a to_attr of theirs that
+    # Django refuses must meet a relation cache still empty, as without djust.
+    combined = sorted([*user, *ours], key=_lookup_order)
     return queryset.prefetch_related(None).prefetch_related(*combined)
 
 
-def _own_prefetches(level: Level, notes: list[str], user: list, lists: bool = False) -> list:
+def _reach_into(level: Level, user: list, notes: list[str]) -> Level:
+    """Merge what the paths read below each of the user's Prefetches that
+    reaches into rows the plan prefetches (``books__chapters`` with a
+    queryset, ``picked__early`` with a to_attr) into that Prefetch, rewritten
+    in place in ``user``; return ``level`` without those prefetches, which
+    would otherwise fill the rows first, with other rows than the user's."""
+    for index, item in enumerate(user):
+        if not isinstance(item, Prefetch) or SEP not in item.prefetch_to:
+            continue
+        spec = _spec_below(level, item.prefetch_to)
+        queryset = item.queryset
+        if spec is None or spec.user != bool(item.to_attr):
+            continue
+        if queryset is None and spec.user:
+            queryset = related_queryset(spec.model)
+        if queryset is None or cannot_apply(queryset) or not issubclass(queryset.model,
+                                                                        spec.model):
+            continue  # Django's own rows are the plan's: nothing to keep apart
+        deeper = any(_lookup_path(u).startswith(item.prefetch_to + SEP) for u in user)
+        inner = _merge(queryset, spec.level, notes, prune=not deeper)
+        user[index] = Prefetch(item.prefetch_through, queryset=inner, to_attr=item.to_attr)
+        notes.append(f"kept your Prefetch({item.prefetch_through!r}) queryset and added what "
+                     "the paths read below it")
+        level = _without(level, item.prefetch_to)
+    return level
+
+
+def _spec_below(level: Level, path: str, depth: int = 0) -> PrefetchSpec | None:
+    """The prefetch of ``level`` or of a level below it that fills ``path``,
+    at least one prefetch down."""
+    for spec in level.prefetches:
+        if spec.level is None:
+            continue
+        if path == spec.lookup and depth:
+            return spec
+        if path.startswith(spec.lookup + SEP):
+            return _spec_below(spec.level, path[len(spec.lookup) + len(SEP):], depth + 1)
+    return None
+
+
+def _without(level: Level, path: str) -> Level:
+    """``level`` without the prefetch filling ``path`` (``_spec_below``)."""
+    prefetches = []
+    for spec in level.prefetches:
+        if spec.level is not None and path.startswith(spec.lookup + SEP):
+            rest = path[len(spec.lookup) + len(SEP):]
+            inner = spec.level
+            kept = tuple(below for below in inner.prefetches if below.lookup != rest)
+            inner = replace(inner, prefetches=kept) if len(kept) < len(inner.prefetches) \
+                else _without(inner, rest)
+            spec = replace(spec, level=inner)
+        prefetches.append(spec)
+    return replace(level, prefetches=tuple(prefetches))
+
+
+def _own_prefetches(level: Level, notes: list[str], user: list, lists: bool = False,
+                    loaded: bool = False) -> list:
     """Our Prefetch objects; a user's Prefetch on the same path is rewritten
     in place (in ``user``) to carry what the paths need below it. With
     ``lists``, listed relations the user's lookups do not touch load into
-    list attributes."""
+    list attributes. ``loaded``: for rows already fetched, whose to_attr
+    lists are filled (``apply_to_instances``)."""
     ours: list = []
     for spec in level.prefetches:
         if spec.level is None:
             ours.append(_generic_lookup(spec, notes, user))
             continue
+        if spec.user:
+            ours += _through_user_list(spec, notes, user, lists, loaded)
+            continue
+        if any(isinstance(u, Prefetch) and u.to_attr and u.prefetch_to == spec.lookup
+               for u in user):
+            # A to_attr named as the relation: Django refuses it (ValueError)
+            # unless a lookup of ours filled the relation's cache first.
+            notes.append(f"{spec.lookup}: your to_attr names the relation; left to Django")
+            continue
         deeper = any(_lookup_path(u).startswith(spec.lookup + SEP) for u in user)
-        index = _user_prefetch_index(user, spec.lookup)
+        index = _user_prefetch_index(user, spec.lookup, spec.model)
         if index is not None:
             theirs = user[index]
             inner = _merge(theirs.queryset, spec.level, notes, prune=not deeper)
@@ -928,19 +1154,81 @@ def _own_prefetches(level: Level, notes: list[str], user: list, lists: bool = Fa
             notes.append(f"kept your Prefetch({spec.lookup!r}) queryset and added what the "
                          "paths read below it")
             continue
-        shared = deeper or any(_lookup_path(u) == spec.lookup for u in user)
+        shared = deeper or any(_lookup_target(u) == spec.lookup for u in user)
         if shared:
             notes.append(f"{spec.lookup}: not pruned, your own lookups use those rows too")
         ours.append(_build_prefetch(spec, notes, prune=not shared, lists=lists and not shared))
     return ours
 
 
-def _user_prefetch_index(user: list, lookup: str) -> int | None:
+def _user_prefetch_index(user: list, lookup: str, model: type) -> int | None:
+    """The user's Prefetch with a queryset filling the related manager's
+    cache of ``lookup`` (not a to_attr list: a to_attr naming a relation is
+    Django's error to raise, untouched)."""
     for index, item in enumerate(user):
-        if (isinstance(item, Prefetch) and item.queryset is not None
-                and item.prefetch_to == lookup):
+        if (isinstance(item, Prefetch) and item.queryset is not None and not item.to_attr
+                and item.prefetch_to == lookup and issubclass(item.queryset.model, model)):
             return index
     return None
+
+
+def _user_list_index(user: list, lookup: str, model: type) -> int | None:
+    """The user's Prefetch whose to_attr list ``lookup`` is."""
+    for index, item in enumerate(user):
+        if (isinstance(item, Prefetch) and item.to_attr and item.prefetch_to == lookup
+                and (item.queryset is None or item.queryset.model is model)):
+            return index
+    return None
+
+
+def _through_user_list(spec: PrefetchSpec, notes: list[str], user: list, lists: bool,
+                       loaded: bool) -> list:
+    """Merge what the paths read below the user's to_attr list ``spec`` into
+    the user's Prefetch that fills it (rewritten in place in ``user``,
+    keeping its filter, order and to_attr); on rows already loaded, our
+    lookups go through the filled list. Returns our lookups."""
+    index = _user_list_index(user, spec.lookup, spec.model)
+    if index is None:
+        if loaded:
+            below = [*_join_prefetches(spec.level),
+                     *_own_prefetches(spec.level, notes, [], lists, loaded)]
+            return [_prefixed(lookup, spec.lookup + SEP) for lookup in below]
+        # Set by a lookup of an outer queryset (``picked__early`` on the
+        # root): left as the user wrote it, its rows read as they load.
+        notes.append(f"{spec.lookup}: filled by a lookup outside this queryset; "
+                     "nothing merged into it")
+        return []
+    theirs = user[index]
+    queryset = theirs.queryset
+    if queryset is None:
+        # Django's own choice for a Prefetch without a queryset.
+        queryset = related_queryset(spec.model)
+    reason = cannot_apply(queryset)
+    if reason:
+        notes.append(f"your Prefetch(..., to_attr={theirs.to_attr!r}) left as it is: {reason}")
+        return []
+    deeper = any(_lookup_path(u).startswith(spec.lookup + SEP) for u in user)
+    inner = _merge(queryset, spec.level, notes, prune=not deeper)
+    user[index] = Prefetch(theirs.prefetch_through, queryset=inner, to_attr=theirs.to_attr)
+    notes.append(f"kept your Prefetch({theirs.prefetch_through!r}, to_attr="
+                 f"{theirs.to_attr!r}) queryset and added what the paths read below it")
+    return []
+
+
+def _lookup_target(lookup) -> str:
+    """Where a lookup puts its rows (the to_attr path of a Prefetch)."""
+    return lookup.prefetch_to if isinstance(lookup, Prefetch) else lookup
+
+
+def _prefixed(lookup, prefix: str):
+    """``lookup`` made from rows ``prefix`` leads to (``picked__``)."""
+    if isinstance(lookup, KnownTargetsPrefetch):
+        return KnownTargetsPrefetch(prefix + lookup.prefetch_through, lookup.querysets,
+                                    lookup.to_attr)
+    if isinstance(lookup, Prefetch):
+        return Prefetch(prefix + lookup.prefetch_through, queryset=lookup.queryset,
+                        to_attr=lookup.to_attr)
+    return prefix + lookup
 
 
 def _build_prefetch(spec: PrefetchSpec, notes: list[str], prune: bool,

@@ -75,7 +75,9 @@ def make_serializer(function, *, model, paths, mode, tree, plan, source, filenam
     function.paths = paths
     function.mode = mode
     function.tree = tree
-    function.plan = plan
+    # A plan read back from a store learns its tree here: it plans it again
+    # for a queryset's to_attr lists (``QueryPlan.through``).
+    function.plan = plan if plan is None else plan.knowing(tree)
     function.source = source
     function.filename = filename
     function.verification = verification
@@ -97,9 +99,9 @@ def describe(serializer) -> str:
 def many(serializer, rows: Iterable) -> list:
     """``serializer.many(rows)``: serialize a QuerySet (as ``values_list()``
     rows when the paths allow it, else through ``plan.apply(...,
-    lists=True)``) or instances (through ``plan.apply_to_instances``, which
-    keeps the related managers' caches: the caller may render those rows
-    live)."""
+    lists=True)``), a combined one (``many_combined``) or instances (through
+    ``plan.apply_to_instances``, which keeps the related managers' caches:
+    the caller may render those rows live)."""
     from django.db.models.query import QuerySet
 
     if isinstance(rows, QuerySet):
@@ -108,6 +110,8 @@ def many(serializer, rows: Iterable) -> list:
                 f"{describe(serializer)}.many() needs model instances; this QuerySet of "
                 f"{rows.model._meta.label} yields plain rows (values()/values_list())"
             )
+        if rows.query.combinator:
+            return many_combined(serializer, rows)
         projected = projection_of(serializer)
         if projected and projection.queryset_accepts_projection(rows):
             project, spec = projected
@@ -123,6 +127,31 @@ def many(serializer, rows: Iterable) -> list:
     if serializer.plan is not None and instances:
         serializer.plan.apply_to_instances(instances)
     return [serializer(row) for row in instances]
+
+
+def many_combined(serializer, queryset) -> list:
+    """``many()`` of a ``union()``/``intersection()``/``difference()``.
+
+    Django refuses ``select_related``/``prefetch_related``/``only`` on a
+    combined query, so its rows are fetched as they are (the lookups of the
+    querysets combined run as Django runs them) and the plan loads what the
+    paths read for them afterwards, as for a list of instances: a constant
+    number of queries, the same rows in the same order. Rows already fetched
+    are the caller's: they are used as they are and keep their related
+    managers' caches.
+
+        >>> from examples.rentals.models import Unit
+        >>> serializer = compile_serializer(Unit, ["number"])
+        >>> many_combined(serializer, Unit.objects.none().union(Unit.objects.none()))
+        []
+    """
+    fetched = queryset._result_cache is not None
+    # A copy, when not fetched yet: the caller's QuerySet stays unevaluated.
+    rows = list(queryset if fetched else queryset.all())
+    if serializer.plan is not None and rows:
+        serializer.plan.apply_to_instances(rows, lists=not fetched,
+                                           lookups=queryset._prefetch_related_lookups)
+    return [serializer(row) for row in rows]
 
 
 def projection_of(serializer):

@@ -80,15 +80,20 @@ MANAGER_PICKS = ("first", "last")
 _MISSING = object()
 
 
-def build_access_tree(model: type[models.Model], paths: Iterable[str]) -> Node:
+def build_access_tree(model: type[models.Model], paths: Iterable[str], *,
+                      warn: bool = True) -> Node:
     """Type ``paths`` (relative to one ``model`` instance) into a ROOT node.
+
+    ``warn=False`` types sensitive names as SENSITIVE without warning: for
+    paths the template reads through run-time lookups (which refuse those
+    names silently), typed only to plan their queries.
 
         >>> from examples.rentals.models import Property
         >>> tree = build_access_tree(Property, ["name", "units.count"])
         >>> tree.child("units").kind, tree.child("units").child("count").kind
         (<Kind.TO_MANY: 'to_many'>, <Kind.AGGREGATE: 'aggregate'>)
     """
-    return _Builder(model, warn=True).build(paths)
+    return _Builder(model, warn=warn).build(paths)
 
 
 def build_read_tree(model: type[models.Model], paths: Iterable[str]) -> Node:
@@ -100,7 +105,7 @@ def build_read_tree(model: type[models.Model], paths: Iterable[str]) -> Node:
         >>> build_read_tree(Tenant, ["user.password"]).child("user").child("password").kind
         <Kind.FIELD: 'field'>
     """
-    return _Builder(model, warn=False).build(paths)
+    return _Builder(model, warn=False, refuse=False).build(paths)
 
 
 def _branches(model: type[models.Model], paths: Iterable[str]) -> Branch:
@@ -151,11 +156,13 @@ def _generic_classes() -> tuple[type, type] | None:
 
 
 class _Builder:
-    def __init__(self, model: type[models.Model], warn: bool) -> None:
+    def __init__(self, model: type[models.Model], warn: bool, refuse: bool = True) -> None:
         if not (isinstance(model, type) and issubclass(model, models.Model)):
             raise TypeError(f"build_access_tree needs a model class, not {model!r}")
         self.model = model
         self.warn = warn
+        # False for reads djust performs itself: sensitive names are plain fields.
+        self.refuse = refuse
         # Reads the app registry: once per tree, not per path.
         self.generic = _generic_classes()
 
@@ -181,8 +188,9 @@ class _Builder:
             return _unknown(
                 segment, branch, f"a {model.__name__} instance has no attribute or index {segment}"
             )
-        if self.warn and segment in sensitive.sensitive_names(model):
-            sensitive.warn_once(self.model, model, join_path(path), stacklevel=3)
+        if self.refuse and segment in sensitive.sensitive_names(model):
+            if self.warn:
+                sensitive.warn_once(self.model, model, join_path(path), stacklevel=3)
             return Node(
                 segment, Kind.SENSITIVE, bare=branch.bare, field=segment,
                 note=f"{model._meta.label}.{segment} is sensitive: never emitted",
@@ -399,3 +407,46 @@ def _json_children(branch: Branch) -> tuple[Node, ...]:
                 segment, Kind.KEY, bare=sub.bare, nullable=True, children=_json_children(sub)
             ))
     return tuple(children)
+
+
+# -- a user's to_attr list ------------------------------------------------------
+
+
+def type_user_list(model: type[models.Model], node: Node, relation: str,
+                   rows_model: type[models.Model] | None) -> Node | None:
+    """Type the list a user's ``Prefetch(relation, ..., to_attr=node.segment)``
+    sets on ``model`` instances as the TO_MANY ``relation`` read through
+    ``all``: what the template reads on its elements (``*`` and indexes,
+    merged) typed on ``rows_model`` (the Prefetch queryset's model; None:
+    the relation's). None when ``relation`` is no to-many relation of
+    ``model`` (Django then sets one object, not a list).
+
+    Only the planner uses it: the serializer reads such a list with
+    run-time lookups, since whether a name is a to_attr list is known only
+    from the queryset a plan is applied to (``plan.user_lists``). Sensitive
+    names come out SENSITIVE without a warning (run-time lookups refuse them).
+
+        >>> from examples.rentals.models import Property, Unit
+        >>> unknown = build_access_tree(Property, ["picked.*.number"]).child("picked")
+        >>> print(type_user_list(Property, unknown, "units", Unit).dump())
+        picked: to_many rentals.Unit
+          all: all rentals.Unit
+            *: each rentals.Unit
+              number: field CharField bare
+    """
+    entry = _model_attributes(model).get(relation)
+    if entry is None or isinstance(entry, tuple):
+        return None
+    facts = relations.to_many_facts(entry, relation, generic=_generic_classes() is not None)
+    if facts is None:
+        return None
+    target = rows_model or entry.related_model
+    elements = [child for child in node.children if child.segment == STAR
+                or is_index(child.segment)]
+    paths = [join_path(segments[1:]) for child in elements
+             for segments, below in child.walk() if below.bare]
+    typed = build_access_tree(target, paths, warn=False)
+    each = Node(STAR, Kind.EACH, bare=typed.bare, model=target, children=typed.children)
+    rows = Node("all", Kind.ALL, bare=node.bare, model=target, children=(each,))
+    return Node(node.segment, Kind.TO_MANY, model=target, field=relation, children=(rows,),
+                facts=facts)
