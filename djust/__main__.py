@@ -280,12 +280,9 @@ def unanalysed_section(request: ExplainRequest) -> Section:
 
         >>> unanalysed_section(build_request("extraction/custom.html", None, None)).lines
         ... # doctest: +ELLIPSIS
-        ('{% shout %} extraction/custom.html, line 3: custom tag: ...',)
+        ('{% shout %} in extraction/custom.html, line 3: custom tag: ...',)
     """
-    lines = tuple(
-        f"{{% {record.tag} %}} {record.template}, line {record.line}: {record.reason}"
-        for record in request.extraction.unanalysed
-    )
+    lines = tuple(str(record) for record in request.extraction.unanalysed)
     return Section("Unanalysed tags", lines)
 
 

@@ -6,13 +6,18 @@ of it for exactly the paths the template reads from that name; other values
 pass through, and names the template never reads are dropped, so nothing the
 template does not show reaches the page or the browser.
 
-A serialized collection is a ``Collection``: a list of the element dicts that
-also answers the lookups a template makes on the collection itself
-(``count``, ``exists``, ``first``, ``last``, an index, ``|length``) the way
-the live QuerySet would. When the template holds a tag djust cannot analyse,
-or compiling fails, the value goes through ``generic_serialize`` instead:
-the paths that are known plus ``pk`` and ``str()``, resolved with Django's
-own lookup rules. That is logged once per (template, name).
+Values are python-mode rows (``djust.compiler.modes.Row``) that answer the
+template as the live objects do: identity, laziness, no mapping methods. A
+serialized QuerySet is a ``Collection``: the list of its rows that also
+answers, as the live QuerySet answered it when serializing, every other
+lookup the template makes on it (``count``, ``first``, ``all``,
+``reverse``...). A list of instances stays a list; ``values()`` rows stay
+what they are. When the template holds a tag djust cannot analyse, every
+context name reaches the page live (such a tag may read any of them), and
+the browser gets ``generic_serialize`` of the names known to be read: the
+known paths plus ``pk`` and ``str()``, resolved with Django's own lookup
+rules; compiling failures fall back the same way. That is logged once per
+(template, name).
 
     >>> from djust.compiler import extract_template_variables
     >>> extraction = extract_template_variables("{{ title }}: {{ leases.count }}")
@@ -337,7 +342,7 @@ def serialize_context(
         elif unanalysed:
             # Some lookups are unknown: the page renders from the live value
             # (correct, maybe N+1); browser_state sends the generic value.
-            where = ", ".join(f"{u.tag} (line {u.line})" for u in unanalysed)
+            where = "; ".join(str(u) for u in unanalysed)
             log_fallback_once(template, name, f"the template has tags djust cannot analyse: "
                               f"{where}")
             out[name] = value
