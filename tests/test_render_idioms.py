@@ -152,6 +152,50 @@ DISPLAY = [
 ]
 
 
+# Idioms everyday templates use, none of them a class of the issue by itself.
+EVERYDAY = [
+    "{% for g in gs|dictsort:'name' %}{{ g.name }}{% endfor %}",
+    "{% for g in gs|dictsortreversed:'kind' %}{{ g.name }}{% endfor %}",
+    "{{ gs|join:', ' }}|{{ picked|join:'/' }}",
+    "{% regroup gs by depot as groups %}{% for grp in groups %}[{{ grp.grouper }}:"
+    "{% for x in grp.list %}{{ x.name }}{% endfor %}]{% endfor %}",
+    "{% for g in gs %}{% firstof g.depot g.name %}{% cycle 'a' 'b' %}{{ forloop.counter }}"
+    "{% endfor %}",
+    "{% for g in gs %}{% if g.depot.code == 'N' %}n{% elif g.depot %}s{% else %}-{% endif %}"
+    "{% endfor %}",
+    "{% for g in gs %}{{ g.pk }}{{ g.id }}{{ g.depot_id }}{% if g.depot_id == depot.pk %}!"
+    "{% endif %}{% endfor %}",
+    "{% with first=gs.0 %}{{ first.name }}{{ first }}{% endwith %}{{ gs.1.name }}",
+    "{{ gs|first }}|{{ gs|last }}|{{ gs|length }}|{{ gs|length_is:5 }}|{{ picked|first }}",
+    "{% if gs %}yes{% endif %}{% if not picked %}no{% endif %}",
+    "{% for g in gs %}{{ g.get_kind_display }}{{ g.kind|upper }}{% endfor %}",
+    "{% for g in gs %}{{ g.labels.all|join:',' }}|{{ g.labels.count }}|"
+    "{% for l in g.labels.all %}{{ l }}{% empty %}none{% endfor %};{% endfor %}",
+    "{% for g in gs %}{{ g.children.all|length }}{% for c in g.children.all %}{{ c.name }}"
+    "{{ c.parent.name }}{% endfor %}{% endfor %}",
+    "{% for g in gs %}{{ g.data.title|default:'?' }}{{ g.data|length }}{% endfor %}",
+    "{% for g in gs %}{{ g|stringformat:'s' }}{{ g.depot|default:'none' }}{% endfor %}",
+    "{% for g in gs %}{% if g.parent %}{{ g.parent }} {{ g.parent.depot.code }}{% endif %}"
+    "{% endfor %}",
+    "{% for g in gs %}{% if g in selected.children.all %}C{% endif %}{% endfor %}",
+    "{{ selected.children.all.0.name }}{{ selected.children.first.name }}"
+    "{{ selected.children.count }}",
+    "{% for g in gs %}{{ g.name|slice:':2' }}{{ g.manual }}{{ g.manual.name }}{% endfor %}",
+    "{% for g in gs reversed %}{{ g.name }}{% endfor %}",
+    "{% for g in picked %}{{ g.name }}{% if g == selected %}*{% endif %}{% endfor %}"
+    "{{ picked.0.depot }}",
+    "{{ selected.labels.all }}|{{ selected.depot }}|{{ selected }}",
+    "{% for g in gs %}{% ifchanged %}{{ g.depot }}{% endifchanged %}{% endfor %}",
+    "{% for g in gs %}{% if g.depot and g.depot.code %}{{ g.depot.code }}{% endif %}{% endfor %}",
+    "{% for g in gs %}{{ g.data.n.1|default:'' }}{{ g.data.0 }}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("source", EVERYDAY)
+def test_everyday_idioms_render_as_django(world, source):
+    assert_same(world, source)
+
+
 @pytest.mark.parametrize("source", IDENTITY + UNPACKING_ROWS + LAZINESS + COLLECTION_SURFACE
                          + QUERYSET_LOOKUPS + DISPLAY[:1])
 def test_liveview_page_renders_as_django(world, source):

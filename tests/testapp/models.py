@@ -293,7 +293,9 @@ class Gadget(models.Model):
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        ordering = ["name"]
+        # "id" breaks the tie between two rows of the same name: two queries
+        # for the same page must list them in the same order.
+        ordering = ["name", "id"]
 
     def __str__(self):
         return f"Gadget {self.name}"
