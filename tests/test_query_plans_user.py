@@ -135,6 +135,13 @@ def test_the_plan_merges_into_the_users_prefetch_keeping_filter_order_and_to_att
     assert compile_serializer(Author, PICKED).plan.prefetches == ()
 
 
+def test_explain_with_the_queryset_shows_the_plan_read_through_its_lists():
+    text = compile_serializer(Author, PICKED).plan.explain(authors_picking())
+    assert "your to_attr list picked (testapp.Book), merged into your Prefetch queryset" in text
+    assert "picked.*.publisher: join - select_related('publisher')" in text
+    assert "kept your Prefetch('books', to_attr='picked') queryset" in text
+
+
 def test_user_lists_are_read_through_nested_prefetch_querysets():
     early = Prefetch("chapters", queryset=Chapter.objects.filter(number=1), to_attr="early")
     queryset = Author.objects.prefetch_related(
@@ -488,3 +495,52 @@ def test_a_to_attr_filled_from_the_root_through_another_list(n):
 
     djust, tuned = check(n, paths, queryset, hand_tuned, template)
     assert djust == tuned == 3
+
+
+# ------------------------------------------- other relations and querysets
+
+
+def books_with_tags_and_comments():
+    from django.contrib.contenttypes.models import ContentType
+
+    from tests.testapp.models import Comment, Tag
+
+    tags = [Tag.objects.create(label=f"tag{t}") for t in range(3)]
+    book_type = ContentType.objects.get_for_model(Book)
+    for book in Book.objects.all():
+        book.tags.set(tags[:2])
+        Comment.objects.create(content_type=book_type, object_id=book.pk, body=f"on {book.pk}")
+
+
+def other_lists():
+    from tests.testapp.models import BookProxy, Comment, Tag
+
+    return {
+        # (model, paths, the view's queryset, the hand-tuned plan's queries);
+        # a comment's target is a generic foreign key: one query for its books.
+        "sliced": (Author, ("picked.*.title", "picked.*.publisher.name"), lambda: (
+            Author.objects.prefetch_related(Prefetch(
+                "books", queryset=Book.objects.order_by("-pages")[:2], to_attr="picked"))), 2),
+        "many to many": (Book, ("title", "picked.*.label", "picked.*.books.count"), lambda: (
+            Book.objects.prefetch_related(Prefetch(
+                "tags", queryset=Tag.objects.filter(label__lt="tag1"), to_attr="picked"))), 3),
+        "generic relation": (Book, ("title", "picked.*.body", "picked.*.target.title"), lambda: (
+            Book.objects.prefetch_related(Prefetch(
+                "comments", queryset=Comment.objects.all(), to_attr="picked"))), 3),
+        "proxy rows": (Author, ("picked.*.shouted_title", "picked.*.publisher.name"), lambda: (
+            Author.objects.prefetch_related(Prefetch(
+                "books", queryset=BookProxy.objects.all(), to_attr="picked"))), 2),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("case", ["sliced", "many to many", "generic relation", "proxy rows"])
+def test_other_to_attr_lists_are_read_through(n, case):
+    model, paths, queryset, tuned = other_lists()[case]
+    library(n)
+    books_with_tags_and_comments()
+    expected = [reference_json(row, paths) for row in queryset()]
+    output, queries = counted(lambda: compile_serializer(model, paths).many(queryset()))
+    assert output == expected
+    assert queries == tuned

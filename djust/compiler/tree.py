@@ -415,11 +415,12 @@ def _json_children(branch: Branch) -> tuple[Node, ...]:
 def type_user_list(model: type[models.Model], node: Node, relation: str,
                    rows_model: type[models.Model] | None) -> Node | None:
     """Type the list a user's ``Prefetch(relation, ..., to_attr=node.segment)``
-    sets on ``model`` instances as the TO_MANY ``relation`` read through
-    ``all``: what the template reads on its elements (``*`` and indexes,
-    merged) typed on ``rows_model`` (the Prefetch queryset's model; None:
-    the relation's). None when ``relation`` is no to-many relation of
-    ``model`` (Django then sets one object, not a list).
+    sets on ``model`` instances as the TO_MANY ``relation`` whose rows (an
+    ALL node without a segment) are the list: what the template reads on
+    its elements (``*`` and indexes, merged) typed on ``rows_model`` (the
+    Prefetch queryset's model; None: the relation's). None when
+    ``relation`` is no to-many relation of ``model`` (Django then sets one
+    object, not a list).
 
     Only the planner uses it: the serializer reads such a list with
     run-time lookups, since whether a name is a to_attr list is known only
@@ -430,7 +431,7 @@ def type_user_list(model: type[models.Model], node: Node, relation: str,
         >>> unknown = build_access_tree(Property, ["picked.*.number"]).child("picked")
         >>> print(type_user_list(Property, unknown, "units", Unit).dump())
         picked: to_many rentals.Unit
-          all: all rentals.Unit
+          <root>: all rentals.Unit
             *: each rentals.Unit
               number: field CharField bare
     """
@@ -447,6 +448,7 @@ def type_user_list(model: type[models.Model], node: Node, relation: str,
              for segments, below in child.walk() if below.bare]
     typed = build_access_tree(target, paths, warn=False)
     each = Node(STAR, Kind.EACH, bare=typed.bare, model=target, children=typed.children)
-    rows = Node("all", Kind.ALL, bare=node.bare, model=target, children=(each,))
+    # No segment: the list itself holds the rows (paths read ``picked.*``).
+    rows = Node("", Kind.ALL, bare=node.bare, model=target, children=(each,))
     return Node(node.segment, Kind.TO_MANY, model=target, field=relation, children=(rows,),
                 facts=facts)
