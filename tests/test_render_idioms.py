@@ -234,3 +234,17 @@ def test_reading_a_derived_queryset_does_not_touch_the_rows(world):
     with CaptureQueriesContext(connection) as page_queries:
         assert page_render(source, context_of(world)) == expected
     assert len(page_queries) <= len(live_queries)
+
+
+@pytest.mark.parametrize("source", [
+    "{% include inc %}",
+    "{% include inc with extra='x' %}{{ selected.name }}",
+    "{% if selected %}{% include inc %}{% endif %}",
+])
+def test_names_read_only_through_a_dynamic_include_reach_the_page(world, source):
+    def context():
+        return {**context_of(world), "inc": "idioms/headline.html", "headline": "Hello"}
+
+    page = page_render(source, context())
+    assert "<h1>Hello</h1>" in page and "anvil" in page
+    assert page == live_render(source, context())
