@@ -88,32 +88,44 @@ class Collection(list):
         (2, 1, [1, 2])
     """
 
-    __slots__ = ("lookups", "shown")
+    __slots__ = ("lookups", "raised", "shown")
 
     for _name in ("append", "clear", "copy", "count", "extend", "index", "insert", "pop",
                   "remove", "reverse", "sort"):
         locals()[_name] = _Absent()
     del _name
 
-    def __init__(self, items=(), lookups=None, shown=None):
+    def __init__(self, items=(), lookups=None, shown=None, raised=None):
         super().__init__(items)
         self.lookups = dict(lookups or {})
         # The live QuerySet, kept to display it.
         self.shown = shown
+        # Lookups that raised: raised again only when the template reads them.
+        self.raised = dict(raised or {})
 
     def __getitem__(self, key):
         if isinstance(key, str):
+            if key in self.raised:
+                self._raise(key)
             return self.lookups[key]
         return list.__getitem__(self, key)
 
     def __getattr__(self, name):
+        if name in ("lookups", "shown", "raised"):
+            raise AttributeError(name)
+        if name in self.raised:
+            self._raise(name)
         try:
             return self.lookups[name]
         except KeyError:
             raise AttributeError(f"'QuerySet' object has no attribute {name!r}") from None
 
+    def _raise(self, name):
+        error, trace = self.raised[name]
+        raise error.with_traceback(trace)
+
     def __dir__(self):
-        return list(self.lookups)
+        return [*self.lookups, *self.raised]
 
     def __str__(self):
         return str(self.shown) if self.shown is not None else list.__repr__(self)
@@ -207,8 +219,8 @@ def data_rows(queryset: models.QuerySet, paths: list[str]) -> Collection:
     ``{% for a, b in rows %}`` too."""
     rows = list(queryset)
     _, lookups = split_collection_paths(paths)
-    return Collection(rows, _answered(queryset, rows, lookups, paths),
-                      _displayed(queryset, lookups))
+    answered, raised = _answered(queryset, rows, lookups, paths)
+    return Collection(rows, answered, _displayed(queryset, lookups), raised)
 
 
 def serialize_queryset(queryset: models.QuerySet, paths: list[str], *, mode: str) -> Collection:
@@ -226,9 +238,9 @@ def serialize_queryset(queryset: models.QuerySet, paths: list[str], *, mode: str
     else:
         rows = []
         fetched = False
-    answered = _answered(queryset, rows if fetched else None, lookups, paths,
-                         serializer=serializer, mode=mode)
-    return Collection(rows, answered, _displayed(queryset, lookups))
+    answered, raised = _answered(queryset, rows if fetched else None, lookups, paths,
+                                 serializer=serializer, mode=mode)
+    return Collection(rows, answered, _displayed(queryset, lookups), raised)
 
 
 def _displayed(queryset: models.QuerySet, lookups: set[str]) -> models.QuerySet | None:
@@ -237,31 +249,41 @@ def _displayed(queryset: models.QuerySet, lookups: set[str]) -> models.QuerySet 
     return queryset.all() if "" in lookups else None
 
 
-def _answered(queryset, rows, lookups, paths, *, serializer=None, mode="python") -> dict:
-    """What the live QuerySet answers for each named lookup the template makes."""
-    from djust.compiler.runtime import MISSING, resolve_lookup
-
+def _answered(queryset, rows, lookups, paths, *, serializer=None, mode="python"):
+    """What the live QuerySet answers for each named lookup the template
+    makes, and the exceptions of those that raised (kept, like a row's, for
+    the template to meet only if it reads them): ``(answered, raised)``."""
     answered: dict[str, Any] = {}
+    raised: dict[str, tuple] = {}
     for head in sorted(lookups):
         if head == "" or is_index(head):
             continue
-        if head == "count":
-            answered[head] = len(rows) if rows is not None else queryset.count()
-        elif head == "exists":
-            if rows is not None:
-                answered[head] = bool(rows)
-            elif "count" in answered:
-                answered[head] = answered["count"] > 0
-            else:
-                answered[head] = queryset.exists()
-        elif head in ("first", "last") and serializer is not None:
-            picked = queryset.first() if head == "first" else queryset.last()
-            answered[head] = None if picked is None else serializer(picked)
+        try:
+            _answer_lookup(queryset, rows, head, paths, answered, serializer, mode)
+        except Exception as error:
+            raised[head] = (error, error.__traceback__)
+    return answered, raised
+
+
+def _answer_lookup(queryset, rows, head, paths, answered, serializer, mode) -> None:
+    from djust.compiler.runtime import MISSING, resolve_lookup
+
+    if head == "count":
+        answered[head] = len(rows) if rows is not None else queryset.count()
+    elif head == "exists":
+        if rows is not None:
+            answered[head] = bool(rows)
+        elif "count" in answered:
+            answered[head] = answered["count"] > 0
         else:
-            found = resolve_lookup(queryset, head)
-            if found is not MISSING:
-                answered[head] = _answer(found, lookup_paths(paths, head), mode)
-    return answered
+            answered[head] = queryset.exists()
+    elif head in ("first", "last") and serializer is not None:
+        picked = queryset.first() if head == "first" else queryset.last()
+        answered[head] = None if picked is None else serializer(picked)
+    else:
+        found = resolve_lookup(queryset, head)
+        if found is not MISSING:
+            answered[head] = _answer(found, lookup_paths(paths, head), mode)
 
 
 def _answer(found: Any, paths: list[str], mode: str) -> Any:

@@ -248,3 +248,12 @@ def test_names_read_only_through_a_dynamic_include_reach_the_page(world, source)
     page = page_render(source, context())
     assert "<h1>Hello</h1>" in page and "anvil" in page
     assert page == live_render(source, context())
+
+
+@pytest.mark.parametrize("source", [
+    "{% if False %}{{ gs.get }}{% endif %}ok",
+    "{{ gs.get }}",
+    "{% if gs %}{{ gs.first.name }}{% endif %}{% if False %}{{ gs.get.name }}{% endif %}",
+])
+def test_a_queryset_lookup_that_raises_raises_only_where_read(world, source):
+    assert_same(world, source)
