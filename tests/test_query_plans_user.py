@@ -544,3 +544,20 @@ def test_other_to_attr_lists_are_read_through(n, case):
     output, queries = counted(lambda: compile_serializer(model, paths).many(queryset()))
     assert output == expected
     assert queries == tuned
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", SIZES)
+def test_a_list_of_instances_is_read_through_the_lists_its_rows_carry(n):
+    # The lookups are gone: djust finds the lists on the rows themselves.
+    library(n)
+    paths = ["*.name", "*.picked.*.title", "*.picked.*.publisher.name",
+             "*.picked.*.chapters.all.*.title"]
+    expected = [reference_json(a, PICKED) for a in authors_picking()]
+    rows = list(authors_picking())
+    tuned_rows = list(authors_picking())
+    _, tuned = counted(lambda: prefetch_related_objects(
+        tuned_rows, "picked__publisher", "picked__chapters"))
+    output, queries = counted(lambda: serialize_value(rows, paths, mode="json"))
+    assert list(output) == expected
+    assert queries == tuned == 2

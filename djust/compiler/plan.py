@@ -57,7 +57,7 @@ from django.db.models.query import ModelIterable, QuerySet, RawQuerySet
 
 from djust.compiler.introspect import attribute_reads
 from djust.compiler.nodes import Kind, Node, NodeVisitor
-from djust.compiler.paths import join_path, normalize_paths
+from djust.compiler.paths import STAR, join_path, normalize_paths
 from djust.compiler.relations import (
     GENERIC_RELATION,
     REVERSE_FK,
@@ -137,8 +137,9 @@ class UserList:
     applied to: the Prefetch's ``prefetch_to`` after the ``prefetch_to`` of
     each Prefetch whose queryset holds it (``"picked"``, ``"books__early"``).
     ``relation`` is the relation it prefetches (the last step of its
-    ``prefetch_through``) and ``model`` its queryset's model (None when it
-    has no queryset: the relation's model, from its default manager).
+    ``prefetch_through``; "" for a list found on rows, ``lists_on``) and
+    ``model`` its queryset's model (None when it has no queryset: the
+    relation's model, from its default manager).
     """
 
     path: str
@@ -259,7 +260,8 @@ class QueryPlan:
         FK prefetches, skipped for rows that loaded them); returns the rows.
         ``lists`` as for ``apply``; ``lookups``: the prefetch lookups the rows
         were loaded with (a combined QuerySet's own), whose to_attr lists
-        (``user_lists``) the paths then read through.
+        (``user_lists``) the paths then read through; without them, the
+        lists the rows carry (``lists_on``).
 
             >>> from examples.rentals.models import Lease
             >>> from djust.compiler.tree import build_access_tree
@@ -271,7 +273,7 @@ class QueryPlan:
         if not rows:
             return rows
         self._check_model(type(rows[0]))
-        plan = self.through(user_lists(lookups))
+        plan = self.through(user_lists(lookups) or lists_on(rows, self._tree))
         notes: list[str] = []
         ours = [*_join_prefetches(plan.root),
                 *_own_prefetches(plan.root, notes, [], lists, loaded=True)]
@@ -346,6 +348,45 @@ def user_lists(source) -> tuple[UserList, ...]:
     found: dict[str, UserList] = {}
     _collect_user_lists(lookups, "", found)
     return tuple(found[path] for path in sorted(found))
+
+
+def lists_on(rows: list, tree: Node | None) -> tuple[UserList, ...]:
+    """The to_attr lists rows already fetched carry, for a plan to read
+    through when the lookups that set them are gone (a list of instances):
+    each name the paths read that the model does not define (an UNKNOWN node)
+    holding, on every row, a list of instances of one model; and such lists
+    on their elements. Their relation is not known (``UserList.relation`` is
+    ""): what is read below is loaded through the lists as they are.
+
+        >>> from examples.rentals.models import Property, Unit
+        >>> tree = build_access_tree(Property, ["picked.*.number"])
+        >>> row = Property(pk=1)
+        >>> row.picked = [Unit(pk=2)]
+        >>> [(found.path, found.model.__name__) for found in lists_on([row], tree)]
+        [('picked', 'Unit')]
+    """
+    found: dict[str, UserList] = {}
+    if tree is not None:
+        _find_lists(rows, tree, "", found)
+    return tuple(found[path] for path in sorted(found))
+
+
+def _find_lists(rows: list, node: Node, prefix: str, found: dict[str, UserList]) -> None:
+    for child in node.children:
+        if child.kind is not Kind.UNKNOWN:
+            continue
+        values = [vars(row).get(child.segment) for row in rows]
+        if not all(type(value) is list for value in values):
+            continue
+        elements = [element for value in values for element in value]
+        classes = {type(element) for element in elements}
+        if len(classes) != 1 or not issubclass(next(iter(classes)), models.Model):
+            continue
+        path = prefix + child.segment
+        found[path] = UserList(path, "", classes.pop())
+        each = child.child(STAR)
+        if each is not None:
+            _find_lists(elements, each, path + SEP, found)
 
 
 def _collect_user_lists(lookups: Iterable, prefix: str, found: dict[str, UserList]) -> None:
@@ -707,11 +748,15 @@ class _Planner(NodeVisitor):
         target = node.model
         inner = level.prefetch(lookup, target, user=user)
         self._back_pointers(node, model, target, level, inner, here)
-        if user:
+        if user and node.field:
             self._note(here, "your prefetch",
                        f"your Prefetch({node.field!r}, to_attr={node.segment!r}) of "
                        f"{target._meta.label} rows: what is read below it is merged into "
                        "its queryset", always=True)
+        elif user:
+            self._note(here, "your list",
+                       f"a list of {target._meta.label} rows on the rows: what is read below "
+                       "it is prefetched through it", always=True)
         else:
             self._note(here, "prefetch",
                        f"Prefetch({lookup!r}) of {target._meta.label} rows from its default "

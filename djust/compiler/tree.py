@@ -420,7 +420,8 @@ def type_user_list(model: type[models.Model], node: Node, relation: str,
     its elements (``*`` and indexes, merged) typed on ``rows_model`` (the
     Prefetch queryset's model; None: the relation's). None when
     ``relation`` is no to-many relation of ``model`` (Django then sets one
-    object, not a list).
+    object, not a list). An empty ``relation``: a list found on rows
+    already loaded, whose relation is unknown (``rows_model`` is needed).
 
     Only the planner uses it: the serializer reads such a list with
     run-time lookups, since whether a name is a to_attr list is known only
@@ -435,13 +436,17 @@ def type_user_list(model: type[models.Model], node: Node, relation: str,
             *: each rentals.Unit
               number: field CharField bare
     """
-    entry = _model_attributes(model).get(relation)
-    if entry is None or isinstance(entry, tuple):
-        return None
-    facts = relations.to_many_facts(entry, relation, generic=_generic_classes() is not None)
-    if facts is None:
-        return None
-    target = rows_model or entry.related_model
+    if not relation:
+        # A list found on rows already loaded: its relation is not known.
+        facts, target = ToManyFacts(), rows_model
+    else:
+        entry = _model_attributes(model).get(relation)
+        if entry is None or isinstance(entry, tuple):
+            return None
+        facts = relations.to_many_facts(entry, relation, generic=_generic_classes() is not None)
+        if facts is None:
+            return None
+        target = rows_model or entry.related_model
     elements = [child for child in node.children if child.segment == STAR
                 or is_index(child.segment)]
     paths = [join_path(segments[1:]) for child in elements
@@ -450,5 +455,6 @@ def type_user_list(model: type[models.Model], node: Node, relation: str,
     each = Node(STAR, Kind.EACH, bare=typed.bare, model=target, children=typed.children)
     # No segment: the list itself holds the rows (paths read ``picked.*``).
     rows = Node("", Kind.ALL, bare=node.bare, model=target, children=(each,))
-    return Node(node.segment, Kind.TO_MANY, model=target, field=relation, children=(rows,),
+    return Node(node.segment, Kind.TO_MANY, model=target, field=relation or None,
+                children=(rows,),
                 facts=facts)
