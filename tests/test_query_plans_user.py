@@ -561,3 +561,28 @@ def test_a_list_of_instances_is_read_through_the_lists_its_rows_carry(n):
     output, queries = counted(lambda: serialize_value(rows, paths, mode="json"))
     assert list(output) == expected
     assert queries == tuned == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", SIZES)
+def test_a_to_attr_list_on_a_joined_row(n):
+    # ``author__books`` into ``siblings``: the author is joined, its list
+    # planned, and each sibling's author is the row it came from.
+    library(n)
+    paths = ("title", "author.name", "author.siblings.*.title", "author.siblings.*.author.name",
+             "author.siblings.*.publisher.name")
+
+    def queryset():
+        return Book.objects.prefetch_related(Prefetch(
+            "author__books", queryset=Book.objects.filter(pages__gte=100), to_attr="siblings"))
+
+    def hand_tuned():
+        siblings = Book.objects.filter(pages__gte=100).select_related("publisher")
+        return Book.objects.select_related("author").prefetch_related(
+            Prefetch("author__books", queryset=siblings, to_attr="siblings"))
+
+    expected = [reference_json(book, paths) for book in queryset()]
+    _, tuned = counted(lambda: [reference_json(book, paths) for book in hand_tuned()])
+    output, queries = counted(lambda: compile_serializer(Book, paths).many(queryset()))
+    assert output == expected
+    assert queries == tuned == 2

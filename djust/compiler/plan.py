@@ -25,7 +25,17 @@ plain immutable data describing, per queryset ("level"),
 ``QueryPlan.apply(queryset)`` merges the plan into what the queryset already
 does (its own select_related, prefetch_related, only/defer) so that
 evaluation never raises; ``apply_to_instances`` does the same for instances
-already loaded; ``explain()`` says, per path, what happens and why.
+already loaded (a list, or the rows of a ``union()``, which cannot carry a
+plan itself); ``explain()`` says, per path, what happens and why.
+
+The user's own ``Prefetch`` lookups are read through. One without to_attr
+gets what the paths read below its rows merged into its queryset, keeping
+its filter and order, wherever it sits (``units``, or ``units__leases``
+reaching into rows the plan prefetches). One with ``to_attr`` sets a list
+under a name the model does not define, so the tree leaves it to run-time
+lookups; the plan learns it from the queryset it is applied to
+(``user_lists``, ``QueryPlan.through``), plans what is read below the list
+on its queryset's model and merges that into the user's Prefetch.
 
 ``apply(queryset, lists=True)`` is the variant ``Serializer.many`` uses on
 rows nobody else sees: a to-many relation that only the serializer's own
