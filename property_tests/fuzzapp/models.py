@@ -21,6 +21,13 @@ realistic:
   ``djust_sensitive_fields``), and may point at an ``auth.User``.
 - Several ``__str__`` methods read a related object, so displaying a row
   costs a join unless the plan provides it.
+- ``Gadget`` (with ``Depot`` and ``Label``) serves the idiom properties
+  (property_tests/test_render_idioms.py): a JSONField holding dicts or lists,
+  a method returning pairs, grouped class-level choices, a property that
+  raises when its nullable relation is None, loud and quiet methods, a file
+  that may be empty (``.url`` then raises ValueError), a parent/children
+  relation to itself and a ManyToMany. Its rows are what templates compare
+  (``==``, ``in``, ``ifchanged``), so two of them may hold identical content.
 
 No migrations: the test database creates these tables directly.
 """
@@ -253,3 +260,67 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.owner} in {self.group}"
+
+
+class Depot(models.Model):
+    code = models.CharField(max_length=20)
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["code", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Gadget(models.Model):
+    # Grouped choices: ``{% for group, options in g.KIND_CHOICES %}`` unpacks
+    # the groups, ``{% for value, text in options %}`` the choices.
+    KIND_CHOICES = [
+        ("Tools", [("saw", "Saw"), ("drill", "Drill <d>")]),
+        ("Toys", [("ball", "Ball"), ("kite", "Kite & co")]),
+    ]
+
+    name = models.CharField(max_length=40)
+    rank = models.IntegerField(default=0)
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES, default="saw")
+    data = models.JSONField(null=True, blank=True)
+    manual = models.FileField(upload_to="manuals/", blank=True)
+    depot = models.ForeignKey(
+        Depot, null=True, blank=True, on_delete=models.SET_NULL, related_name="gadgets"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    labels = models.ManyToManyField(Label, blank=True, related_name="gadgets")
+
+    class Meta:
+        ordering = ["rank", "id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def depot_code(self):
+        # AttributeError when depot is None; Django re-raises an
+        # AttributeError that a property raised, so the page fails.
+        return self.depot.code
+
+    def pairs(self):
+        return [("name", self.name), ("rank", self.rank), ("kind", self.kind)]
+
+    def loud(self):
+        raise LoudFailure("propagates through the template engine")
+
+    def quiet(self):
+        raise QuietFailure("swallowed by the template engine")
