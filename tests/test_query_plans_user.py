@@ -586,3 +586,40 @@ def test_a_to_attr_list_on_a_joined_row(n):
     output, queries = counted(lambda: compile_serializer(Book, paths).many(queryset()))
     assert output == expected
     assert queries == tuned == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", SIZES)
+def test_rows_whose_relation_is_loaded_get_what_is_read_below_it(n):
+    # The view prefetched ``books`` itself: the chapters read below them
+    # are loaded through those books, not skipped with djust's own Prefetch.
+    library(n)
+    paths = ["*.name", "*.books.all.*.title", "*.books.all.*.chapters.all.*.title"]
+    rows = list(Author.objects.prefetch_related("books"))
+    tuned_rows = list(Author.objects.prefetch_related("books"))
+    _, tuned = counted(lambda: prefetch_related_objects(tuned_rows, "books__chapters"))
+    expected = [reference_json(a, [p[2:] for p in paths]) for a in tuned_rows]
+    output, queries = counted(lambda: serialize_value(rows, paths, mode="json"))
+    assert list(output) == expected
+    assert queries == tuned == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", SIZES)
+def test_a_union_carrying_a_plain_prefetch_loads_below_it_once(n):
+    library(n)
+    paths = ("name", "books.all.*.title", "books.all.*.chapters.all.*.title")
+
+    def queryset():
+        return unordered().prefetch_related("books").union(unordered(name="nobody"))
+
+    def hand_tuned():
+        rows = list(queryset())
+        prefetch_related_objects(rows, "books__chapters")
+        return rows
+
+    _, tuned = counted(hand_tuned)
+    expected = [reference_json(a, paths) for a in queryset()]
+    output, queries = counted(lambda: compile_serializer(Author, paths).many(queryset()))
+    assert output == expected
+    assert queries == tuned == 3

@@ -1193,6 +1193,9 @@ def _own_prefetches(level: Level, notes: list[str], user: list, lists: bool = Fa
         if spec.user:
             ours += _through_user_list(spec, notes, user, lists, loaded)
             continue
+        if loaded:
+            ours += _loaded_prefetches(spec, notes, lists)
+            continue
         if any(isinstance(u, Prefetch) and u.to_attr and u.prefetch_to == spec.lookup
                for u in user):
             # A to_attr named as the relation: Django refuses it (ValueError)
@@ -1214,6 +1217,18 @@ def _own_prefetches(level: Level, notes: list[str], user: list, lists: bool = Fa
             notes.append(f"{spec.lookup}: not pruned, your own lookups use those rows too")
         ours.append(_build_prefetch(spec, notes, prune=not shared, lists=lists and not shared))
     return ours
+
+
+def _loaded_prefetches(spec: PrefetchSpec, notes: list[str], lists: bool) -> list:
+    """The lookups of ``spec`` for rows already fetched: its Prefetch, which
+    Django skips for rows whose relation is loaded already, then what is read
+    below its rows as lookups through it, which reach those rows too (nested
+    in its queryset, they would be skipped with it)."""
+    alone = replace(spec, level=replace(spec.level, prefetches=()))
+    top = _build_prefetch(alone, notes, prune=True, lists=lists)
+    below = [*_join_prefetches(spec.level),
+             *_own_prefetches(spec.level, notes, [], lists, loaded=True)]
+    return [top, *(_prefixed(lookup, top.prefetch_to + SEP) for lookup in below)]
 
 
 def _user_prefetch_index(user: list, lookup: str, model: type) -> int | None:

@@ -148,9 +148,12 @@ def many_combined(serializer, queryset) -> list:
     fetched = queryset._result_cache is not None
     # A copy, when not fetched yet: the caller's QuerySet stays unevaluated.
     rows = list(queryset if fetched else queryset.all())
+    lookups = queryset._prefetch_related_lookups
     if serializer.plan is not None and rows:
-        serializer.plan.apply_to_instances(rows, lists=not fetched,
-                                           lookups=queryset._prefetch_related_lookups)
+        # Plain lists only on rows nobody else sees, and none beside the
+        # relations the QuerySet's own lookups loaded (they would load twice).
+        serializer.plan.apply_to_instances(rows, lists=not (fetched or lookups),
+                                           lookups=lookups)
     return [serializer(row) for row in rows]
 
 
