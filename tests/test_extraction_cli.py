@@ -25,7 +25,7 @@ def test_explain_prints_paths_per_root_and_the_chain(capsys):
 def test_explain_lists_unanalysed_tags(capsys):
     status, out, _ = run(capsys, "explain", "extraction/custom.html")
     assert status == 0
-    assert "  {% shout %} extraction/custom.html, line 3: custom tag" in out
+    assert "  {% shout %} in extraction/custom.html, line 3: custom tag" in out
 
 
 def test_explain_restricted_to_a_model_and_name(capsys):

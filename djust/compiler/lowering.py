@@ -72,7 +72,7 @@ def lower(tree: Node, mode: str | modes.Mode, *, name: str, paths: tuple[str, ..
         >>> root = Node("", Kind.ROOT, children=(Node("x", Kind.UNKNOWN),))
         >>> module, namespace = lower(root, "json", name="serialize_x")
         >>> sorted(k for k in namespace if k != "__builtins__")
-        ['_MISSING', '_PLAIN', '_encode', '_lookup']
+        ['_MISSING', '_PLAIN', '_encode', '_lookup', '_skip']
     """
     mode = modes.named(mode)
     if not name.isidentifier() or keyword.iskeyword(name):
