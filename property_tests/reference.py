@@ -21,6 +21,8 @@ builds the nested value that docs/serialization.md describes:
   tuples become lists of leaf-encoded elements, dicts stay dicts, model
   instances and other objects become ``str()``, plain and temporal values
   stay as they are);
+- in python mode a JSONField value that is looked into is kept whole (the
+  live value answers every lookup itself);
 - ``None`` ends a chain; a lookup Django makes silent leaves its key absent;
   any other exception propagates;
 - sensitive names on model instances are absent (``password``, the
@@ -46,6 +48,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.template import Context, Engine
@@ -163,6 +166,21 @@ def sensitive_names(obj) -> frozenset[str]:
     return frozenset(names)
 
 
+def is_json_field(obj, name: str) -> bool:
+    """True when ``name`` is a JSONField of the model row ``obj``.
+
+    >>> is_json_field(object(), "data")
+    False
+    """
+    if not isinstance(obj, models.Model):
+        return False
+    try:
+        field = obj._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return isinstance(field, models.JSONField)
+
+
 def iterate(value) -> list:
     """The elements ``{% for x in value %}`` visits, in order."""
     return list(value)
@@ -239,6 +257,10 @@ def _build_dict(value, trie: PathTrie, mode: str) -> dict:
             continue
         found = lookup(value, segment)
         if found is ABSENT:
+            continue
+        if mode == "python" and trie.children[segment].children and is_json_field(value, segment):
+            # Kept whole: plain data answers every lookup as the live value.
+            out[segment] = found
             continue
         out[segment] = _build(found, trie.children[segment], mode)
     if trie.bare:
