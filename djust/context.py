@@ -36,7 +36,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from djust.compiler.errors import CompilerError
-from djust.compiler.modes import PYTHON, Row, json_leaf, row_values
+from djust.compiler.modes import PYTHON, QueryRows, Row, json_leaf, row_values
 from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths, is_index
 from djust.compiler.projection import yields_instances
 
@@ -57,81 +57,8 @@ def log_fallback_once(template: str, name: str, reason: str) -> None:
                    reason)
 
 
-class _Absent:
-    """A list method a QuerySet does not have: looking it up fails as on
-    the QuerySet, so ``{{ rows.pop }}`` or ``{{ rows.reverse }}`` (when not
-    read as the QuerySet's own) never reaches the list."""
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, instance, owner=None):
-        if instance is None:
-            return self
-        raise AttributeError(f"'QuerySet' object has no attribute {self.name!r}")
-
-
-class Collection(list):
-    """The serialized rows of a QuerySet, answering what the QuerySet answers.
-
-    The rows are the list; every other lookup the template makes on the
-    QuerySet (``count``, ``exists``, ``first``, ``last``, ``all``,
-    ``reverse``, ``ordered``...) was answered when serializing, by the live
-    QuerySet, and sits in ``lookups``: Django's engine tries ``value[bit]``
-    first. List methods a QuerySet lacks fail as on the QuerySet, and no
-    lookup changes the rows in place. ``str()`` is the QuerySet's own text,
-    computed (by one query, as Django's display of it runs) only when the
-    template displays it.
-
-        >>> rows = Collection([1, 2], {"count": 2})
-        >>> rows["count"], rows[0], list(rows)
-        (2, 1, [1, 2])
-    """
-
-    __slots__ = ("lookups", "raised", "shown")
-
-    for _name in ("append", "clear", "copy", "count", "extend", "index", "insert", "pop",
-                  "remove", "reverse", "sort"):
-        locals()[_name] = _Absent()
-    del _name
-
-    def __init__(self, items=(), lookups=None, shown=None, raised=None):
-        super().__init__(items)
-        self.lookups = dict(lookups or {})
-        # The live QuerySet, kept to display it.
-        self.shown = shown
-        # Lookups that raised: raised again only when the template reads them.
-        self.raised = dict(raised or {})
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            if key in self.raised:
-                self._raise(key)
-            return self.lookups[key]
-        return list.__getitem__(self, key)
-
-    def __getattr__(self, name):
-        if name in ("lookups", "shown", "raised"):
-            raise AttributeError(name)
-        if name in self.raised:
-            self._raise(name)
-        try:
-            return self.lookups[name]
-        except KeyError:
-            raise AttributeError(f"'QuerySet' object has no attribute {name!r}") from None
-
-    def _raise(self, name):
-        error, trace = self.raised[name]
-        raise error.with_traceback(trace)
-
-    def __dir__(self):
-        return [*self.lookups, *self.raised]
-
-    def __str__(self):
-        return str(self.shown) if self.shown is not None else list.__repr__(self)
-
-    def __reduce__(self):
-        return (Collection, (list(self), self.lookups))
+# A serialized QuerySet: its rows answering what the QuerySet answers.
+Collection = QueryRows
 
 
 def split_collection_paths(paths: list[str]) -> tuple[list[str], set[str]]:

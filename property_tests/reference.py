@@ -14,9 +14,10 @@ builds the nested value that docs/serialization.md describes:
   ``str()`` is the live value's;
 - a value both displayed and looked into carries ``"__str__"``; in python
   mode it is a :class:`Shown` dict whose ``str()`` is that text, except that
-  python mode keeps such a value itself when it is not a model row but a
-  string, number, boolean, date/time/timedelta, Decimal, UUID or lazy string
-  (it displays and answers lookups exactly as the live value does);
+  python mode keeps a value looked into itself when it is not a model row
+  but plain data: a string, number, boolean, date/time/timedelta, Decimal,
+  UUID or lazy string, or dicts, lists and tuples of those (it displays and
+  answers lookups exactly as the live value does);
 - a displayed value is encoded by the leaf rules (querysets, lists and
   tuples become lists of leaf-encoded elements, dicts stay dicts, model
   instances and other objects become ``str()``, plain and temporal values
@@ -208,7 +209,8 @@ def _build(value, trie: PathTrie, mode: str):
         return encode_leaf(value)
     if value is None:
         return None
-    if mode == "python" and trie.bare and _kept_when_looked_into(value):
+    if mode == "python" and _is_plain_data(value):
+        # Plain data (not a model row) answers every lookup as it does live.
         return value
     # Indexing alone keeps the dict form ({"0": ...}) so that elements never
     # read stay on the server; once displayed, every element shows anyway.
@@ -223,6 +225,17 @@ def _build(value, trie: PathTrie, mode: str):
 
 def _kept_when_looked_into(value) -> bool:
     return not isinstance(value, models.Model) and isinstance(value, _KEPT_WHEN_LOOKED_INTO)
+
+
+def _is_plain_data(value, depth: int = 0) -> bool:
+    """A kept scalar, or dicts, lists and tuples holding only such values."""
+    if value is None or _kept_when_looked_into(value):
+        return True
+    if depth > 32 or type(value) not in (dict, list, tuple):
+        return False
+    items = value.items() if type(value) is dict else enumerate(value)
+    return all(_is_plain_data(key, depth + 1) and _is_plain_data(item, depth + 1)
+               for key, item in items)
 
 
 def _is_index(segment: str) -> bool:

@@ -20,10 +20,9 @@ Three properties:
   djust issues as many queries for a world as for the same world doubled,
   and no more than Django does rendering the live doubled world.
 
-A class test whose fix is pending is marked ``xfail(strict=True)``; its
-``@example`` cases include a counterexample the current code still fails, so
-the marker is deterministic. Whoever fixes a class removes its marker; the
-examples stay, as regressions.
+Each class test's ``@example`` cases include the counterexamples hypothesis
+found before the fix (the code at 01966bf failed every class): they stay as
+regressions.
 
     pytest property_tests/test_render_idioms.py -k class_3
 """
@@ -87,10 +86,6 @@ def check_page(case, through=djust_page) -> None:
         expected = outcome(lambda: render(source, I.live_context(pks, world, shape)))
         got = outcome(lambda: through(source, I.live_context(pks, world, shape)))
     assert got == expected, source
-
-
-def pending(number: int, what: str):
-    return pytest.mark.xfail(strict=True, reason=f"issue #17 class {number}: {what}")
 
 
 # ---------------------------------------------------------------- examples
@@ -215,7 +210,6 @@ MORE = settings(max_examples=max(60, settings().max_examples))
 # ---------------------------------------------------------------- djust pages
 
 
-@pending(1, "ifchanged on related rows: two QuerySets never compare equal, two lists do")
 @pytest.mark.django_db
 @MORE
 @given(case=I.class_cases(1))
@@ -224,7 +218,6 @@ def test_page_class_1(case):
     check_page(case)
 
 
-@pending(2, "a method's list of tuples displays as a list of lists")
 @pytest.mark.django_db
 @MORE
 @given(case=I.class_cases(2))
@@ -241,7 +234,6 @@ def test_page_class_3(case):
     check_page(case)
 
 
-@pending(4, "related rows both counted and iterated no longer answer count")
 @pytest.mark.django_db
 @MORE
 @given(case=I.class_cases(4))
@@ -258,7 +250,6 @@ def test_page_class_5(case):
     check_page(case)
 
 
-@pending(6, "a method's list of tuples displays as a list of lists")
 @pytest.mark.django_db
 @MORE
 @given(case=I.class_cases(6))
@@ -275,7 +266,6 @@ def test_page_class_7(case):
     check_page(case)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #17, classes 1-6: remove when 1, 2, 4, 6 pass")
 @pytest.mark.django_db
 @MORE
 @given(case=I.mixed_cases())
@@ -295,7 +285,6 @@ def test_serializer_class_1(case):
     check_page(case, direct_page)
 
 
-@pending(2, "a method's list of tuples displays as a list of lists")
 @pytest.mark.django_db
 @MORE
 @given(case=I.direct_cases(2))
@@ -320,7 +309,6 @@ def test_serializer_class_4(case):
     check_page(case, direct_page)
 
 
-@pending(6, "a method's list of tuples displays as a list of lists")
 @pytest.mark.django_db
 @MORE
 @given(case=I.direct_cases(6))

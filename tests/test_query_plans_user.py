@@ -388,7 +388,7 @@ def test_empty_and_values_querysets():
         assert queries <= 1
     # Rows that are not instances are left to the generic path, as before.
     values = unordered().values("name").union(unordered().values("name")).order_by("name")
-    assert serialize_value(values, ["*.name"], mode="json") == [
+    assert list(serialize_value(values, ["*.name"], mode="json")) == [
         {"name": row["name"]} for row in values]
 
 

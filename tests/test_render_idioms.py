@@ -111,6 +111,9 @@ UNPACKING = [
     "{% for k, v in selected.data.items %}{{ k }}={{ v }};{% endfor %}",
     "{% for a, b in selected.pairs %}{{ a }}:{{ b }};{% endfor %}",
     "{% for value, label in selected.KIND_CHOICES %}{{ value }}|{% endfor %}",
+    "{% for k, v in selected.info.items %}{{ k }}={{ v }};{% endfor %}{{ selected.info.name }}",
+    "{% for pair in selected.pairs %}{{ pair }}{% endfor %}{{ selected.pairs }}",
+    "{{ selected.info }}|{{ selected.info|length }}|{{ selected.info.kind }}",
 ]
 UNPACKING_ROWS = [
     "{% for n, k in rows %}{{ n }}/{{ k }};{% endfor %}",

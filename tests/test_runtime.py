@@ -192,7 +192,8 @@ def test_encode_python_keeps_values_and_shows_objects():
     value = {"when": when, "rows": (Unit(number="1"), decimal.Decimal("2")), "lazy": lazy_text}
     encoded = runtime.encode_python(value)
     assert encoded["when"] is when
-    assert plain(encoded["rows"]) == ["Unit 1", decimal.Decimal("2")]
+    assert plain(list(encoded["rows"])) == ["Unit 1", decimal.Decimal("2")]
+    assert isinstance(encoded["rows"], tuple)
     assert encoded["rows"][0] == encoded["rows"][0] and str(encoded["rows"][0]) == "Unit 1"
     assert encoded["lazy"] is lazy_text
 

@@ -142,9 +142,9 @@ def _holds_data(node: Node) -> bool:
 
 
 def _keeps_value_itself(node: Node) -> bool:
-    # Only values that are not model rows: a row kept as is would let the
-    # template query the database.
-    return node.bare and node.model is None and node.kind is not Kind.ROOT
+    # Only values that are not model rows (a row kept as is would let the
+    # template query the database), displayed or only looked into.
+    return node.model is None and node.kind is not Kind.ROOT
 
 
 def _merge(left: Node, right: Node) -> Node:
@@ -304,10 +304,13 @@ class Lowerer(NodeVisitor):
         return self.mapping(node, var, model, may_be_none=may_be_none, root=root)
 
     def kept_or_displayed(self, node, var, model):
-        """A displayed value also looked into: itself when a template can use it as is.
+        """A value looked into (maybe displayed too): itself when a template
+        can use it as is (python mode).
 
-        Dates, numbers, strings (python mode) display and answer lookups
-        exactly as the live value does; anything else becomes a Displayed.
+        Dates, numbers, strings and plain data (dicts, lists, tuples of
+        those: ``modes.is_kept_value``) display and answer every lookup
+        exactly as the live value does, and cannot reach the database;
+        anything else becomes a row or a dict of what is read.
         """
         # None is kept, so the dict is never built for it.
         stmts, expr = self.mapping(node, var, model, may_be_none=False)
@@ -330,14 +333,27 @@ class Lowerer(NodeVisitor):
             named = []  # a JSON list cannot carry them
         prelude, pairs, maybes = self.pieces(named, var, model, node)
         items_prelude, items = self.elements(node, var)
-        stmts, expr = self.assemble(node, prelude + items_prelude, pairs, maybes, items, False)
-        if self.mode.renders and node.bare and node.kind is Kind.ALL:
-            # Displayed related rows show as their QuerySet does.
-            expr = call(self.helper("_ShownList"), expr,
-                        call(self.helper("_queryset_text"), load(var)))
+        if self.mode.renders and node.kind is Kind.ALL:
+            # Related rows answer as their QuerySet does (``QueryRows``).
+            stmts, lookups = self.assemble(node, prelude, pairs, maybes, None, False)
+            stmts, expr = [*stmts, *items_prelude], self.query_rows(node, items, lookups, var)
+        else:
+            stmts, expr = self.assemble(node, prelude + items_prelude, pairs, maybes, items,
+                                        False)
+            if self.mode.renders and node.bare and model is None and not (pairs or maybes):
+                # A displayed list or tuple shows as the live value does.
+                expr = call(self.helper("_ShownList"), expr, call(load("str"), load(var)))
         if not may_be_none:
             return stmts, expr
         return self.none_guarded(node, var, stmts, expr)
+
+    def query_rows(self, node, items: ast.expr, lookups: ast.expr, rows: str) -> ast.expr:
+        """Python mode's related rows: ``items`` answering the QuerySet's
+        other ``lookups``, compared by identity, displayed as the QuerySet
+        in ``rows`` is when the template displays them."""
+        shown = (call(self.helper("_queryset_text"), load(rows)) if node.bare
+                 else ast.Constant(None))
+        return call(self.helper("_QueryRows"), items, lookups, shown)
 
     def none_guarded(self, node, var, stmts, expr):
         """``None`` ends the chain: (stmts, expr) run only for another value."""
@@ -780,9 +796,7 @@ class Lowerer(NodeVisitor):
             element = self.leaf(node, row, node.model, element=True)
             shown: ast.expr = list_comp(element, row, load(rows))
             if self.mode.renders:
-                # Displayed related rows show as their QuerySet does.
-                shown = call(self.helper("_ShownList"), shown,
-                             call(self.helper("_queryset_text"), load(rows)))
+                shown = self.query_rows(node, shown, ast.Constant(None), rows)
             return Always(node.segment, shown)
         body, expr = self.container(node, rows, node.model, may_be_none=False)
         return Always(node.segment, expr, body)

@@ -112,6 +112,38 @@ class Displayed(dict):
         return self["__str__"]
 
 
+class ShownDict(dict):
+    """A dict both displayed and looked into (python mode): every key of
+    the live dict, so ``|length``, ``.items`` and the display agree with it,
+    and the display text kept apart from the keys.
+
+        >>> shown = ShownDict({"a": 1, "b": 2}, "{'a': 1, 'b': <Row>}")
+        >>> len(shown), str(shown)
+        (2, "{'a': 1, 'b': <Row>}")
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, items=(), text=""):
+        super().__init__(items)
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+    def __reduce__(self):
+        return (ShownDict, (dict(self), self.text))
+
+
+def shown_dict(values: dict, live: dict) -> ShownDict:
+    """``live`` with its values encoded for python mode, the sub-paths the
+    template reads from ``values`` (built by the serializer) over them."""
+    text = values.pop("__str__")
+    whole = {key: encode_python(item) for key, item in live.items()}
+    whole.update(values)
+    return ShownDict(whole, text)
+
+
 # The key under which a python-mode dict being built collects the exceptions
 # its lookups raised (``raise_later``); ``make_row`` moves them into the row.
 RAISED = "__raised__"
@@ -234,6 +266,8 @@ def make_row(values: dict, obj):
         {'a': 1}
     """
     raised = values.pop(RAISED, None)
+    if obj.__class__ is dict and "__str__" in values:
+        return shown_dict(values, obj)
     if isinstance(obj, Mapping):
         return Displayed(values) if "__str__" in values else values
     row = Row.__new__(Row)
@@ -263,6 +297,90 @@ def model_row(values: dict, model, pk):
     row._raised = values.pop(RAISED, None)
     row._truth = True
     return row
+
+
+class _Absent:
+    """A list method a QuerySet does not have: looking it up fails as on
+    the QuerySet, so ``{{ rows.pop }}`` or ``{{ rows.reverse }}`` (unless
+    read as the QuerySet's own) never reaches the list."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        raise AttributeError(f"'QuerySet' object has no attribute {self.name!r}")
+
+
+class QueryRows(list):
+    """The rows of a QuerySet in python mode, answering what the QuerySet answers.
+
+    The rows are the list; every other lookup the template makes on the
+    QuerySet (``count``, ``exists``, ``first``, ``all``, ``reverse``,
+    ``ordered``...) was answered when serializing and sits in ``lookups``
+    (Django's engine tries ``value[bit]`` first); one that raised is in
+    ``raised`` and raises only when the template reads it. List methods a
+    QuerySet lacks fail as on the QuerySet, nothing changes the rows in
+    place, ``==`` is identity as for QuerySets (``{% ifchanged %}``), and
+    ``str()`` is ``str(shown)``: the QuerySet's text when displayed.
+
+        >>> rows = QueryRows([1, 2], {"count": 2})
+        >>> rows["count"], rows[0], list(rows), rows == QueryRows([1, 2], {"count": 2})
+        (2, 1, [1, 2], False)
+    """
+
+    __slots__ = ("lookups", "raised", "shown")
+
+    for _name in ("append", "clear", "copy", "count", "extend", "index", "insert", "pop",
+                  "remove", "reverse", "sort"):
+        locals()[_name] = _Absent()
+    del _name
+
+    def __init__(self, items=(), lookups=None, shown=None, raised=None):
+        super().__init__(items)
+        self.lookups = dict(lookups or {})
+        self.shown = shown
+        self.raised = dict(raised or {})
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            if key in self.raised:
+                self._raise(key)
+            return self.lookups[key]
+        return list.__getitem__(self, key)
+
+    def __getattr__(self, name):
+        if name in QueryRows.__slots__:
+            raise AttributeError(name)
+        if name in self.raised:
+            self._raise(name)
+        try:
+            return self.lookups[name]
+        except KeyError:
+            raise AttributeError(f"'QuerySet' object has no attribute {name!r}") from None
+
+    def _raise(self, name):
+        error, trace = self.raised[name]
+        raise error.with_traceback(trace)
+
+    def __dir__(self):
+        return [*self.lookups, *self.raised]
+
+    def __str__(self):
+        return str(self.shown) if self.shown is not None else list.__repr__(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    __hash__ = object.__hash__
+
+    def __reduce__(self):
+        return (QueryRows, (list(self), self.lookups, None if self.shown is None
+                            else str(self.shown)))
 
 
 def row_values(row):
@@ -415,18 +533,28 @@ def encode_json(value):
 def encode_python(value):
     """Any value for server-side rendering: Python values kept.
 
-    Dicts, lists, tuples and querysets are rebuilt recursively; model
-    instances, managers and other objects become their display text
+    Dicts, lists, tuples (as tuples) and querysets (as lists) are rebuilt
+    recursively; a model instance becomes a ``Row`` holding its text and
+    identity; managers and other objects become their display text
     (``display_text``: ``str(value)``, still true when it is empty).
 
-        >>> encode_python((datetime.date(2024, 5, 1), None))
-        [datetime.date(2024, 5, 1), None]
+        >>> encode_python([(datetime.date(2024, 5, 1), None)])
+        [(datetime.date(2024, 5, 1), None)]
     """
     if type(value) in PLAIN_TYPES or isinstance(value, KEPT_TYPES):
         return value
     if isinstance(value, dict):
         return {key: encode_python(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, QuerySet)):
+    if isinstance(value, tuple):
+        # A tuple displays as a tuple: ``{{ pair }}`` shows ``('a', 1)``.
+        items = [encode_python(item) for item in value]
+        return value._make(items) if hasattr(value, "_make") else tuple(items)
+    if isinstance(value, QuerySet):
+        # Its rows, displayed as the QuerySet (its text read from the rows
+        # just fetched) and compared by identity, as QuerySets are.
+        rows = [encode_python(item) for item in value]
+        return QueryRows(rows, None, str(value))
+    if isinstance(value, list):
         return [encode_python(item) for item in value]
     if isinstance(value, models.Model):
         # Displayed, and compared as the instance is (``Row``).
@@ -445,6 +573,38 @@ def is_kept_leaf(value) -> bool:
         (True, False)
     """
     return type(value) in PLAIN_TYPES or isinstance(value, KEPT_TYPES)
+
+
+_DATA_CONTAINERS = (dict, list, tuple)
+
+
+def is_plain_data(value, depth: int = 0) -> bool:
+    """True for a value made only of kept leaves in dicts, lists and tuples
+    (a JSON value, say): python mode keeps it whole, since it answers every
+    lookup (``|length``, ``.items``, an index) as the live value does and
+    cannot reach the database.
+
+        >>> is_plain_data({"a": [1, (2, None)]}), is_plain_data({"a": object()})
+        (True, False)
+    """
+    if type(value) in PLAIN_TYPES or isinstance(value, KEPT_TYPES):
+        return True
+    if type(value) not in _DATA_CONTAINERS or depth > 32:
+        return False
+    if type(value) is dict:
+        return all(is_plain_data(key, depth + 1) and is_plain_data(item, depth + 1)
+                   for key, item in value.items())
+    return all(is_plain_data(item, depth + 1) for item in value)
+
+
+def is_kept_value(value) -> bool:
+    """What python mode keeps as it is when displayed and looked into: a
+    kept leaf or plain data.
+
+        >>> is_kept_value([1, 2]), is_kept_value(object())
+        (True, False)
+    """
+    return is_kept_leaf(value) or is_plain_data(value)
 
 
 # ---------------------------------------------------------- typed fields

@@ -308,6 +308,9 @@ class Gadget(models.Model):
     def pairs(self):
         return [(self.name, len(self.name)), ("kind", self.kind)]
 
+    def info(self):
+        return {"name": self.name, "kind": self.kind, "depot": self.depot}
+
     def loud(self):
         raise ValueError(f"loud {self.name}")
 
