@@ -112,17 +112,12 @@ class Displayed(dict):
         return self["__str__"]
 
 
-class ShownDict(dict):
-    """A dict both displayed and looked into (python mode): every key of
-    the live dict, so ``|length``, ``.items`` and the display agree with it,
-    and the display text kept apart from the keys.
+class ShownText:
+    """A list or dict (python mode) displayed as the live value it stands
+    for: ``str()`` is ``text``, the live value's own text, kept apart from
+    the items."""
 
-        >>> shown = ShownDict({"a": 1, "b": 2}, "{'a': 1, 'b': <Row>}")
-        >>> len(shown), str(shown)
-        (2, "{'a': 1, 'b': <Row>}")
-    """
-
-    __slots__ = ("text",)
+    __slots__ = ()
 
     def __init__(self, items=(), text=""):
         super().__init__(items)
@@ -132,7 +127,20 @@ class ShownDict(dict):
         return self.text
 
     def __reduce__(self):
-        return (ShownDict, (dict(self), self.text))
+        plain = list if isinstance(self, list) else dict
+        return (type(self), (plain(self), self.text))
+
+
+class ShownDict(ShownText, dict):
+    """A dict both displayed and looked into (python mode): every key of
+    the live dict, so ``|length``, ``.items`` and the display agree with it.
+
+        >>> shown = ShownDict({"a": 1, "b": 2}, "{'a': 1, 'b': <Row>}")
+        >>> len(shown), str(shown)
+        (2, "{'a': 1, 'b': <Row>}")
+    """
+
+    __slots__ = ("text",)
 
 
 def shown_dict(values: dict, live: dict) -> ShownDict:

@@ -43,6 +43,7 @@ from djust.compiler.modes import (
     Displayed,
     QueryRows,
     Row,
+    ShownText,
     encode_datetime,
     encode_duration,
     encode_time,
@@ -83,7 +84,7 @@ class _Missing:
 MISSING = _Missing()
 
 
-class ShownList(list):
+class ShownList(ShownText, list):
     """The elements of a list, tuple or queryset that a template both
     displays and reads by index (python mode), displayed as the live value.
 
@@ -93,16 +94,6 @@ class ShownList(list):
     """
 
     __slots__ = ("text",)
-
-    def __init__(self, items=(), text=""):
-        super().__init__(items)
-        self.text = text
-
-    def __str__(self):
-        return self.text
-
-    def __reduce__(self):
-        return (ShownList, (list(self), self.text))
 
 
 def raise_later(values: dict, key: str) -> None:
