@@ -132,7 +132,8 @@ def serialize_value(value: Any, paths: list[str], *, mode: str) -> Any:
         # rows go in a plain list, read by the template as the live list is.
         element_paths = [tail for head, _, tail in (p.partition(SEPARATOR) for p in paths)
                          if head == STAR or is_index(head)]
-        if "" in paths or any(p.partition(SEPARATOR)[0] in ("first", "last") for p in paths):
+        if "" in paths:
+            # Displayed, the list shows each row's repr, made of its text.
             element_paths.append("")
         serializer = compile_serializer(type(value[0]), sorted(set(element_paths)), mode=mode)
         rows = serializer.many(list(value))
