@@ -444,7 +444,7 @@ def test_stored_serializer_constants_are_rebuilt_from_their_specs():
      "_model_2": ["model", "rentals.Lease"]},
     {"_display_1": ["import", "os"], "_model_2": ["model", "rentals.Lease"]},
     {"_display_1": ["display", "rentals.Lease", "get_status_display"],
-     "_silent": ["model", "rentals.Lease"]},
+     "_skip": ["model", "rentals.Lease"]},
     {"_display_1": ["display", "rentals.Lease", "get_status_display"]},
 ])
 def test_stored_serializer_with_bad_constants_is_rebuilt(constants):

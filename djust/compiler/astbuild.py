@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import keyword
-from collections.abc import Sequence
 
 # Contexts carry no data; CPython's own parser shares one instance of each.
 LOAD = ast.Load()
@@ -118,32 +117,6 @@ def dict_of(pairs: list[tuple[str, ast.expr]]) -> ast.Dict:
         "{'a': x}"
     """
     return ast.Dict(keys=[ast.Constant(k) for k, _ in pairs], values=[v for _, v in pairs])
-
-
-def silent_try(body: list[ast.stmt], orelse: list[ast.stmt],
-               handled: Sequence[ast.stmt] = ()) -> ast.Try:
-    """Run ``body``; re-raise an exception templates do not hide (the
-    ``_silent`` helper decides), run ``handled`` after hiding one, and
-    ``orelse`` when nothing was raised.
-
-        >>> print(ast.unparse(silent_try([assign("v", load("x"))], [])))
-        try:
-            v = x
-        except Exception:
-            if not _silent():
-                raise
-    """
-    # Django's _resolve_lookup hides exceptions marked silent_variable_failure.
-    handler = ast.ExceptHandler(
-        type=load("Exception"),
-        name=None,
-        body=[ast.If(
-            test=ast.UnaryOp(op=ast.Not(), operand=call(load("_silent"))),
-            body=[ast.Raise(exc=None, cause=None)],
-            orelse=[],
-        ), *handled],
-    )
-    return ast.Try(body=body, handlers=[handler], orelse=orelse, finalbody=[])
 
 
 def failure_try(body: list[ast.stmt], orelse: list[ast.stmt],

@@ -302,16 +302,6 @@ def is_silent(error: BaseException) -> bool:
     return bool(getattr(error, "silent_variable_failure", False))
 
 
-def handled_error_is_silent() -> bool:
-    """``is_silent`` of the exception being handled where it is called.
-
-    Generated code calls it inside ``except Exception:``; not binding the
-    exception to a name spares each handler the cleanup code Python adds
-    for ``as error`` (a sixth of a serializer's bytecode).
-    """
-    return is_silent(sys.exception())
-
-
 def blank_instance(model):
     """An instance of ``model`` whose ``__init__`` never ran and whose
     ``__dict__`` holds no field: the stand-in a projection writes each row's
@@ -510,7 +500,6 @@ HELPERS = {
     "_MISSING": MISSING,
     "_lookup": resolve_lookup,
     "_call": call_like_template,
-    "_silent": handled_error_is_silent,
     "_dt": encode_datetime,
     "_time": encode_time,
     "_dur": encode_duration,

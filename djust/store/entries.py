@@ -27,7 +27,9 @@ import djust
 # Bumped whenever an entry's layout changes: older entries are then ignored.
 # 2: serializers read the list prefetches of Serializer.many().
 # 3: serializers carry constants (get_FOO_display tables, model classes).
-ENTRY_FORMAT = 3
+# 4: python mode builds rows; a lookup that raised is kept (python) or left
+#    out (JSON), never re-raised while serializing.
+ENTRY_FORMAT = 4
 SALT = "djust.store"
 KINDS = ("x", "s", "m")  # extraction, serializer, manifest record
 KIND_NAMES = {"x": "extractions", "s": "serializers", "m": "manifest"}
