@@ -260,3 +260,14 @@ def test_names_read_only_through_a_dynamic_include_reach_the_page(world, source)
 ])
 def test_a_queryset_lookup_that_raises_raises_only_where_read(world, source):
     assert_same(world, source)
+
+
+@pytest.mark.parametrize("source", [
+    "{{ gs.shown }}|{{ gs.lookups }}|{{ gs.raised }}|{{ gs.count }}",
+    "{{ selected.info.text }}|{{ selected.info }}",
+    "{{ selected.children.all.extras }}|{{ selected.children.all.count }}"
+    "{% for c in selected.children.all %}{{ c.name }}{% endfor %}",
+    "{{ selected.pairs.text }}{{ selected.pairs.0 }}{{ selected.pairs }}",
+])
+def test_the_containers_own_state_is_not_a_lookup(world, source):
+    assert_same(world, source)

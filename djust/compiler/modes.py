@@ -119,16 +119,18 @@ class ShownText:
 
     __slots__ = ()
 
+    # Underscored: a template cannot read ``_text`` (``{{ d.text }}`` must
+    # fail on the dict as it does live).
     def __init__(self, items=(), text=""):
         super().__init__(items)
-        self.text = text
+        self._text = text
 
     def __str__(self):
-        return self.text
+        return self._text
 
     def __reduce__(self):
         plain = list if isinstance(self, list) else dict
-        return (type(self), (plain(self), self.text))
+        return (type(self), (plain(self), self._text))
 
 
 class ShownDict(ShownText, dict):
@@ -140,7 +142,7 @@ class ShownDict(ShownText, dict):
         (2, "{'a': 1, 'b': <Row>}")
     """
 
-    __slots__ = ("text",)
+    __slots__ = ("_text",)
 
 
 def shown_dict(values: dict, live: dict) -> ShownDict:
@@ -338,7 +340,8 @@ class QueryRows(list):
         (2, 1, [1, 2], False)
     """
 
-    __slots__ = ("lookups", "raised", "shown")
+    # Underscored: a template cannot read them (``{{ gs.shown }}`` fails as live).
+    __slots__ = ("_lookups", "_raised", "_shown")
 
     for _name in ("append", "clear", "copy", "count", "extend", "index", "insert", "pop",
                   "remove", "reverse", "sort"):
@@ -347,36 +350,36 @@ class QueryRows(list):
 
     def __init__(self, items=(), lookups=None, shown=None, raised=None):
         super().__init__(items)
-        self.lookups = dict(lookups or {})
-        self.shown = shown
-        self.raised = dict(raised or {})
+        self._lookups = dict(lookups or {})
+        self._shown = shown
+        self._raised = dict(raised or {})
 
     def __getitem__(self, key):
         if isinstance(key, str):
-            if key in self.raised:
+            if key in self._raised:
                 self._raise(key)
-            return self.lookups[key]
+            return self._lookups[key]
         return list.__getitem__(self, key)
 
     def __getattr__(self, name):
-        if name in QueryRows.__slots__:
+        if name[:1] == "_":
             raise AttributeError(name)
-        if name in self.raised:
+        if name in self._raised:
             self._raise(name)
         try:
-            return self.lookups[name]
+            return self._lookups[name]
         except KeyError:
             raise AttributeError(f"'QuerySet' object has no attribute {name!r}") from None
 
     def _raise(self, name):
-        error, trace = self.raised[name]
+        error, trace = self._raised[name]
         raise error.with_traceback(trace)
 
     def __dir__(self):
-        return [*self.lookups, *self.raised]
+        return [*self._lookups, *self._raised]
 
     def __str__(self):
-        return str(self.shown) if self.shown is not None else list.__repr__(self)
+        return str(self._shown) if self._shown is not None else list.__repr__(self)
 
     def __eq__(self, other):
         return self is other
@@ -387,8 +390,8 @@ class QueryRows(list):
     __hash__ = object.__hash__
 
     def __reduce__(self):
-        return (QueryRows, (list(self), self.lookups, None if self.shown is None
-                            else str(self.shown)))
+        return (QueryRows, (list(self), self._lookups, None if self._shown is None
+                            else str(self._shown)))
 
 
 def row_values(row):

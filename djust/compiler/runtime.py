@@ -93,7 +93,7 @@ class ShownList(ShownText, list):
         ("[1, {'a': 2}]", 2, 2)
     """
 
-    __slots__ = ("text",)
+    __slots__ = ("_text",)
 
 
 def raise_later(values: dict, key: str) -> None:
@@ -184,20 +184,21 @@ class Rows(list):
         (2, 'a', ['a', 'b'])
     """
 
-    __slots__ = ("extras",)
+    # Underscored: a template cannot read it.
+    __slots__ = ("_extras",)
 
     def __init__(self, items=(), extras=None):
         super().__init__(items)
-        self.extras = dict(extras or {})
+        self._extras = dict(extras or {})
 
     def __getitem__(self, key):
         if isinstance(key, str):
-            return self.extras[key]
+            return self._extras[key]
         return super().__getitem__(key)
 
     def __eq__(self, other):
         if isinstance(other, Rows):
-            return list.__eq__(self, other) and self.extras == other.extras
+            return list.__eq__(self, other) and self._extras == other._extras
         return list.__eq__(self, other)
 
     __hash__ = None
