@@ -220,8 +220,13 @@ def cases(*, skippable_only: bool = False):
     # An extends is always reached: only the other cases have a render that
     # skips the tag.
     chosen = {name: case for name, case in CASES.items()
-              if not skippable_only or case.skipped is not None}
+              if not skippable_only or _case_of(case).skipped is not None}
     return pytest.mark.parametrize("case", list(chosen.values()), ids=list(chosen))
+
+
+def _case_of(entry) -> Case:
+    # A case, or a case wrapped in pytest.param (with its marks).
+    return entry.values[0] if hasattr(entry, "values") else entry
 
 
 def django_render(source: str, context: dict) -> str:
