@@ -8,7 +8,6 @@ the suite; the servers are this module's own throwaway ones.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import os
 import queue
 import signal
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import loaded_script
 
 ROOT = Path(__file__).resolve().parent.parent
 if os.environ.get("DJUST_TEST_DB") == "postgres":
@@ -104,15 +105,8 @@ def missing(reason: str):
 
 @pytest.fixture(scope="module")
 def run():
-    spec = importlib.util.spec_from_file_location("djust_run_script", ROOT / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up while the class statements run.
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with loaded_script("run.py", "djust_run_script") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,13 @@ handed fairly is counted as not checked instead of compared.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 from django.template import Context, Engine, RequestContext
 
 from djust import context as djust_context
+from tests.scripts import loaded_script
 from tests.testapp.models import Author
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,16 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def oracle_module():
-    path = ROOT / "scripts" / "django_template_oracle.py"
-    spec = importlib.util.spec_from_file_location("django_template_oracle", path)
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look their module up while the class statements run.
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with loaded_script("scripts/django_template_oracle.py", "django_template_oracle") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 @pytest.fixture
