@@ -6,16 +6,12 @@ handed fairly is counted as not checked instead of compared.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.template import Context, Engine, RequestContext
 
 from djust import context as djust_context
 from tests.scripts import loaded_script
 from tests.testapp.models import Author
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
