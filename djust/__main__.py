@@ -329,6 +329,11 @@ def _collection_lines(request: ExplainRequest, serializer, label: str) -> list[s
         return _counted_lines(heads, label)
     lines = [f"a QuerySet of {label}: serializer.many(queryset): " + _queryset_plan(serializer)]
     lines += _projection_fallbacks(serializer, label)
+    asked = sorted(head for head in heads - {"*", ""} - {"count", "exists"}
+                   if not head.isdigit())
+    if asked:
+        lines.append(f"  {', '.join(asked)}: asked of the live QuerySet, as Django would "
+                     "(first()/last() and derived QuerySets run their own query)")
     lines.append(f"a values() or values_list() QuerySet of {label}: its rows as they are, read "
                  "with Django's lookup rules (no serializer)")
     lines.append(_list_line(label))

@@ -144,3 +144,11 @@ def test_a_collection_read_only_through_exists_costs_one_exists_query():
     extraction = extract_template_variables("{% if leases.exists %}x{% endif %}", name="e.html")
     lines = live_view_section(ExplainRequest("e.html", extraction, Lease, "leases")).lines
     assert lines[0] == "a QuerySet of rentals.Lease: one EXISTS query; no other row is loaded"
+
+
+def test_lookups_asked_of_the_live_queryset_are_named(capsys):
+    _, out, _ = explain(capsys, "extraction/asked.html", "--model", "rentals.Unit",
+                        "--name", "units")
+    lines = section(out, "How a LiveView serializes units")
+    assert ("    first, reverse: asked of the live QuerySet, as Django would (first()/last() "
+            "and derived QuerySets run their own query)") in lines
