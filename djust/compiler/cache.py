@@ -38,7 +38,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 
 logger = logging.getLogger("djust.cache")
 
@@ -89,10 +89,18 @@ class LRUCache:
 
     ``maxsize`` is a number, or a function read at each use (a size that
     follows settings); at most that many entries are kept, none at 0.
+
+    ``on_evict(value, live)``, when given, is called for each value that
+    leaves the cache (evicted, replaced, dropped as invalid, cleared), with
+    the lock held and ``live`` the values still cached: it releases what the
+    value holds elsewhere (a serializer's source in ``linecache``) and must
+    not call the cache. The hit path never calls it.
     """
 
-    def __init__(self, maxsize: int | Callable[[], int]):
+    def __init__(self, maxsize: int | Callable[[], int], *,
+                 on_evict: Callable[[object, Iterable[object]], None] | None = None):
         self._maxsize = maxsize
+        self._on_evict = on_evict
         self._entries: OrderedDict[Hashable, object] = OrderedDict()
         self._pending: dict[Hashable, _Pending] = {}
         # alias -> (stamp, key); read without the lock (one dict lookup is atomic).
@@ -118,8 +126,10 @@ class LRUCache:
             0
         """
         with self._lock:
+            values = list(self._entries.values())
             self._entries.clear()
             self._aliases.clear()
+            self._evicted(values)
 
     def lookup(self, alias: Hashable, stamp: Hashable):
         """The cached value ``alias`` was remembered for with this ``stamp``,
@@ -203,18 +213,34 @@ class LRUCache:
     def _keep(self, key: Hashable, value, size: int) -> None:
         with self._lock:
             self.compilations += 1
+            replaced = self._entries.get(key)
+            evicted = [replaced] if replaced is not None and replaced is not value else []
             self._entries[key] = value
             self._entries.move_to_end(key)
             while len(self._entries) > max(size, 0):
-                evicted, _ = self._entries.popitem(last=False)
-                logger.debug("evicted %r", evicted)
+                old_key, old_value = self._entries.popitem(last=False)
+                logger.debug("evicted %r", old_key)
+                evicted.append(old_value)
             del self._pending[key]
+            self._evicted(evicted)
 
     def _drop(self, key: Hashable, value) -> None:
         with self._lock:
             # Another thread may have stored a fresh value meanwhile: keep it.
             if self._entries.get(key) is value:
                 del self._entries[key]
+                self._evicted([value])
+
+    def _evicted(self, values: list) -> None:
+        # Called with the lock held, after the entries changed.
+        if self._on_evict is None or not values:
+            return
+        live = self._entries.values()
+        for value in values:
+            try:
+                self._on_evict(value, live)
+            except Exception:  # releasing is best effort: the cache stays consistent
+                logger.exception("on_evict failed for %r", value)
 
 
 class _Pending:
@@ -246,7 +272,10 @@ _DEFAULT_LOCK = threading.Lock()
 
 def default_cache() -> LRUCache:
     """The process-wide cache of compiled serializers, sized by
-    ``DJUST["SERIALIZER_CACHE_SIZE"]``.
+    ``DJUST["SERIALIZER_CACHE_SIZE"]`` (read at each compilation, so
+    ``override_settings`` reaches it). A serializer leaving it takes its
+    generated source (and its projection's) out of ``linecache``
+    (``serializer.release_sources``).
 
         >>> default_cache() is default_cache()
         True
@@ -254,8 +283,10 @@ def default_cache() -> LRUCache:
     global _DEFAULT
     if _DEFAULT is None:
         from djust import conf
+        from djust.compiler.serializer import release_sources
 
         with _DEFAULT_LOCK:
             if _DEFAULT is None:
-                _DEFAULT = LRUCache(conf.get("SERIALIZER_CACHE_SIZE"))
+                _DEFAULT = LRUCache(lambda: conf.get("SERIALIZER_CACHE_SIZE"),
+                                    on_evict=release_sources)
     return _DEFAULT

@@ -4,7 +4,8 @@
 lowering builds; astor on Python 3.11, else the standard ``ast.unparse``,
 for any other); ``build_function`` compiles that text —
 so a traceback's line numbers point at the rendered source, which is
-registered in ``linecache`` under a deterministic filename — then checks
+registered in ``linecache`` under a deterministic filename, until the
+serializer cache lets the function go (``forget_source``) — then checks
 the bytecode of every code object with the ``bytecode`` package before the function may run:
 
 - global names loaded are helpers or builtins of ``runtime``'s table, or
@@ -25,6 +26,7 @@ import ast
 import linecache
 import logging
 import sys
+import threading
 import types
 import warnings
 from collections.abc import Iterable, Mapping
@@ -145,7 +147,9 @@ def _define(source: str, namespace: dict, *, name: str, filename: str):
     code = compile(source, filename, "exec", dont_inherit=True)
     verification = verify(code, namespace, filename=filename)
     # A traceback through the function then shows its lines.
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    entry = (len(source), None, source.splitlines(True), filename)
+    with _LINECACHE_LOCK:
+        linecache.cache[filename] = entry
     scope = dict(namespace)
     # Only the function definition runs here: the verifier saw the module code.
     exec(code, scope)
@@ -153,7 +157,40 @@ def _define(source: str, namespace: dict, *, name: str, filename: str):
     if not callable(function):
         raise VerificationError(f"{filename}: the source defines no function {name!r}")
     function.source = source
+    function.linecache_entry = entry
     return function, verification
+
+
+# Registration and removal: a removal checks the entry is still its own.
+_LINECACHE_LOCK = threading.Lock()
+
+
+def forget_source(function) -> bool:
+    """Remove ``function``'s source from ``linecache`` (when a bounded cache
+    lets it go); True if it was there. An entry registered since under the
+    same filename (a newer function) stays.
+
+        >>> function, _ = load_function("def f(o):\\n    return o\\n",
+        ...     {"__builtins__": {}}, name="f", filename="<djust doc forget>")
+        >>> forget_source(function), "<djust doc forget>" in linecache.cache
+        (True, False)
+    """
+    entry = getattr(function, "linecache_entry", None)
+    if entry is None:
+        return False
+    with _LINECACHE_LOCK:
+        if linecache.cache.get(entry[3]) is not entry:
+            return False
+        del linecache.cache[entry[3]]
+    return True
+
+
+def restore_source(function) -> None:
+    """Register ``function``'s source again if its filename has none."""
+    entry = getattr(function, "linecache_entry", None)
+    if entry is not None:
+        with _LINECACHE_LOCK:
+            linecache.cache.setdefault(entry[3], entry)
 
 
 def namespace_for(helpers: Iterable[str], mode: str, constants: Mapping[str, Iterable]) -> dict:

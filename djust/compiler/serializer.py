@@ -90,6 +90,30 @@ def make_serializer(function, *, model, paths, mode, tree, plan, source, filenam
     return function
 
 
+def release_sources(serializer, live=()) -> None:
+    """Take ``serializer``'s generated sources (its function's and its
+    projection's) out of ``linecache``: the serializer cache calls it when
+    the serializer leaves (``cache.default_cache``), so linecache holds the
+    sources of cached serializers only. ``live`` are the serializers still
+    cached: one of them compiled under the same filename (other sensitive
+    settings) gets its source registered again.
+    """
+    projected = getattr(serializer, "projection", None)
+    removed = emit.forget_source(serializer)
+    if projected and emit.forget_source(projected[0]):
+        removed = True
+    if not removed:
+        return
+    filename = serializer.filename
+    for other in live:
+        if getattr(other, "filename", None) == filename:
+            emit.restore_source(other)
+            projected = getattr(other, "projection", None)
+            if projected:
+                emit.restore_source(projected[0])
+            break
+
+
 def describe(serializer) -> str:
     """``<serializer rentals.Unit json ['number']>``: for messages and logs."""
     return (f"<serializer {serializer.model._meta.label} {serializer.mode} "
