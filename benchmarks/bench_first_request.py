@@ -212,7 +212,8 @@ def trace() -> dict[str, float]:
     breakdown shows (``page-traced``)."""
     from django.template.backends import django as backend
 
-    from djust.compiler import emit, serializer
+    from djust.compiler import serializer
+    from djust.store import serializers as stored
 
     parts: dict[str, float] = {}
 
@@ -231,7 +232,10 @@ def trace() -> dict[str, float]:
     # Module attributes: the callers look them up at each call.
     timed(serializer, "compile_serializer", "serializers")
     timed(serializer, "build_projection", "projections")
-    timed(emit, "load_function", "stored_source")
+    # The store keeps no code: every worker lowers and emits its serializers
+    # (compile_tree), for a store hit too.
+    timed(serializer, "compile_tree", "generated")
+    timed(stored, "compile_tree", "generated")
     timed(backend.Template, "render", "render")
     return parts
 
@@ -448,7 +452,7 @@ def report_breakdown(row: Row) -> None:
         ("analysed template from the store (Django parses its 3 templates)",
          extra("extraction_ms")),
         ("serializers from the store, one per context value", extra("serializers")),
-        ("  of which compiling and verifying their stored source", extra("stored_source")),
+        ("  of which generating their code here (lower, emit, verify)", extra("generated")),
         ("row projections built (the store does not hold them)", extra("projections")),
         ("queries and rows (Django's first queries included)",
          extra("serialize_ms", minus=("serializers", "projections"))),

@@ -17,7 +17,6 @@ from django.test import override_settings
 
 from djust import store
 from djust.compiler import extraction as ex
-from djust.compiler import lowering
 from djust.compiler import plan as plan_module
 from djust.compiler.paths import normalize_paths
 from djust.compiler.tree import build_access_tree
@@ -336,11 +335,11 @@ def test_stored_serializer_is_loaded_and_serializes_like_a_fresh_one(monkeypatch
     fresh = store.compile_shared(shared, Lease, LEASE_PATHS, "json")
     assert shared.counters["misses"] == 1 and shared.counters["writes"] == 2
 
-    def no_lowering(*args, **kwargs):
-        raise AssertionError("a stored serializer must not be lowered again")
+    def no_planning(*args, **kwargs):
+        raise AssertionError("a stored serializer's plan must not be derived again")
 
-    monkeypatch.setattr(lowering, "lower", no_lowering)
-    monkeypatch.setattr(plan_module, "plan_queries", no_lowering)
+    # The plan comes from the store; the code is generated here, always.
+    monkeypatch.setattr(plan_module, "plan_queries", no_planning)
     loaded = store.compile_shared(shared, Lease, LEASE_PATHS, "json")
     assert shared.counters["hits"] == 1
     assert loaded is not fresh
@@ -388,23 +387,27 @@ def test_stored_plan_of_a_changed_model_is_stale():
     assert shared.get("s", key)["plan_models"][1][2] == store.class_code_digest(Property)
 
 
-def test_stored_source_that_fails_verification_is_never_run(caplog):
+def test_no_code_from_the_store_runs(tmp_path):
+    # A correctly signed entry (a leaked key, write access to the store)
+    # carrying code that would leave a marker file: no worker runs it.
+    marker = tmp_path / "marker"
     shared = store.Store(store.MemoryBackend())
     paths = ("number",)
     fresh = store.compile_shared(shared, Unit, paths, "json")
     key = stored_serializer_key(Unit, paths)
-    payload = store.serializer_payload(fresh)
-    # Correctly signed (as if written by a djust bug): imports are refused.
-    payload["source"] = ("def serialize_rentals_unit(obj):\n    import os\n"
-                         "    return {'number': os.getcwd()}\n")
-    shared.put("s", key, payload)
-    serializer = store.compile_shared(shared, Unit, paths, "json")
-    assert serializer(Unit(number="1A")) == {"number": "1A"}
-    assert "import" not in serializer.source
-    assert shared.counters["rejected"] == 1
-    assert any("forbidden opcode IMPORT_NAME" in m for m in store_warnings(caplog))
-    # The rebuilt entry replaced the bad one.
-    assert shared.get("s", key)["source"] == fresh.source
+    planted = (f"def serialize_rentals_unit(obj):\n"
+               f"    open({str(marker)!r}, 'w').close()\n    return {{}}\n")
+    for extra in ({"source": planted, "name": "serialize_rentals_unit",
+                   "filename": "<planted>", "helpers": [], "constants": {}},
+                  {"source": planted}):
+        shared.put("s", key, dict(store.serializer_payload(fresh), **extra))
+        serializer = store.compile_shared(shared, Unit, paths, "json")
+        assert serializer(Unit(number="1A")) == {"number": "1A"}
+        assert serializer.source == fresh.source
+    assert not marker.exists()
+    assert shared.counters["rejected"] == 2
+    # The entry that replaced the planted one holds data only.
+    assert set(shared.get("s", key)) == store.PAYLOAD_FIELDS
 
 
 @pytest.mark.parametrize("field, value", [
@@ -423,17 +426,15 @@ def test_stored_serializer_that_does_not_match_is_rebuilt(field, value):
     assert rebuilt.source == fresh.source
 
 
-def test_stored_serializer_constants_are_rebuilt_from_their_specs():
+def test_a_stored_serializer_with_constants_is_generated_here():
     shared = store.Store(store.MemoryBackend())
     paths = ("end_date", "get_status_display")
     fresh = store.compile_shared(shared, Lease, paths, "json")
     loaded = store.compile_shared(shared, Lease, paths, "json")
     assert shared.counters["hits"] == 1 and shared.counters["rejected"] == 0
-    assert loaded is not fresh
+    assert loaded is not fresh and loaded.source == fresh.source
     payload = shared.get("s", stored_serializer_key(Lease, paths))
-    assert sorted(payload["constants"].values()) == [
-        ["display", "rentals.Lease", "get_status_display"], ["model", "rentals.Lease"]]
-    assert not set(payload["constants"]) & set(payload["helpers"])
+    assert set(payload) == store.PAYLOAD_FIELDS  # no source, helpers or constants
     lease = Lease(status=Lease.Status.TERMINATED, end_date=datetime.date(2024, 5, 1))
     assert loaded(lease) == fresh(lease) == {
         "end_date": "2024-05-01", "get_status_display": lease.get_status_display()}

@@ -159,7 +159,7 @@ def test_redis_stopped_mid_run_serves_locally_and_recovers(own_server, caplog, c
     assert any("work again" in m for m in warnings_of(caplog))
     assert shared.counters["writes"] == 4  # serializer + manifest record, stored again
     assert store.Store(backend).get("s", store.serializer_key(
-        Unit, again.tree, ("bedrooms",), "json"))["source"] == again.source
+        Unit, again.tree, ("bedrooms",), "json")) == store.serializer_payload(again)
 
 
 def test_restarted_redis_is_used_without_a_failed_call(own_server, closing):

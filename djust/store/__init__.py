@@ -82,6 +82,7 @@ from djust.store.extractions import (
     save_extraction,
 )
 from djust.store.serializers import (
+    PAYLOAD_FIELDS,
     class_code_digest,
     compile_shared,
     load_serializer,
@@ -100,6 +101,7 @@ __all__ = [
     "ENTRY_FORMAT",
     "KINDS",
     "KIND_NAMES",
+    "PAYLOAD_FIELDS",
     "SALT",
     "ConfiguredStore",
     "DjangoCacheBackend",

@@ -29,7 +29,8 @@ import djust
 # 3: serializers carry constants (get_FOO_display tables, model classes).
 # 4: python mode builds rows; a lookup that raised is kept (python) or left
 #    out (JSON), never re-raised while serializing.
-ENTRY_FORMAT = 4
+# 5: serializer entries hold the analysis (tree, plan), never code.
+ENTRY_FORMAT = 5
 SALT = "djust.store"
 KINDS = ("x", "s", "m")  # extraction, serializer, manifest record
 KIND_NAMES = {"x": "extractions", "s": "serializers", "m": "manifest"}

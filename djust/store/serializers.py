@@ -1,15 +1,16 @@
 """What the store keeps for serializers: keys, payloads, plans as data, loading.
 
-A serializer entry (kind ``s``) holds the model label, normalized paths,
-mode, the generated source and the run-time helpers it uses, the access
-tree's dump and the query plan as plain data (with the schema and code
-digests of every model it mentions). Loading one compiles the source and
-runs the bytecode check every fresh compilation passes
-(``emit.load_function``) before the function exists; the access tree is
-rebuilt from the live models and must dump exactly as stored; the plan is
-read back only while the models it mentions are unchanged (else the entry
-is rebuilt). A manifest record (kind ``m``) names a serializer some worker
-compiled, so ``djust_cache warm`` can compile it ahead of traffic.
+A serializer entry (kind ``s``) holds data only: the model label,
+normalized paths, mode, the access tree's dump and the query plan as plain
+data (with the schema and code digests of every model it mentions). No
+code: loading one generates the function here, from the live access tree
+(which must dump exactly as stored) and the stored plan, as a fresh
+compilation would, so nothing read from the store can make a worker run
+code it would not have generated itself. The plan is read back only while
+the models it mentions are unchanged (else the entry is rebuilt); it is
+what a hit saves, with the walk of the template its extraction entry saves.
+A manifest record (kind ``m``) names a serializer some worker compiled, so
+``djust_cache warm`` can compile it ahead of traffic.
 
 The key covers the model label, normalized paths, mode, the sensitive-field
 settings, the versions and, for every model the access tree reaches, its
@@ -33,14 +34,12 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 
-from djust.compiler import emit
 from djust.compiler import plan as plan_module
 from djust.compiler.cache import schema_fingerprint
 from djust.compiler.errors import too_complex_as_error
 from djust.compiler.paths import normalize_paths
-from djust.compiler.runtime import CONSTANTS_KEY
 from djust.compiler.sensitive import sensitive_settings
-from djust.compiler.serializer import build_serializer, make_serializer, plan_for
+from djust.compiler.serializer import build_serializer, compile_tree, plan_for
 from djust.compiler.tree import build_access_tree
 from djust.store.core import Store
 from djust.store.entries import EntryRejected, content_key, sha256_text
@@ -144,25 +143,18 @@ def serializer_key(model: type, tree, paths: tuple[str, ...], mode: str) -> str:
 
 
 def serializer_payload(serializer) -> dict[str, Any]:
-    """What is stored for a compiled serializer: text, never code."""
-    own_name = serializer.__name__
-    scope = serializer.__globals__
-    constants = scope.get(CONSTANTS_KEY, {})
-    helpers = sorted(name for name in scope
-                     if name not in ("__builtins__", CONSTANTS_KEY, own_name, *constants))
+    """What is stored for a compiled serializer: its analysis, never code."""
     return {
         "model": serializer.model._meta.label,
         "paths": list(serializer.paths),
         "mode": serializer.mode,
-        "name": serializer.__name__,
-        "filename": serializer.filename,
-        "source": serializer.source,
-        "helpers": helpers,
-        "constants": {name: list(spec) for name, spec in sorted(constants.items())},
         "tree": serializer.tree.dump(),
         "plan": plan_to_plain(serializer.plan),
         "plan_models": _model_digests(_plan_models(serializer.plan)),
     }
+
+
+PAYLOAD_FIELDS = frozenset({"model", "paths", "mode", "tree", "plan", "plan_models"})
 
 
 def _model_digests(models) -> list[list[str]]:
@@ -259,17 +251,19 @@ def _plan_models(plan) -> list[type]:
 
 def load_serializer(store: Store, key: str, *, model: type, tree,
                     paths: tuple[str, ...], mode: str):
-    """The stored serializer under ``key`` rebuilt for the live ``tree``, or None.
+    """The serializer under ``key`` generated here for the live ``tree``, or None.
 
-    Its query plan is read back too, and used only while every model it
+    Its query plan is read back, and used only while every model it
     mentions has the schema and code it had when it was derived; otherwise
-    the entry is stale and rebuilt. The source goes through
-    ``emit.load_function``: the bytecode check of every fresh compilation.
+    the entry is stale and rebuilt. The function is lowered, emitted and
+    verified here, as for a fresh compilation: an entry carries no code.
     """
     payload = store.get("s", key)
     if payload is None:
         return None
     try:
+        if not isinstance(payload, dict) or set(payload) != PAYLOAD_FIELDS:
+            raise EntryRejected("is not a serializer entry of this format")
         expected = (model._meta.label, list(paths), mode, tree.dump())
         found = (payload["model"], payload["paths"], payload["mode"], payload["tree"])
         if found != expected:
@@ -280,18 +274,11 @@ def load_serializer(store: Store, key: str, *, model: type, tree,
             return None
         if plan is None:
             plan = plan_for(tree)
-        namespace = emit.namespace_for(list(payload["helpers"]), mode,
-                                       dict(payload["constants"]))
-        function, verification = emit.load_function(
-            payload["source"], namespace, name=payload["name"], filename=payload["filename"])
-    except (EntryRejected, emit.VerificationError, SyntaxError, KeyError, TypeError,
-            ValueError) as exc:
+    except (EntryRejected, KeyError, TypeError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, EntryRejected) else f"{type(exc).__name__}: {exc}"
         store.reject("s", key, reason)
         return None
-    return make_serializer(function, model=model, paths=paths, mode=mode, tree=tree, plan=plan,
-                           source=payload["source"], filename=payload["filename"],
-                           verification=verification)
+    return compile_tree(model, tree, paths, mode, plan=plan)
 
 
 def manifest_record(model: type, paths: tuple[str, ...], mode: str) -> tuple[str, dict]:
