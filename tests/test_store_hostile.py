@@ -187,6 +187,20 @@ def test_clear_command_reports_an_unsafe_directory(tmp_path, settings):
     assert os.path.exists(entry_path(location))
 
 
+def test_djust_cache_refuses_an_unsafe_directory_with_a_command_error(tmp_path, settings):
+    from django.core.management import CommandError, call_command
+
+    location = tmp_path / "shared"
+    location.mkdir(mode=0o700)
+    (location / "precious.txt").write_bytes(b"keep me")
+    location.chmod(0o777)
+    settings.DJUST = {"CACHE": {"BACKEND": "filesystem", "LOCATION": str(location)}}
+    for action in ("stats", "clear"):
+        with pytest.raises(CommandError, match=rf"{location} can be written by group or others"):
+            call_command("djust_cache", action)
+    assert (location / "precious.txt").read_bytes() == b"keep me"
+
+
 # -- the Django-cache backend ----------------------------------------------------
 
 

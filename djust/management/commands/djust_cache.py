@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.template.base import Origin
 
@@ -69,7 +70,10 @@ class Command(BaseCommand):
                             help="warm: also analyse this template (repeatable)")
 
     def handle(self, *args, action: str, template: list[str], **options):
-        shared = store.configured_store()
+        try:
+            shared = store.configured_store()
+        except ImproperlyConfigured as exc:  # e.g. a store directory others can write
+            raise CommandError(str(exc)) from exc
         if action == "stats":
             self.show_stats(shared)
         elif action == "clear":
