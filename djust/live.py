@@ -31,10 +31,13 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import re
 import time
+import types
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -72,34 +75,187 @@ class BadEvent(ValueError):
     """An event request that must be refused with a 400."""
 
 
-def _coerce(value: Any, annotation: Any, name: str) -> Any:
-    if annotation in (inspect.Parameter.empty, Any, str):
-        if annotation is str and not isinstance(value, str):
-            raise BadEvent(f"parameter {name!r} must be a string")
-        return value
-    try:
-        if annotation is bool:
-            if isinstance(value, bool):
-                return value
-            lowered = str(value).lower()
-            if lowered in ("true", "1", "on", "yes"):
-                return True
-            if lowered in ("false", "0", "off", "no", ""):
-                return False
-            raise ValueError(value)
-        if annotation is int:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return int(str(value), 10)
-        if annotation is float:
-            return float(value)
-        if annotation is Decimal:
-            return Decimal(str(value))
-    except (ValueError, TypeError, InvalidOperation) as exc:
-        raise BadEvent(
-            f"parameter {name!r} must be {annotation.__name__}, got {value!r}"
-        ) from exc
+# What a parameter's annotation turns a JSON value into: a function of
+# (value, parameter name) raising BadEvent, built once per handler.
+Converter = Callable[[Any, str], Any]
+_DIGITS = re.compile(r"[+-]?[0-9]+")
+_TRUE = frozenset({"true", "1", "on", "yes"})
+_FALSE = frozenset({"false", "0", "off", "no", ""})
+
+
+class UnsupportedAnnotation(TypeError):
+    """An ``@event_handler`` parameter annotation events cannot be converted to."""
+
+
+def _refuse(name: str, expected: str, value: Any) -> BadEvent:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return BadEvent(f"parameter {name!r} must be {expected}, got {shown}")
+
+
+def _as_any(value: Any, name: str) -> Any:
     return value
+
+
+def _as_str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise BadEvent(f"parameter {name!r} must be a string")
+    return value
+
+
+def _as_int(value: Any, name: str) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        try:
+            return int(value, 10)
+        except ValueError:  # more digits than int() converts
+            pass
+    raise _refuse(name, "int", value)
+
+
+def _as_float(value: Any, name: str) -> float:
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    raise _refuse(name, "a finite float", value)
+
+
+def _as_decimal(value: Any, name: str) -> Decimal:
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            pass
+        else:
+            if number.is_finite():
+                return number
+    raise _refuse(name, "a finite Decimal", value)
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (str, int)):
+        lowered = str(value).lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise _refuse(name, "bool", value)
+
+
+_SCALARS: dict[Any, Converter] = {
+    inspect.Parameter.empty: _as_any, Any: _as_any, object: _as_any,
+    str: _as_str, int: _as_int, float: _as_float, Decimal: _as_decimal, bool: _as_bool,
+}
+
+
+def converter_for(annotation: Any) -> Converter:
+    """The converter of a parameter annotated ``annotation``; raises
+    ``UnsupportedAnnotation`` for an annotation events cannot produce.
+
+        >>> converter_for(int | None)("3", "n"), converter_for(list[int])(["1", 2], "n")
+        (3, [1, 2])
+    """
+    if annotation in _SCALARS:
+        return _SCALARS[annotation]
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Union or origin is types.UnionType:
+        others = [arg for arg in args if arg is not type(None)]
+        if len(others) == 1 and len(args) == 2:
+            inner = converter_for(others[0])
+
+            def optional(value: Any, name: str) -> Any:
+                return None if value is None else inner(value, name)
+            return optional
+    elif origin is list and len(args) == 1:
+        return _sequence(converter_for(args[0]), list)
+    elif origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return _sequence(converter_for(args[0]), tuple)
+    elif origin is tuple and args and Ellipsis not in args:
+        return _fixed_tuple([converter_for(arg) for arg in args])
+    raise UnsupportedAnnotation(
+        f"{annotation!r} (supported: str, int, float, bool, Decimal, Any, X | None, "
+        f"list[X], tuple[X, ...])")
+
+
+def _sequence(inner: Converter, kind: type) -> Converter:
+    def sequence(value: Any, name: str) -> Any:
+        if not isinstance(value, list):
+            raise _refuse(name, "a JSON array", value)
+        return kind(inner(item, f"{name}[{index}]") for index, item in enumerate(value))
+    return sequence
+
+
+def _fixed_tuple(inners: list[Converter]) -> Converter:
+    def fixed(value: Any, name: str) -> tuple:
+        if not isinstance(value, list) or len(value) != len(inners):
+            raise _refuse(name, f"a JSON array of {len(inners)} items", value)
+        return tuple(inner(item, f"{name}[{index}]")
+                     for index, (inner, item) in enumerate(zip(inners, value, strict=True)))
+    return fixed
+
+
+def _annotations(function) -> dict[str, Any]:
+    """``function``'s parameter annotations, resolved (strings evaluated)."""
+    try:
+        hints = get_type_hints(function)
+    except Exception:
+        hints = {}
+        for name, annotation in getattr(function, "__annotations__", {}).items():
+            if name == "return":
+                continue
+            if isinstance(annotation, str):
+                annotation = eval(annotation, getattr(function, "__globals__", {}))
+            hints[name] = annotation
+    hints.pop("return", None)
+    return hints
+
+
+def handler_converters(view: type, name: str) -> dict[str, Converter]:
+    """One converter per parameter of the handler ``view.name`` (``**kwargs``
+    under its own name); ``ImproperlyConfigured`` names the view, the
+    handler and the parameter whose annotation is not supported."""
+    function = getattr(view, name)
+    # A plain method's first parameter is the instance; a static or class
+    # method read from the class has none to skip.
+    skip = 1 if inspect.isfunction(inspect.getattr_static(view, name)) else 0
+    try:
+        hints = _annotations(function)
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"{view.__qualname__}.{name}: its parameter annotations do not evaluate: {exc}"
+        ) from exc
+    converters = {}
+    for parameter in list(inspect.signature(function).parameters.values())[skip:]:
+        try:
+            converters[parameter.name] = converter_for(
+                hints.get(parameter.name, inspect.Parameter.empty))
+        except UnsupportedAnnotation as exc:
+            raise ImproperlyConfigured(
+                f"{view.__qualname__}.{name}: parameter {parameter.name!r} is annotated "
+                f"{exc}; an event cannot be converted to it"
+            ) from None
+    return converters
+
+
+def _no_constant(name: str):
+    # Python's json reads NaN, Infinity and -Infinity; JSON has no such values.
+    raise BadEvent(f"the request body is not JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999
+        raise BadEvent(f"the request body is not JSON: {text} is out of range")
+    return number
 
 
 def require_djust_app() -> None:
@@ -123,6 +279,19 @@ class LiveView(View):
     jit: bool = True
     # Shown on the demo's pages; None outside a request.
     last_stats: dict[str, float] | None = None
+    # handler name -> parameter name -> converter (``__init_subclass__``).
+    _djust_handlers: dict[str, dict[str, Converter]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check every ``@event_handler``'s parameter annotations when the
+        class is defined: an unsupported one raises ImproperlyConfigured."""
+        super().__init_subclass__(**kwargs)
+        handlers = {}
+        for name in dir(cls):
+            method = getattr(cls, name, None)
+            if callable(method) and getattr(method, HANDLER_MARK, False):
+                handlers[name] = handler_converters(cls, name)
+        cls._djust_handlers = handlers
 
     # -- what subclasses write -------------------------------------------
     def mount(self, request: HttpRequest, **kwargs: Any) -> None:
@@ -221,8 +390,14 @@ class LiveView(View):
 
     def parse_event(self, request: HttpRequest) -> dict[str, Any]:
         try:
-            payload = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            payload = json.loads(request.body.decode("utf-8"),
+                                 parse_constant=_no_constant, parse_float=_finite_float)
+        except BadEvent:
+            raise
+        except RecursionError:
+            raise BadEvent("the request body is nested too deeply") from None
+        # ValueError: malformed JSON, or an integer of more digits than int() reads.
+        except (UnicodeDecodeError, ValueError) as exc:
             raise BadEvent(f"the request body is not JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise BadEvent("the request body must be a JSON object")
@@ -247,14 +422,22 @@ class LiveView(View):
             raise BadEvent(f"{type(self).__name__}.{name} is not an @event_handler")
         bound = getattr(self, name)
         signature = inspect.signature(bound)
-        hints = get_type_hints(method)
-        accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+        converters = type(self)._djust_handlers.get(name)
+        if converters is None:  # a handler set on the class after its definition
+            converters = handler_converters(type(self), name)
+        var_keyword = next((p.name for p in signature.parameters.values()
+                            if p.kind is p.VAR_KEYWORD), None)
         coerced = {}
         for key, value in params.items():
             parameter = signature.parameters.get(key)
-            if parameter is None and not accepts_any:
+            if parameter is not None and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD,
+                                                             parameter.KEYWORD_ONLY):
+                convert = converters[key]
+            elif var_keyword is not None:
+                convert = converters[var_keyword]
+            else:
                 raise BadEvent(f"{name}() takes no parameter {key!r}")
-            coerced[key] = _coerce(value, hints.get(key, inspect.Parameter.empty), key)
+            coerced[key] = convert(value, key)
         try:
             signature.bind(**coerced)
         except TypeError as exc:
