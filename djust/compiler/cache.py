@@ -274,8 +274,8 @@ def default_cache() -> LRUCache:
     """The process-wide cache of compiled serializers, sized by
     ``DJUST["SERIALIZER_CACHE_SIZE"]`` (read at each compilation, so
     ``override_settings`` reaches it). A serializer leaving it takes its
-    generated source (and its projection's) out of ``linecache``
-    (``serializer.release_sources``).
+    generated source (and its projection's) out of ``linecache``: the cache
+    calls its ``release_sources`` (``serializer.release_sources``).
 
         >>> default_cache() is default_cache()
         True
@@ -283,10 +283,16 @@ def default_cache() -> LRUCache:
     global _DEFAULT
     if _DEFAULT is None:
         from djust import conf
-        from djust.compiler.serializer import release_sources
 
         with _DEFAULT_LOCK:
             if _DEFAULT is None:
                 _DEFAULT = LRUCache(lambda: conf.get("SERIALIZER_CACHE_SIZE"),
-                                    on_evict=release_sources)
+                                    on_evict=_release_sources)
     return _DEFAULT
+
+
+def _release_sources(value, live) -> None:
+    # The serializer knows its sources; the cache stays below the stages.
+    release = getattr(value, "release_sources", None)
+    if release is not None:
+        release(live)

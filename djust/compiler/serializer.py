@@ -87,6 +87,7 @@ def make_serializer(function, *, model, paths, mode, tree, plan, source, filenam
     function.many = types.MethodType(many, function)
     function.explain = types.MethodType(explain, function)
     function.build_projection = types.MethodType(build_projection, function)
+    function.release_sources = types.MethodType(release_sources, function)
     return function
 
 
