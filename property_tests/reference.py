@@ -28,8 +28,10 @@ builds the nested value that docs/serialization.md describes:
   any other exception propagates;
 - sensitive names on model instances are absent (``password``, the
   ``DJUST["SENSITIVE_FIELDS"]`` setting, a model's ``djust_sensitive_fields``
-  and ``get_session_auth_hash`` on users), re-derived here from the settings
-  rather than through djust.
+  and ``get_session_auth_hash``/``get_session_auth_fallback_hash`` on users),
+  and so are those of them a mapping has no model for (all but the model's
+  own list) as keys of a mapping, in every spelling whose NFKC form is one of
+  them; re-derived here from the settings rather than through djust.
 
     reference_python(item, ["title", "owner", "owner.username"])
     # {'owner': {'username': 'ann', '__str__': 'ann'}, 'title': 'Lamp'}
@@ -44,7 +46,9 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import unicodedata
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -67,6 +71,8 @@ _KEPT_BY_ENCODER = (
 # (bool is an int). Anything else, model rows above all, becomes a Shown dict.
 _KEPT_WHEN_LOOKED_INTO = (str, int, float, *_KEPT_BY_ENCODER)
 MODES = ("json", "python")
+# Methods of user models returning HMACs of the password hash.
+_USER_METHODS = ("get_session_auth_hash", "get_session_auth_fallback_hash")
 
 
 class _Invalid:
@@ -153,18 +159,39 @@ def lookup(obj, segment: str):
 
 
 def sensitive_names(obj) -> frozenset[str]:
-    """Names never emitted from ``obj`` (empty unless it is a model row).
+    """Names never emitted from ``obj``: on a model row ``password``, the
+    setting, the model's own list and, on users, the two session-hash
+    methods; on a mapping (no model to ask) all of those but the model's
+    own list; nothing on other values. Compare with :func:`is_hidden`.
 
     >>> sensitive_names(object())
     frozenset()
+    >>> sorted(sensitive_names({}))
+    ['get_session_auth_fallback_hash', 'get_session_auth_hash', 'password']
     """
+    configured = (getattr(settings, "DJUST", None) or {}).get("SENSITIVE_FIELDS", ())
+    everywhere = {"password", *configured, *_USER_METHODS}
+    if isinstance(obj, Mapping):
+        return frozenset(everywhere)
     if not isinstance(obj, models.Model):
         return frozenset()
-    configured = (getattr(settings, "DJUST", None) or {}).get("SENSITIVE_FIELDS", ())
     names = {"password", *configured, *getattr(type(obj), "djust_sensitive_fields", ())}
     if isinstance(obj, AbstractBaseUser):
-        names.add("get_session_auth_hash")
+        names.update(_USER_METHODS)
     return frozenset(names)
+
+
+def is_hidden(segment: str, names: frozenset[str]) -> bool:
+    """True when ``segment`` is one of ``names`` as Python reads identifiers
+    (NFKC): a refused name spelled in other letters is refused too.
+
+    >>> is_hidden("\uff50assword", frozenset({"password"}))
+    True
+    """
+    def nfkc(name):
+        return unicodedata.normalize("NFKC", name)
+
+    return segment in names or nfkc(segment) in {nfkc(name) for name in names}
 
 
 def is_json_field(obj, name: str) -> bool:
@@ -266,7 +293,7 @@ def _build_dict(value, trie: PathTrie, mode: str) -> dict:
     out = Shown() if trie.bare else {}
     hidden = sensitive_names(value)
     for segment in sorted(trie.children):
-        if segment in hidden:
+        if is_hidden(segment, hidden):
             continue
         found = lookup(value, segment)
         if found is ABSENT:

@@ -163,8 +163,11 @@ def test_run_time_lookups_refuse_sensitive_names_on_rows(settings):
     settings.DJUST = {"SENSITIVE_FIELDS": ["email"]}
     assert runtime.resolve_lookup(owner, "email") is runtime.MISSING
     assert runtime.resolve_lookup(owner, "password") is runtime.MISSING
-    # Only model rows: a dict's key of the same name is data, not a field.
-    assert runtime.resolve_lookup({"password": "p"}, "password") == "p"
+    # A mapping has no model: the names refused on every model are refused
+    # as its keys (issue #18), a model's own list is not.
+    assert runtime.resolve_lookup({"password": "p"}, "password") is runtime.MISSING
+    assert runtime.resolve_lookup({"email": "e"}, "email") is runtime.MISSING
+    assert runtime.resolve_lookup({"ssn": "1"}, "ssn") == "1"
 
 
 def test_sensitive_fields_below_a_generic_target_are_never_emitted(db):

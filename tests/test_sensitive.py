@@ -32,7 +32,8 @@ def test_password_is_sensitive_whatever_the_setting_lists(settings):
 
 def test_a_model_adds_its_own_names_and_user_models_their_session_hash():
     assert sensitive_names(Author) == {"password", "api_token"}
-    assert sensitive_names(User) == {"password", "get_session_auth_hash"}
+    assert sensitive_names(User) == {"password", "get_session_auth_hash",
+                                     "get_session_auth_fallback_hash"}
     assert "get_session_auth_hash" not in sensitive_names(Tenant)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import unicodedata
 
 # Contexts carry no data; CPython's own parser shares one instance of each.
 LOAD = ast.Load()
@@ -28,12 +29,22 @@ NO_LOCATION = {"lineno": 0}
 def is_plain_identifier(segment: str) -> bool:
     """True when ``segment`` may be written as an attribute name.
 
+    Generated code is compiled from text, where Python NFKC-normalises
+    identifiers: ``obj.password`` spelled in fullwidth letters reads
+    ``obj.password``. A segment that normalisation would change is not
+    plain: it is read with ``getattr(obj, "...")``, which reads the name as
+    spelled, as Django does.
+
         >>> is_plain_identifier("email"), is_plain_identifier("class")
         (True, False)
         >>> is_plain_identifier("__class__"), is_plain_identifier('a"); import os')
         (False, False)
+        >>> is_plain_identifier("\uff50assword"), is_plain_identifier("café")
+        (False, True)
     """
-    return segment.isidentifier() and not keyword.iskeyword(segment) and not segment.startswith("_")
+    return (segment.isidentifier() and not keyword.iskeyword(segment)
+            and not segment.startswith("_")
+            and (segment.isascii() or unicodedata.normalize("NFKC", segment) == segment))
 
 
 def load(identifier: str) -> ast.Name:

@@ -31,7 +31,7 @@ from django.template.base import VariableDoesNotExist
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 
-from djust.compiler import modes
+from djust.compiler import modes, sensitive
 from djust.compiler.errors import VerificationError
 
 # Defined in modes and still read here: by the docs, by pickles of
@@ -56,9 +56,11 @@ from djust.compiler.modes import TruthyText as TruthyText
 from djust.compiler.modes import display_text as display_text
 from djust.compiler.modes import encode_json as encode_json
 from djust.compiler.modes import encode_python as encode_python
-from djust.compiler.sensitive import known_sensitive_names
+from djust.compiler.sensitive import identifier_form, known_sensitive_names, refused_everywhere
 
 logger = logging.getLogger("djust.serializer")
+
+_has = frozenset.__contains__
 
 
 class _Missing:
@@ -241,20 +243,34 @@ def resolve_lookup(current, bit):
     called by ``call_like_template``; a failure the engine makes silent
     (missing key or attribute, ``silent_variable_failure``) gives MISSING;
     any other exception propagates. Bits starting with ``_`` are refused by
-    Django's template parser, so they are never looked up here, and a
-    sensitive name on a model row (``sensitive.sensitive_names``) is MISSING:
-    run-time lookups reach rows the access tree could not type (below a
-    generic foreign key, a property, a method).
+    Django's template parser, so they are never looked up here. A sensitive
+    name on a model row (``sensitive.sensitive_names``) is MISSING: run-time
+    lookups reach rows the access tree could not type (below a generic
+    foreign key, a property, a method). So is a name refused on every model
+    (``sensitive.refused_everywhere``) on a mapping (a dict, a ``values()``
+    row, JSON data), which has no model to ask. Both answer for every
+    spelling whose NFKC form is refused.
 
         >>> resolve_lookup([10, 20], "1")
         20
         >>> resolve_lookup(object(), "__class__") is MISSING
         True
+        >>> resolve_lookup({"password": "x", "name": "y"}, "password") is MISSING
+        True
     """
     if not isinstance(bit, str) or not bit or bit[0] == "_":
         return MISSING
-    if isinstance(current, Model) and bit in known_sensitive_names(type(current)):
-        return MISSING
+    # ``Names.__contains__`` inlined: the sets' own lookup, and the NFKC
+    # form only for a bit that is not ASCII (a third of a lookup otherwise).
+    if isinstance(current, Model):
+        refused = known_sensitive_names(type(current))
+        if _has(refused, bit) or (not bit.isascii() and _has(refused, identifier_form(bit))):
+            return MISSING
+    else:
+        refused = sensitive._everywhere or refused_everywhere()
+        if ((_has(refused, bit) or (not bit.isascii() and _has(refused, identifier_form(bit))))
+                and isinstance(current, Mapping)):
+            return MISSING
     if bit in _PICKS and isinstance(current, (BaseManager, QuerySet)):
         rows = _loaded_rows(current, bit)
         if rows is not None:

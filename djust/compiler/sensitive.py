@@ -6,13 +6,23 @@ A name is sensitive on a model when it is
   replaces it);
 - listed in ``DJUST["SENSITIVE_FIELDS"]``, on every model;
 - listed in the model's own ``djust_sensitive_fields``;
-- ``get_session_auth_hash``, on user models (``AbstractBaseUser``).
+- ``get_session_auth_hash`` and ``get_session_auth_fallback_hash`` (HMACs
+  of the password hash, the second made with ``SECRET_KEY_FALLBACKS``), on
+  user models (``AbstractBaseUser``).
+
+A name is refused in every spelling Python reads as it: generated code is
+compiled from text, where an identifier is NFKC-normalised (``obj.password``
+in fullwidth letters reads ``obj.password``), so the sets answer ``in`` for
+a name's NFKC form as well (``Names``). On a mapping (a dict, a ``values()`` row), which has no
+model to ask, the names refused on every model (``refused_everywhere``:
+``password``, the setting, the user methods) are refused as keys.
 
 Every stage that could emit a value asks here: the access tree
 (``sensitive_names``) types such a path as a childless SENSITIVE node (and
 warns once per model and path, ``warn_once``), and the generic run-time
 lookup (``known_sensitive_names``, the same cache without re-reading the
-model) answers MISSING for such a name on a model row. The setting is read
+model) answers MISSING for such a name on a model row, and for
+``refused_everywhere`` on a mapping. The setting is read
 once and again after Django's ``setting_changed`` for ``DJUST``
 (``override_settings``, the test ``settings`` fixture);
 ``sensitive_settings()`` is what a compiled serializer's cache key records
@@ -20,13 +30,16 @@ of it.
 
     >>> from django.contrib.auth.models import User
     >>> sorted(sensitive_names(User))
-    ['get_session_auth_hash', 'password']
+    ['get_session_auth_fallback_hash', 'get_session_auth_hash', 'password']
+    >>> "\uff50assword" in sensitive_names(User)
+    True
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import unicodedata
 import warnings
 
 from django.core.signals import setting_changed
@@ -35,7 +48,8 @@ from djust import conf
 from djust.compiler.paths import split_path
 
 ALWAYS = "password"
-USER_ONLY = "get_session_auth_hash"
+# Methods of user models returning HMACs of the password hash.
+USER_ONLY = ("get_session_auth_hash", "get_session_auth_fallback_hash")
 # A process defines its models once; test runs build models per test
 # (isolate_apps), which must not pile up here.
 _MAX_MODELS = 512
@@ -45,11 +59,44 @@ class SensitiveFieldWarning(UserWarning):
     """A template reads a field djust never emits."""
 
 
+def identifier_form(name: str) -> str:
+    """``name`` as Python reads it when written as an identifier (NFKC).
+
+        >>> identifier_form("\uff50assword"), identifier_form("email")
+        ('password', 'email')
+    """
+    return name if name.isascii() else unicodedata.normalize("NFKC", name)
+
+
+class Names(frozenset):
+    """Refused names; ``in`` also answers True for any spelling whose NFKC
+    form is one of them (or the NFKC form of one of them), so a refused name
+    cannot be spelled around.
+
+        >>> names = Names(["password"])
+        >>> "password" in names, "\uff50assword" in names, "email" in names
+        (True, True, False)
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, names=()):
+        names = [name for name in names if isinstance(name, str)]
+        return super().__new__(cls, [*names, *map(identifier_form, names)])
+
+    def __contains__(self, name) -> bool:
+        if frozenset.__contains__(self, name):
+            return True
+        return (isinstance(name, str) and not name.isascii()
+                and frozenset.__contains__(self, unicodedata.normalize("NFKC", name)))
+
+
 # Both memos are dropped together when the setting changes; the generation
 # keeps a read that raced with a change from storing what it read before.
 _lock = threading.Lock()
 _generation = 0
 _settings: tuple[str, ...] | None = None
+_everywhere: Names | None = None
 # model -> (its djust_sensitive_fields as last read, its sensitive names)
 _by_model: dict[type, tuple[object, frozenset[str]]] = {}
 
@@ -69,6 +116,26 @@ def sensitive_settings() -> tuple[str, ...]:
     with _lock:
         if generation == _generation:
             _settings = names
+    return names
+
+
+def refused_everywhere() -> Names:
+    """The names refused on every model, hence the keys refused on a mapping
+    (a dict has no model to read ``djust_sensitive_fields`` from):
+    ``password``, ``DJUST["SENSITIVE_FIELDS"]`` and the user methods.
+
+        >>> sorted(refused_everywhere())
+        ['get_session_auth_fallback_hash', 'get_session_auth_hash', 'password']
+    """
+    global _everywhere
+    names = _everywhere
+    if names is not None:
+        return names
+    generation = _generation
+    names = Names([ALWAYS, *sensitive_settings(), *USER_ONLY])
+    with _lock:
+        if generation == _generation:
+            _everywhere = names
     return names
 
 
@@ -111,23 +178,24 @@ def known_sensitive_names(model: type) -> frozenset[str]:
     return sensitive_names(model)
 
 
-def _names_of(model: type, configured: tuple[str, ...], declared) -> frozenset[str]:
+def _names_of(model: type, configured: tuple[str, ...], declared) -> Names:
     # Imported here: the auth models need the app registry, which importing
     # the compiler must not.
     from django.contrib.auth.base_user import AbstractBaseUser
 
-    names = {ALWAYS, *configured, *declared}
+    names = [ALWAYS, *configured, *declared]
     if issubclass(model, AbstractBaseUser):
-        names.add(USER_ONLY)
-    return frozenset(names)
+        names.extend(USER_ONLY)
+    return Names(names)
 
 
 def _forget_settings(*, setting: str, **_kwargs) -> None:
-    global _generation, _settings
+    global _everywhere, _generation, _settings
     if setting == "DJUST":
         with _lock:
             _generation += 1
             _settings = None
+            _everywhere = None
             _by_model.clear()
 
 
