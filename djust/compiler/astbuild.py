@@ -56,12 +56,18 @@ def load(identifier: str) -> ast.Name:
     return ast.Name(id=identifier, ctx=LOAD)
 
 
-def attribute(value: ast.expr, attr: str) -> ast.Attribute:
-    """Read ``value.<attr>``; ``attr`` must be a plain identifier.
+def attribute(value: ast.expr, attr: str) -> ast.expr:
+    """Read ``value.<attr>``; ``attr`` must be an identifier. One that NFKC
+    normalisation would change (Python would read another name) is read
+    with ``getattr`` instead.
 
         >>> ast.unparse(attribute(load("row"), "__dict__"))
         'row.__dict__'
+        >>> ast.unparse(attribute(load("row"), "\uff51uiet"))
+        "getattr(row, '\uff51uiet')"
     """
+    if not attr.isascii() and unicodedata.normalize("NFKC", attr) != attr:
+        return call(load("getattr"), value, ast.Constant(attr))
     return ast.Attribute(value=value, attr=attr, ctx=LOAD)
 
 
