@@ -30,11 +30,16 @@ def _djust_sources() -> set[str]:
 @pytest.fixture
 def small_cache(settings, monkeypatch):
     """The process-wide serializer cache, empty and bounded to SIZE entries."""
+    original = cache_module._DEFAULT
     monkeypatch.setattr(cache_module, "_DEFAULT", None)
     settings.DJUST = {"SERIALIZER_CACHE_SIZE": SIZE}
     cache = default_cache()
     yield cache
     cache.clear()
+    if original is not None:
+        # Serializers it holds may share a filename with ones released here:
+        # later tests compile them again, sources registered.
+        original.clear()
 
 
 def test_evicted_serializers_leave_linecache(small_cache):
