@@ -486,8 +486,7 @@ class _Projector(NodeVisitor):
                                                stand_in.codes[node.segment].function)
             acquire = [assign(value, call(function, on))]
         else:
-            acquire = [assign(value, ast.Attribute(value=on, attr=node.segment,
-                                                   ctx=ast.Load()))]
+            acquire = [assign(value, astbuild.attribute(on, node.segment))]
         if node.kind is Kind.PROPERTY:
             acquire.append(ast.If(
                 test=call(load("callable"), load(value)),
