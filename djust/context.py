@@ -3,8 +3,10 @@
 ``serialize_context(extraction, context)`` replaces each QuerySet, model
 instance and list/tuple of instances by what the compiled serializer makes
 of it for exactly the paths the template reads from that name; other values
-pass through, and names the template never reads are dropped, so nothing the
-template does not show reaches the page or the browser.
+pass through to the page, and names the template never reads are dropped.
+``browser_state`` then cuts every value the browser gets, whatever its kind,
+to the paths the template reads (``cut_value``), so nothing the template
+does not read reaches the browser.
 
 Values are python-mode rows (``djust.compiler.modes.Row``) that answer the
 template as the live objects do: identity, laziness, no mapping methods. A
@@ -14,10 +16,10 @@ lookup the template makes on it (``count``, ``first``, ``all``,
 ``reverse``...). A list of instances stays a list; ``values()`` rows stay
 what they are. When the template holds a tag djust cannot analyse, every
 context name reaches the page live (such a tag may read any of them), and
-the browser gets ``generic_serialize`` of the names known to be read: the
-known paths plus ``pk`` and ``str()``, resolved with Django's own lookup
-rules; compiling failures fall back the same way. That is logged once per
-(template, name).
+the browser gets the names known to be read, cut to the known paths only,
+resolved with Django's own lookup rules; any failure to compile or run a
+serializer (a ``CompilerError``, a template too deep to compile) falls back
+the same way. That is logged once per (template, name).
 
     >>> from djust.compiler import extract_template_variables
     >>> extraction = extract_template_variables("{{ title }}: {{ leases.count }}")
@@ -34,9 +36,17 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.functional import LazyObject, empty
 
-from djust.compiler.errors import CompilerError
-from djust.compiler.modes import PYTHON, QueryRows, Row, json_leaf, row_values
+from djust.compiler.modes import (
+    PLAIN_TYPES,
+    PYTHON,
+    QueryRows,
+    Row,
+    is_kept_leaf,
+    json_leaf,
+    row_values,
+)
 from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths, is_index
 from djust.compiler.projection import yields_instances
 
@@ -223,17 +233,16 @@ def _answer(found: Any, paths: list[str], mode: str) -> Any:
 
 
 def generic_serialize(value: Any, paths: list[str]) -> Any:
-    """The safe fallback: known paths plus ``pk`` and ``str``, resolved at run time."""
-    if isinstance(value, models.QuerySet) and not yields_instances(value):
+    """The safe fallback (python mode): the known paths only, resolved at
+    run time with Django's lookup rules (no ``pk``, no ``str()`` unless the
+    template reads them)."""
+    value = unwrap_lazy(value)
+    if isinstance(value, models.QuerySet) or is_instance_list(value):
         element_paths, _ = split_collection_paths(paths)
         branch = branch_paths(element_paths)
         return Collection(_resolve_generically(row, branch) for row in value)
-    if isinstance(value, models.QuerySet) or is_instance_list(value):
-        element_paths, _ = split_collection_paths(paths)
-        branch = branch_paths([*element_paths, "pk", ""])
-        return Collection(_resolve_generically(obj, branch) for obj in value)
     if isinstance(value, models.Model):
-        return _resolve_generically(value, branch_paths([*paths, "pk", ""]))
+        return _resolve_generically(value, branch_paths(paths))
     return value
 
 
@@ -256,15 +265,20 @@ def _resolve_generically(value: Any, branch: Branch) -> Any:
     return out
 
 
-def _read_part(rows: Collection, paths: list[str]) -> list:
-    """The rows of a ``values()`` QuerySet as the browser gets them: only
-    the keys the template reads (model rows are cut when serialized)."""
-    element_paths, _ = split_collection_paths(paths)
-    keys = {path.partition(SEPARATOR)[0] for path in element_paths}
-    if "" in keys:
-        return list(rows)
-    return [{key: row[key] for key in keys if key in row} if isinstance(row, dict) else row
-            for row in rows]
+def unwrap_lazy(value: Any) -> Any:
+    """The object behind Django's lazy wrappers (``SimpleLazyObject``, such
+    as ``request.user``), set up if it was not yet: it serializes like the
+    wrapped value. Anything else is returned as it is.
+
+        >>> from django.utils.functional import SimpleLazyObject
+        >>> unwrap_lazy(SimpleLazyObject(lambda: {"a": 1}))
+        {'a': 1}
+    """
+    while isinstance(value, LazyObject):
+        if value._wrapped is empty:
+            value._setup()
+        value = value._wrapped
+    return value
 
 
 def needs_serializing(value: Any) -> bool:
@@ -287,6 +301,7 @@ def serialize_context(
                 out[name] = value
             continue
         paths = list(extraction[name])
+        value = unwrap_lazy(value)
         if not needs_serializing(value) or not jit:
             out[name] = value
         elif unanalysed:
@@ -299,7 +314,11 @@ def serialize_context(
         else:
             try:
                 out[name] = serialize_value(value, paths, mode=mode)
-            except CompilerError as exc:
+            except Exception as exc:
+                # A CompilerError, a template too deep to compile
+                # (RecursionError), anything else compiling or running the
+                # serializer raised: the page renders from the live value,
+                # as Django renders it (a real error then surfaces there).
                 log_fallback_once(template, name, f"{type(exc).__name__}: {exc}")
                 out[name] = value
     return out
@@ -307,31 +326,237 @@ def serialize_context(
 
 class StateEncoder(DjangoJSONEncoder):
     """DjangoJSONEncoder, displaying what it cannot encode as the template
-    would: the JSON mode's leaf rule (``modes.json_leaf``)."""
+    would: the JSON mode's leaf rule (``modes.json_leaf``). What that rule
+    refuses (a timezone-aware ``time``) or cannot display is written as its
+    text, or ``null``: a value of the state never fails the page.
+
+        >>> import datetime, json
+        >>> json.dumps({"t": datetime.time(9, 30, tzinfo=datetime.UTC)}, cls=StateEncoder)
+        '{"t": "09:30:00+00:00"}'
+    """
 
     def default(self, o: Any) -> Any:
         if o.__class__ is Row:
             return row_values(o)
-        return json_leaf(o)
+        return _json_leaf(o)
+
+
+def _json_leaf(value: Any) -> Any:
+    try:
+        return json_leaf(value)
+    except Exception:
+        return _display(value, None)
+
+
+def _display(value: Any, failed: Any) -> Any:
+    """``str(value)``, or ``failed`` when that raises."""
+    try:
+        return str(value)
+    except Exception:
+        return failed
 
 
 # Context names that are part of the page machinery, never of its state.
 NOT_STATE = frozenset({"view", "request", "csrf_token", "perms", "user", "messages"})
 
+# A value left out of the browser state (a lookup Django fails, or one that
+# raised: the json mode's rule, docs/serialization.md "When a lookup raises").
+_OMIT = object()
+
 
 def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
                   serialized: Mapping[str, Any]) -> dict[str, Any]:
     """The state sent to the browser (encode it with ``StateEncoder``): only
-    names the template reads."""
+    names the template reads, and of each value only the paths it reads.
+
+    A model-backed value the JIT serialized keeps its serialized shape
+    (rows hold exactly the read paths). Every other value (dicts, lists,
+    ``values()`` rows, forms, dataclasses, and model data rendered live
+    with the JIT off or in the fallback) is cut from the live value by
+    ``cut_value``: the read paths resolved with Django's lookup rules.
+    """
     state: dict[str, Any] = {}
     for name, value in serialized.items():
         if name in NOT_STATE or name not in extraction:
             continue
-        if value is context.get(name) and needs_serializing(value):
-            # JIT off, or the fallback: the page rendered the live value; the
-            # browser still only gets what the template reads.
-            value = generic_serialize(value, list(extraction[name]))
-        elif isinstance(context.get(name), models.QuerySet) and isinstance(value, Collection):
-            value = _read_part(value, list(extraction[name]))
-        state[name] = value
+        branch = branch_paths(extraction[name])
+        live = unwrap_lazy(context.get(name, value))
+        try:
+            if isinstance(live, models.QuerySet) and not yields_instances(live):
+                # values()/values_list() rows (already fetched when the JIT
+                # serialized them): cut, sensitive columns refused.
+                rows = list(value) if isinstance(value, Collection) else list(live)
+                cut = _cut_sequence(_refused(live, rows), branch)
+            elif value is not live and needs_serializing(live):
+                cut = value
+            else:
+                cut = cut_value(live, branch, top=True)
+        except Exception as exc:
+            # Too deep to walk (RecursionError), rows that failed to load:
+            # the page is Django's to render (or fail); the state omits it.
+            logger.warning("djust: %r is left out of the browser state: %s: %s", name,
+                           type(exc).__name__, exc)
+            continue
+        if cut is not _OMIT:
+            state[name] = cut
     return state
+
+
+def _refused(queryset: models.QuerySet, rows: list) -> list:
+    """``values()``/``values_list()`` rows without their sensitive columns
+    (``password``, ``DJUST["SENSITIVE_FIELDS"]``, the model's list): a
+    dict row loses the key, a tuple row holds None in its place."""
+    from djust.compiler.sensitive import sensitive_names
+
+    refused = sensitive_names(queryset.model)
+
+    def sensitive(column: Any) -> bool:
+        return isinstance(column, str) and column.rpartition("__")[2] in refused
+
+    names = list(getattr(queryset, "_fields", None) or ())
+    if not names:
+        names = [field.attname for field in queryset.model._meta.concrete_fields]
+    positions = {i for i, column in enumerate(names) if sensitive(column)}
+    out = []
+    for row in rows:
+        if isinstance(row, dict):
+            row = {key: item for key, item in row.items() if not sensitive(key)}
+        elif isinstance(row, tuple) and positions:
+            row = tuple(None if i in positions else item for i, item in enumerate(row))
+        elif positions and len(names) == 1:
+            row = None
+        out.append(row)
+    return out
+
+
+def cut_value(value: Any, branch: Branch, *, top: bool = False) -> Any:
+    """``value`` as the browser state carries it for the paths in ``branch``:
+    JSON data holding only the read paths, resolved with Django's lookup
+    rules (``runtime.resolve_lookup``, which also refuses sensitive names).
+
+    - a node only displayed is its JSON leaf (plain data as it is, a model
+      instance, a form or any other object as its text; a mapping shows
+      no key the template does not read, so it is ``{}``);
+    - a node looked into is a dict of the segments read (``"__str__"``, the
+      text, when an object that is not a mapping is displayed too);
+    - a list, tuple, set or QuerySet iterated (``*``) or displayed is the
+      list of its elements, each cut for the paths below ``*`` (and below
+      its own index);
+    - a lookup Django fails, or one that raises, leaves its key out.
+
+        >>> cut_value({"public": 1, "secret": 2}, branch_paths(["public"]))
+        {'public': 1}
+        >>> cut_value([{"a": 1, "b": 2}], branch_paths(["*.a"]))
+        [{'a': 1}]
+    """
+    from djust.compiler.runtime import call_like_template
+
+    value = unwrap_lazy(value)
+    if top and callable(value):
+        # Django calls a callable context value as it does any lookup.
+        value = call_like_template(value)
+    children = branch.children
+    if value is None or (type(value) in PLAIN_TYPES and (branch.bare or not children)):
+        return value
+    if _is_sequence(value, branch):
+        return _cut_sequence(value, branch)
+    if not children:
+        return _leaf(value)
+    out: dict[str, Any] = {}
+    if branch.bare and not isinstance(value, Mapping) and not is_kept_leaf(value):
+        text = _display(value, _OMIT)
+        if text is not _OMIT:
+            out["__str__"] = text
+    for segment, below in children.items():
+        found = _lookup(value, segment)
+        if found is _OMIT:
+            continue
+        if segment == STAR:
+            # A mapping or a string iterated: its keys or characters.
+            found = _cut_sequence(found, Branch(children={STAR: below}))
+        else:
+            found = cut_value(found, below)
+        if found is not _OMIT:
+            out[segment] = found
+    return out
+
+
+def _is_sequence(value: Any, branch: Branch) -> bool:
+    """True for a collection iterated or displayed, which the state
+    carries as the list of its elements."""
+    if isinstance(value, list | tuple | set | frozenset | models.QuerySet):
+        return branch.bare or STAR in branch.children
+    return (STAR in branch.children and not isinstance(value, Mapping | str)
+            and hasattr(value, "__iter__"))
+
+
+def _cut_sequence(value: Any, branch: Branch) -> Any:
+    """The elements of a collection iterated or displayed, each cut for the
+    paths below ``*`` and below its own index; other lookups on the
+    collection (``count``, ``first``...) are not part of the state, as for
+    a serialized QuerySet."""
+    star = branch.children.get(STAR)
+    indexes: dict[int, list[Branch]] = {}
+    for segment, below in branch.children.items():
+        if is_index(segment):
+            indexes.setdefault(int(segment), []).append(below)
+    if star is None and not branch.bare and not indexes:
+        return []
+    out = []
+    try:
+        items = list(value)
+    except Exception:
+        return _OMIT
+    if star is None and not branch.bare:
+        # Only some positions are read: the others are None, up to the last.
+        items = items[:max(indexes) + 1]
+    for position, item in enumerate(items):
+        read = [b for b in (star, *indexes.get(position, ())) if b is not None]
+        if not read and not branch.bare:
+            out.append(None)
+            continue
+        cut = cut_value(item, _merged(read, bare=branch.bare))
+        out.append(None if cut is _OMIT else cut)
+    return out
+
+
+def _merged(branches: list[Branch], *, bare: bool) -> Branch:
+    merged = Branch(bare=bare)
+    for branch in branches:
+        merged.bare = merged.bare or branch.bare
+        for segment, below in branch.children.items():
+            if segment in merged.children:
+                merged.children[segment] = _merged([merged.children[segment], below],
+                                                   bare=False)
+            else:
+                merged.children[segment] = below
+    return merged
+
+
+def _lookup(value: Any, segment: str) -> Any:
+    from djust.compiler.runtime import MISSING, resolve_lookup
+
+    if segment == STAR:
+        try:
+            return list(value)
+        except Exception:
+            return _OMIT
+    try:
+        found = resolve_lookup(value, segment)
+    except Exception as error:
+        # Django raises it only if the template evaluates the lookup; the
+        # state has no template to raise it in (json mode's rule).
+        log_fallback_once("<browser state>", f"{type(value).__name__}.{segment}",
+                          f"{type(error).__name__} while resolving it: left out")
+        return _OMIT
+    return _OMIT if found is MISSING else found
+
+
+def _leaf(value: Any) -> Any:
+    """A node the template only displays, as JSON data."""
+    if isinstance(value, Mapping):
+        # Its text would show every key: none is read.
+        return {}
+    if is_kept_leaf(value):
+        return _json_leaf(value)
+    return _display(value, _OMIT)

@@ -174,8 +174,8 @@ def test_a_liveview_falls_back_to_the_live_value(caplog):
     message = records[0].getMessage()
     assert "'leases'" in message and "TooComplexError" in message
     assert "rentals.Lease: path 'tenant.user.tenant_profile.user" in message
-    # The browser gets the generic state: the known paths, pk and str only.
-    assert set(page_state(content)["leases"][0]) == {"__str__", "pk", "status", "tenant"}
+    # The browser gets the generic state: the known paths only (no pk, no str).
+    assert set(page_state(content)["leases"][0]) == {"status", "tenant"}
     # ...followed all the way down, with Django's lookups.
     tenant = page_state(content)["leases"][0]["tenant"]
     for segment in CHAIN.split(".")[1:-1]:
@@ -197,7 +197,7 @@ def test_nested_loops_too_deep_to_compile_render_from_the_live_value(caplog):
     records = [r for r in caplog.records if r.name == "djust.context"]
     assert len(records) == 1
     assert "SyntaxError: too many statically nested blocks" in records[0].getMessage()
-    assert set(page_state(content)["properties"][0]) == {"__str__", "pk", "units"}
+    assert set(page_state(content)["properties"][0]) == {"units"}
 
 
 @pytest.mark.django_db

@@ -175,7 +175,9 @@ def test_jit_setting_turns_auto_serialization_off(rentals, settings):
     assert len(app_queries(off)) > len(app_queries(on))
     # Even without the JIT, the browser only gets what the template reads.
     assert "never sent" not in content
-    assert set(page_state(content)["leases"][0]) >= {"pk"}
+    # No pk, no str() the template does not read (issue #18, item 4).
+    assert set(page_state(content)["leases"][0]) == {"__str__", "tenant", "property",
+                                                     "end_date"}
 
 
 def test_unanalysable_template_falls_back_and_logs_once(rentals, caplog):
@@ -193,8 +195,8 @@ def test_unanalysable_template_falls_back_and_logs_once(rentals, caplog):
     # Lookups only the dynamically included template makes still render:
     # the page renders from the live value.
     assert "".join(f"[{lease.tenant.phone}]" for lease in leases) in content
-    # The browser state stays generic: the known paths, pk and str only.
-    assert set(page_state(content)["leases"][0]) == {"__str__", "pk", "status"}
+    # The browser state stays generic: the known paths only.
+    assert set(page_state(content)["leases"][0]) == {"status"}
 
 
 def test_edited_template_is_used_on_the_next_request_in_debug(rentals, settings, tmp_path):
@@ -240,4 +242,4 @@ def test_generic_state_never_carries_sensitive_fields(rentals, settings):
 
     user = Lease.objects.first().tenant.user
     state = generic_serialize(user, ["password", "email", "get_session_auth_hash"])
-    assert set(state) == {"__str__", "pk", "email"}
+    assert set(state) == {"email"}
