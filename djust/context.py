@@ -45,6 +45,7 @@ from djust.compiler.modes import (
     Row,
     is_kept_leaf,
     json_leaf,
+    plain,
     row_values,
 )
 from djust.compiler.paths import SEPARATOR, STAR, Branch, branch_paths, is_index
@@ -388,7 +389,9 @@ def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
                 rows = list(value) if isinstance(value, Collection) else list(live)
                 cut = _cut_sequence(_refused(live, rows), branch)
             elif value is not live and needs_serializing(live):
-                cut = value
+                # The JIT's rows hold the read paths, but python mode keeps
+                # plain data (a JSONField's dict) whole: trimmed here.
+                cut = _trim(plain(value), branch)
             else:
                 cut = cut_value(live, branch, top=True)
         except Exception as exc:
@@ -400,6 +403,36 @@ def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
         if cut is not _OMIT:
             state[name] = cut
     return state
+
+
+def _trim(data: Any, branch: Branch) -> Any:
+    """``plain()`` of a serialized model value without the keys no path
+    reads: a row's keys are its read segments (and ``"__str__"`` when
+    displayed), so only plain data kept whole under them (a JSONField's
+    dict looked into) loses anything. A node only displayed stays whole,
+    as the JSON mode writes it.
+
+        >>> _trim({"profile": {"public": 1, "secret": 2}}, branch_paths(["profile.public"]))
+        {'profile': {'public': 1}}
+    """
+    if not branch.children:
+        return data
+    if isinstance(data, dict):
+        return {key: item if key == "__str__" else _trim(item, branch.children[key])
+                for key, item in data.items() if key == "__str__" or key in branch.children}
+    if isinstance(data, list):
+        element = _element_branch(branch)
+        return [_trim(item, element) for item in data]
+    return data
+
+
+def _element_branch(branch: Branch) -> Branch:
+    """What the elements of a serialized collection are read for: the
+    paths below ``*``, an index, ``first`` or ``last`` (``split_collection_paths``),
+    and their display when the collection is displayed."""
+    below = [child for segment, child in branch.children.items()
+             if segment in (STAR, "first", "last") or is_index(segment)]
+    return _merged(below, bare=branch.bare)
 
 
 def _refused(queryset: models.QuerySet, rows: list) -> list:

@@ -17,7 +17,7 @@ from django.urls import path
 from djust import LiveView, event_handler
 from djust.compiler import extract_template_variables
 from djust.compiler.paths import branch_paths
-from djust.context import browser_state, cut_value, serialize_context
+from djust.context import StateEncoder, browser_state, cut_value, serialize_context
 from djust.html import root_inner_html
 from examples.rentals.models import Lease, Property
 from examples.rentals.seed import seed
@@ -182,6 +182,21 @@ def test_sensitive_columns_never_leave_even_when_read(rentals):
         "names": [{"0": u.username, "1": None} for u in users],
         "users": [{} for _ in users],
     }
+
+
+def test_plain_data_inside_compiled_rows_is_cut():
+    from tests.testapp.models import Author
+
+    author = Author.objects.create(name="Ada", profile={"public": 1, "secret": 2})
+    source = ("{{ a.profile.public }}{{ a.name }}"
+              "{% for x in authors %}{{ x.profile.public }}{% endfor %}{{ authors.count }}")
+    extraction = extract_template_variables(source)
+    context = {"a": author, "authors": Author.objects.all()}
+    serialized = serialize_context(extraction, context, template="t")
+    state = json.loads(json.dumps(browser_state(extraction, context, serialized),
+                                  cls=StateEncoder))
+    assert state == {"a": {"name": "Ada", "profile": {"public": 1}},
+                     "authors": [{"profile": {"public": 1}}]}
 
 
 def test_objects_go_as_text_only_when_displayed(rentals):
