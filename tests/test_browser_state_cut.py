@@ -80,6 +80,10 @@ class LazyUser(LiveView):
         self.me = request.user
         self.user = request.user
 
+    @event_handler
+    def noop(self):
+        pass
+
 
 AWARE = "<main dj-root>{{ t }}|{{ s }}|{{ o }}|{% for x in s %}{{ x }}{% endfor %}</main>"
 
@@ -253,6 +257,10 @@ def test_a_lazy_user_attribute_renders(rentals):
     # ``user`` is page machinery, never state; ``me`` is cut like the user.
     assert page_state(content) == {"me": {"username": user.username}}
     assert user.password not in content
+    view_id, token = view_attrs(content)
+    event = post_event(client, "/lazy/", view_id, token, "noop")
+    assert event.status_code == 200
+    assert event.json()["state"] == {"me": {"username": user.username}}
 
 
 def test_values_json_cannot_encode_render_like_django():
