@@ -302,7 +302,7 @@ def live_view_section(request: ExplainRequest) -> Section | None:
     if request.extraction.unanalysed:
         lines = [f"the template has tags djust cannot analyse: the page renders {request.name} "
                  "from the live value, with its own queries, and the browser gets the paths "
-                 "above plus pk and str() (the fallback log line); no plan below is used"]
+                 "above only (the fallback log line); no plan below is used"]
     else:
         serializer = _try_compile(request)
         if isinstance(serializer, Exception):
