@@ -155,11 +155,16 @@ def serialize_value(value: Any, paths: list[str], *, mode: str) -> Any:
 def data_rows(queryset: models.QuerySet, paths: list[str]) -> Collection:
     """A ``values()``/``values_list()`` QuerySet: its rows are plain data
     (dicts, tuples, values) that render as they are, unpacked by
-    ``{% for a, b in rows %}`` too."""
-    rows = list(queryset)
+    ``{% for a, b in rows %}`` too, without their sensitive columns: the
+    page refuses them as the browser state does."""
+    from djust.compiler.runtime import queryset_text
+
+    rows = _refused(queryset, list(queryset))
     _, lookups = split_collection_paths(paths)
     answered, raised = _answered(queryset, rows, lookups, paths)
-    return Collection(rows, answered, _displayed(queryset, lookups), raised)
+    # Displayed, the QuerySet's text made of these rows (no refused column).
+    shown = queryset_text(rows) if "" in lookups else None
+    return Collection(rows, answered, shown, raised)
 
 
 def serialize_queryset(queryset: models.QuerySet, paths: list[str], *, mode: str) -> Collection:
@@ -455,7 +460,9 @@ def _refused(queryset: models.QuerySet, rows: list) -> list:
         if isinstance(row, dict):
             row = {key: item for key, item in row.items() if not sensitive(key)}
         elif isinstance(row, tuple) and positions:
-            row = tuple(None if i in positions else item for i, item in enumerate(row))
+            items = [None if i in positions else item for i, item in enumerate(row)]
+            # A named row (values_list(named=True)) keeps its names.
+            row = row._make(items) if hasattr(row, "_make") else tuple(items)
         elif positions and len(names) == 1:
             row = None
         out.append(row)

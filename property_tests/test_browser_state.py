@@ -108,11 +108,14 @@ def test_every_key_in_the_state_is_on_a_read_path(d, rows, d_reads, rows_reads, 
     check_state(extraction, state)
     # Sensitive columns never leave, even when read.
     assert "hash" not in json.dumps(state)
-    # The page renders from the python-mode values as Django renders the live ones.
-    live = dict(context, users=User.objects.order_by("username").values())
+    # The page renders from the python-mode values as Django renders the live
+    # ones, refused columns aside: a values() row never shows them (#18).
+    live = dict(context, users=User.objects.order_by("username").values(
+        *[f.attname for f in User._meta.concrete_fields if f.attname != "password"]))
     try:
         expected = engines["django"].from_string(source).render(live)
     except TypeError:
         # Django itself fails the page ({% for %} over a number).
         return
-    assert engines["django"].from_string(source).render(serialized) == expected
+    page = engines["django"].from_string(source).render(serialized)
+    assert page == expected and "hash" not in page

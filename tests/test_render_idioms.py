@@ -271,3 +271,18 @@ def test_a_queryset_lookup_that_raises_raises_only_where_read(world, source):
 ])
 def test_the_containers_own_state_is_not_a_lookup(world, source):
     assert_same(world, source)
+
+
+def test_values_rows_never_show_a_sensitive_column_on_the_page(world):
+    from django.contrib.auth.models import User
+
+    User.objects.create_user("ann", password="secret-pass")
+    source = ("{% for u in users %}{{ u.username }}:{{ u.password }};{% endfor %}"
+              "{% for n, p in pairs %}{{ n }}/{{ p }};{% endfor %}"
+              "{% for r in named %}{{ r.username }}{{ r.password }};{% endfor %}")
+    page = page_render(source, {
+        "users": User.objects.values("username", "password"),
+        "pairs": User.objects.values_list("username", "password"),
+        "named": User.objects.values_list("username", "password", named=True)})
+    assert "ann:;" in page and "ann/None;" in page and "annNone;" in page
+    assert "pbkdf2" not in page and "secret" not in page
