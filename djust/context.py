@@ -395,8 +395,10 @@ def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
                 cut = _cut_sequence(_refused(live, rows), branch)
             elif value is not live and needs_serializing(live):
                 # The JIT's rows hold the read paths, but python mode keeps
-                # plain data (a JSONField's dict) whole: trimmed here.
-                cut = _trim(plain(value), branch)
+                # plain data (a JSONField's dict) whole: trimmed here, when
+                # the serializer has such a node (StateEncoder writes rows).
+                cut = (value if _rows_hold_only_read_paths(live, extraction[name])
+                       else _trim(plain(value), branch))
             else:
                 cut = cut_value(live, branch, top=True)
         except Exception as exc:
@@ -408,6 +410,37 @@ def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
         if cut is not _OMIT:
             state[name] = cut
     return state
+
+
+# Collection lookups whose values come from the element serializer itself.
+_ELEMENT_LOOKUPS = frozenset({"", STAR, "count", "exists", "first", "last"})
+
+
+def _rows_hold_only_read_paths(live: Any, paths) -> bool:
+    """True when the python-mode value of ``live`` holds nothing but the
+    read paths: its serializer (a cache hit) has no node whose value python
+    mode may keep whole (a value that is not a model row, looked into)."""
+    from djust.compiler import compile_serializer
+
+    paths = list(paths)
+    if isinstance(live, models.Model):
+        model, element_paths = type(live), paths
+    else:
+        heads = {path.partition(SEPARATOR)[0] for path in paths}
+        if any(head not in _ELEMENT_LOOKUPS and not is_index(head) for head in heads):
+            return False  # other QuerySet lookups: rows of other serializers
+        model = live.model if isinstance(live, models.QuerySet) else type(live[0])
+        element_paths, _ = split_collection_paths(paths)
+    serializer = compile_serializer(model, element_paths, mode="python")
+    known = getattr(serializer, "_djust_keeps_data", None)
+    if known is None:
+        known = serializer._djust_keeps_data = _keeps_data(serializer.tree)
+    return not known
+
+
+def _keeps_data(node) -> bool:
+    return any((child.model is None and bool(child.children)) or _keeps_data(child)
+               for child in node.children)
 
 
 def _trim(data: Any, branch: Branch) -> Any:
