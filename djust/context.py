@@ -238,39 +238,6 @@ def _answer(found: Any, paths: list[str], mode: str) -> Any:
     return PYTHON.encode(found)
 
 
-def generic_serialize(value: Any, paths: list[str]) -> Any:
-    """The safe fallback (python mode): the known paths only, resolved at
-    run time with Django's lookup rules (no ``pk``, no ``str()`` unless the
-    template reads them)."""
-    value = unwrap_lazy(value)
-    if isinstance(value, models.QuerySet) or is_instance_list(value):
-        element_paths, _ = split_collection_paths(paths)
-        branch = branch_paths(element_paths)
-        return Collection(_resolve_generically(row, branch) for row in value)
-    if isinstance(value, models.Model):
-        return _resolve_generically(value, branch_paths(paths))
-    return value
-
-
-def _resolve_generically(value: Any, branch: Branch) -> Any:
-    """Follow ``branch`` with Django's lookup rules (``resolve_lookup`` also
-    refuses sensitive names on model rows)."""
-    from djust.compiler.runtime import MISSING, Displayed, resolve_lookup
-
-    if not branch.children or value is None:
-        return PYTHON.encode(value)
-    if STAR in branch.children:
-        return [_resolve_generically(item, branch.children[STAR]) for item in value]
-    out: dict[str, Any] = Displayed() if branch.bare else {}
-    if branch.bare:
-        out["__str__"] = str(value)
-    for segment, below in branch.children.items():
-        found = resolve_lookup(value, segment)
-        if found is not MISSING:
-            out[segment] = _resolve_generically(found, below)
-    return out
-
-
 def unwrap_lazy(value: Any) -> Any:
     """The object behind Django's lazy wrappers (``SimpleLazyObject``, such
     as ``request.user``), set up if it was not yet: it serializes like the
@@ -312,7 +279,7 @@ def serialize_context(
             out[name] = value
         elif unanalysed:
             # Some lookups are unknown: the page renders from the live value
-            # (correct, maybe N+1); browser_state sends the generic value.
+            # (correct, maybe N+1); browser_state sends the cut value.
             where = "; ".join(str(u) for u in unanalysed)
             log_fallback_once(template, name, f"the template has tags djust cannot analyse: "
                               f"{where}")
@@ -413,7 +380,7 @@ def browser_state(extraction: Mapping[str, Any], context: Mapping[str, Any],
 
 
 # Collection lookups whose values come from the element serializer itself.
-_ELEMENT_LOOKUPS = frozenset({"", STAR, "count", "exists", "first", "last"})
+_ELEMENT_LOOKUPS = COLLECTION_LOOKUPS | {"", STAR}
 
 
 def _rows_hold_only_read_paths(live: Any, paths) -> bool:
