@@ -34,8 +34,13 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.constants import LOOKUP_SEP
+from django.db.models.expressions import Col, F
+from django.db.models.query import FlatValuesListIterable
+from django.db.models.sql.query import Query
 from django.utils.functional import LazyObject, empty
 
 from djust.compiler.modes import (
@@ -441,32 +446,193 @@ def _element_branch(branch: Branch) -> Branch:
 
 
 def _refused(queryset: models.QuerySet, rows: list) -> list:
-    """``values()``/``values_list()`` rows without their sensitive columns
-    (``password``, ``DJUST["SENSITIVE_FIELDS"]``, the model's list): a
-    dict row loses the key, a tuple row holds None in its place."""
-    from djust.compiler.sensitive import sensitive_names
+    """``values()``/``values_list()`` rows without their sensitive columns:
+    a dict row loses the key, a tuple row holds None in its place (a named
+    row keeps its names), a flat row of a refused column is None.
 
-    refused = sensitive_names(queryset.model)
-
-    def sensitive(column: Any) -> bool:
-        return isinstance(column, str) and column.rpartition("__")[2] in refused
-
-    names = list(getattr(queryset, "_fields", None) or ())
-    if not names:
-        names = [field.attname for field in queryset.model._meta.concrete_fields]
-    positions = {i for i, column in enumerate(names) if sensitive(column)}
+    A column is refused when its name is (``_name_refused``), when its
+    field path reaches a sensitive name of any model on the way
+    (``_path_refused``: ``tenant__ssn`` with ``ssn`` in Tenant's own
+    list), or when its expression reads a sensitive field of any model
+    (``_reads_sensitive``: ``F("password")``, ``Lower("password")``,
+    ``Max(...)``, a ``Subquery`` selecting one...)."""
+    columns = _column_flags(queryset.query)
+    refused_names = {name for name, refused in columns if refused}
+    positions = {i for i, (_, refused) in enumerate(columns) if refused}
+    # Flat rows are told by the iterable, not the row: a flat row may itself
+    # be a tuple (a composite primary key).
+    flat = queryset._iterable_class is FlatValuesListIterable
     out = []
     for row in rows:
-        if isinstance(row, dict):
-            row = {key: item for key, item in row.items() if not sensitive(key)}
-        elif isinstance(row, tuple) and positions:
-            items = [None if i in positions else item for i, item in enumerate(row)]
-            # A named row (values_list(named=True)) keeps its names.
-            row = row._make(items) if hasattr(row, "_make") else tuple(items)
-        elif positions and len(names) == 1:
+        if flat:
+            row = None if 0 in positions else row
+        elif isinstance(row, dict):
+            row = {key: item for key, item in row.items()
+                   if key not in refused_names and not _name_refused(queryset.model, key)}
+        elif isinstance(row, tuple):
+            if positions:
+                items = [None if i in positions else item for i, item in enumerate(row)]
+                # A named row (values_list(named=True)) keeps its names.
+                row = row._make(items) if hasattr(row, "_make") else tuple(items)
+        elif 0 in positions:
             row = None
         out.append(row)
     return out
+
+
+def _column_flags(query: Query) -> list[tuple[str, bool]]:
+    """``(name, refused)`` for each column of a ``values()`` query's rows,
+    in their order. A combined query (``union()``...) refuses a position
+    any of its parts refuses: the rows hold whichever part's values."""
+    columns = [(name, _column_refused(query.model, name, path, expression))
+               for name, path, expression in _selected_columns(query)]
+    if not query.combinator:
+        return columns
+    names = [name for name, _ in columns]
+    for part in query.combined_queries:
+        if part is query:
+            continue
+        flags = [refused for _, refused in _column_flags(part)]
+        if len(flags) != len(columns):
+            flags = _aligned_flags(part, names) or [any(flags)] * len(columns)
+        columns = [(name, refused or flags[i]) for i, (name, refused) in enumerate(columns)]
+    return columns
+
+
+def _aligned_flags(part: Query, names: list[str]) -> list[bool] | None:
+    """A combined part's flags once aligned on the first query's columns,
+    as Django's compiler aligns a part without ``values()`` of its own
+    (``set_values`` with those names); None when that does not apply."""
+    aligned = part.clone()
+    try:
+        aligned.set_values(names)
+    except Exception:  # names it lacks (FieldError...): the caller refuses conservatively
+        return None
+    flags = [refused for _, refused in _column_flags(aligned)]
+    return flags if len(flags) == len(names) else None
+
+
+def _selected_columns(query: Query) -> list[tuple[str, str | None, Any]]:
+    """``(name, field path, expression)`` of each column of ``query``'s
+    rows, in the order Django builds them (``SQLCompiler.get_select``,
+    ``ValuesIterable``): ``query.selected`` when set (the names given to
+    ``values()``/``values_list()``, then annotations added after them,
+    i.e. ``_fields`` followed by the annotations not in it), else the
+    ``extra(select=...)`` names, the concrete fields' attnames
+    (``values_select``, or every concrete field for a query that selects
+    the model's default columns), then the selected annotations.
+
+    Path and expression are None where unknown. An ``extra(select=...)``
+    column (and a ``RawSQL`` annotation) is SQL text djust cannot inspect:
+    it is refused by its name only."""
+    if query.selected:
+        columns = []
+        for name, source in query.selected.items():
+            if isinstance(source, str):  # an annotation's alias
+                columns.append((name, None, query.annotations.get(source)))
+            elif isinstance(source, int):  # a field path given to values()
+                path = query.values_select[source] if source < len(query.values_select) else None
+                column = query.select[source] if source < len(query.select) else None
+                columns.append((name, path, column))
+            else:  # extra(select=...): RawSQL, not inspectable
+                columns.append((name, None, None))
+        return columns
+    columns = [(name, None, None) for name in query.extra_select]
+    if query.default_cols:
+        columns += [(field.attname, field.attname, None)
+                    for field in query.model._meta.concrete_fields]
+    else:
+        paths = list(query.values_select)
+        for i, column in enumerate(query.select):
+            path = paths[i] if i < len(paths) else None
+            columns.append((path or getattr(getattr(column, "target", None), "attname", ""),
+                            path, column))
+    columns += [(name, None, expression) for name, expression in query.annotation_select.items()]
+    return columns
+
+
+def _column_refused(model: type | None, name: str, path: str | None, expression: Any) -> bool:
+    return (_name_refused(model, name)
+            or (path is not None and model is not None and _path_refused(model, path))
+            or (expression is not None and _reads_sensitive(expression)))
+
+
+def _name_refused(model: type | None, name: Any) -> bool:
+    """The name rule: a column whose last segment is sensitive on the
+    queryset's model, or refused on every model (``refused_everywhere``:
+    the keys of a JSONField's mapping have no model of their own)."""
+    from djust.compiler.sensitive import refused_everywhere, sensitive_names
+
+    if not isinstance(name, str):
+        return False
+    last = name.rpartition(LOOKUP_SEP)[2]
+    return last in refused_everywhere() or (model is not None and last in sensitive_names(model))
+
+
+def _path_refused(model: type, path: str) -> bool:
+    """True when a part of a ``values()`` field path is a sensitive name of
+    the model it belongs to, following relations (``tenant__ssn`` asks
+    Tenant's own list, not the queryset model's). Past the last field the
+    parts are transforms or JSON keys, which belong to no model: refused
+    when refused everywhere."""
+    from djust.compiler.sensitive import refused_everywhere, sensitive_names
+
+    owner: type | None = model
+    for part in path.split(LOOKUP_SEP):
+        if owner is None:
+            if part in refused_everywhere():
+                return True
+            continue
+        refused = sensitive_names(owner)
+        field = _model_field(owner, part)
+        # ``tenant_id`` is the attname of a ``tenant`` listed as sensitive.
+        if part in refused or (field is not None and field.name in refused):
+            return True
+        related = getattr(field, "related_model", None) if field is not None else None
+        owner = related if isinstance(related, type) else None
+    return False
+
+
+def _model_field(model: type, name: str) -> Any:
+    """The field (or reverse relation) ``name`` of ``model``, None if none."""
+    if name == "pk":
+        return model._meta.pk
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+
+
+def _reads_sensitive(expression: Any) -> bool:
+    """True when a resolved expression reads a sensitive field of any model
+    anywhere in its tree: a column (``Col.target`` is the field, whose
+    ``model`` says whose list to ask), a subquery's selected columns, an
+    unresolved ``F``/outer reference or a JSON key by name. ``RawSQL`` is
+    SQL text: it reads nothing djust can see."""
+    if isinstance(expression, Query):
+        return any(refused for _, refused in _column_flags(expression))
+    if _node_reads_sensitive(expression):
+        return True
+    source = getattr(expression, "get_source_expressions", None)
+    return source is not None and any(
+        _reads_sensitive(child) for child in source() if child is not None)
+
+
+def _node_reads_sensitive(node: Any) -> bool:
+    """``_reads_sensitive`` for the node itself, not its sources."""
+    from djust.compiler.sensitive import refused_everywhere, sensitive_names
+
+    if isinstance(node, Col):
+        field = node.target
+        owner = getattr(field, "model", None)
+        if not isinstance(owner, type):
+            return False
+        refused = sensitive_names(owner)
+        return field.name in refused or getattr(field, "attname", None) in refused
+    if isinstance(node, F):
+        # Unresolved (an outer reference): no model to ask, only the name.
+        return any(part in refused_everywhere() for part in node.name.split(LOOKUP_SEP))
+    return getattr(node, "key_name", None) in refused_everywhere()  # a JSON key
 
 
 def cut_value(value: Any, branch: Branch, *, top: bool = False) -> Any:
