@@ -43,7 +43,9 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.middleware.csrf import get_token
-from django.template import engines
+from django.template import TemplateDoesNotExist, engines
+from django.template.backends.django import Template as BackendTemplate
+from django.template.backends.django import reraise
 from django.templatetags.static import static
 from django.views import View
 
@@ -54,6 +56,7 @@ from djust.compiler.extraction import (
 )
 from djust.context import StateEncoder, serialize_context
 from djust.context import browser_state as state_for_browser
+from djust.template.guard import guarded_engine
 
 logger = logging.getLogger("djust.live")
 
@@ -317,10 +320,19 @@ class LiveView(View):
             raise ImproperlyConfigured(f"{type(self).__name__} needs template_name or template")
 
     def get_template(self):
+        """The template, compiled by the project's Django engine's mirror
+        that refuses sensitive names on live objects (``template.guard``)."""
         self.check_template()
-        if self.template is not None:
-            return engines["django"].from_string(self.template)
-        return engines["django"].get_template(self.template_name)
+        backend = engines["django"]
+        engine = guarded_engine(backend.engine)
+        try:
+            if self.template is not None:
+                template = engine.from_string(self.template)
+            else:
+                template = engine.get_template(self.template_name)
+        except TemplateDoesNotExist as exc:
+            reraise(exc, backend)
+        return BackendTemplate(template, backend)
 
     def template_label(self) -> str:
         return self.template_name or f"<inline template of {type(self).__qualname__}>"

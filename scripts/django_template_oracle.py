@@ -27,7 +27,9 @@ The pipeline:
    test's own engine when a loader found the template), ``serialize_context``
    on a deep copy of the names the test put in the context (what a second
    render does to the values stays out of the test's objects), and a second
-   render from what that returned.
+   render from what that returned, every variable resolved as a djust
+   page's are (``djust.template.guard``, which refuses sensitive names on
+   live objects).
 4. A different output, an exception of another type where Django raised, or
    an exception where Django did not, is a difference, unless the same
    second render made without djust differs from Django's too (the clock, a
@@ -293,6 +295,23 @@ def djust_context(template, data: dict[str, Any]) -> dict[str, Any]:
     return dict(serialize_context(extraction, data, template=template_label(template)))
 
 
+@contextlib.contextmanager
+def guarded_lookups() -> Iterator[None]:
+    """Every variable resolves as a djust page's does (``template.guard``'s
+    ``GuardedVariable``), included and parent templates too, for the length
+    of one render (this process renders one template at a time)."""
+    from django.template.base import Variable
+
+    from djust.template.guard import GuardedVariable
+
+    original = Variable._resolve_lookup
+    Variable._resolve_lookup = GuardedVariable._resolve_lookup
+    try:
+        yield
+    finally:
+        Variable._resolve_lookup = original
+
+
 def attempt(call) -> Outcome:
     try:
         return Outcome(output=call())
@@ -402,7 +421,8 @@ class Oracle:
         serialized = djust_context(template, data)
         self.tally.serialized += sum(value is not data.get(name)
                                      for name, value in serialized.items())
-        return render(template, rebuilt_context(context, serialized))
+        with guarded_lookups():
+            return render(template, rebuilt_context(context, serialized))
 
     def not_checked(self, reason: str) -> None:
         self.tally.not_checked.setdefault(reason, []).append(self.test)

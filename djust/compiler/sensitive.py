@@ -41,8 +41,11 @@ import copy
 import threading
 import unicodedata
 import warnings
+from collections.abc import Mapping
 
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.signals import setting_changed
+from django.db.models import Model
 
 from djust import conf
 from djust.compiler.paths import split_path
@@ -176,6 +179,30 @@ def known_sensitive_names(model: type) -> frozenset[str]:
     if memo is not None:
         return memo[1]
     return sensitive_names(model)
+
+
+def refused_on(value, name: str) -> bool:
+    """Whether the template lookup of ``name`` on ``value`` is refused: a
+    sensitive name of a model instance (``known_sensitive_names``), a name
+    refused everywhere as a key of a mapping (a dict, a ``values()`` row, a
+    ``QueryDict``), and anything but a stored key on a session (its
+    ``items``, ``values``, ``keys`` would show the session's private keys,
+    ``_auth_user_hash`` among them). Django's lazy wrappers answer for what
+    they wrap (``request.user``).
+
+        >>> from django.contrib.auth.models import User
+        >>> refused_on(User(), "password"), refused_on(User(), "email")
+        (True, False)
+        >>> refused_on({"password": 1}, "\uff50assword"), refused_on([1], "password")
+        (True, False)
+    """
+    # ``__class__``, not ``type()``: a LazyObject reports what it wraps.
+    cls = value.__class__
+    if isinstance(cls, type) and issubclass(cls, Model):
+        return name in known_sensitive_names(cls)
+    if isinstance(value, SessionBase):
+        return name not in value
+    return isinstance(value, Mapping) and name in refused_everywhere()
 
 
 def _names_of(model: type, configured: tuple[str, ...], declared) -> Names:
