@@ -17,7 +17,6 @@ from django.utils.functional import lazy
 from djust.compiler import compile_serializer
 from djust.compiler.modes import plain
 from djust.compiler.relations import display_table
-from djust.compiler.runtime import CONSTANTS_KEY, resolve_constant
 from examples.rentals.models import Lease
 from tests.testapp.models import Book, BookProxy
 
@@ -45,8 +44,9 @@ def test_unhashable_value_is_left_to_django():
 def test_the_table_is_used_for_the_compiled_model_only():
     serializer = compile_serializer(Lease, ["get_status_display"])
     scope = serializer.__globals__
-    assert sorted(scope[CONSTANTS_KEY].values()) == [
-        ("display", "rentals.Lease", "get_status_display"), ("model", "rentals.Lease")]
+    tables = [value for name, value in scope.items() if name.startswith("_display_")]
+    models = [value for name, value in scope.items() if name.startswith("_model_")]
+    assert tables == [dict(Lease.Status.choices)] and models == [Lease]
     assert "obj.get_status_display()" in serializer.source
 
 
@@ -86,7 +86,7 @@ def test_callable_choices_are_read_on_every_call():
 
     assert display_table(Gauge, "get_kind_display") is None
     serializer = compile_serializer(Gauge, ["get_kind_display"])
-    assert CONSTANTS_KEY not in serializer.__globals__
+    assert not any(name.startswith(("_display_", "_model_")) for name in serializer.__globals__)
     assert serializer(Gauge(kind="a")) == {"get_kind_display": "First"}
     assert serializer(Gauge(kind="a")) == {"get_kind_display": "Second"}
 
@@ -139,14 +139,3 @@ def test_an_overridden_get_field_display_keeps_the_method():
     assert display_table(Odd, "get_kind_display") is None
     assert serialize(Odd, ["get_kind_display"], Odd(kind="a")) == {"get_kind_display": "odd"}
 
-
-def test_constants_resolve_from_their_specs():
-    assert resolve_constant(("model", "rentals.Lease")) is Lease
-    assert resolve_constant(("display", "rentals.Lease", "get_status_display")) == dict(
-        Lease.Status.choices)
-    with pytest.raises(LookupError, match="no longer reads fixed choices"):
-        resolve_constant(("display", "rentals.Lease", "days_until_expiration"))
-    with pytest.raises(LookupError):
-        resolve_constant(("model", "rentals.Nothing"))
-    with pytest.raises(LookupError, match="unknown serializer constant"):
-        resolve_constant(("import", "rentals.Lease"))

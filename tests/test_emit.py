@@ -6,8 +6,7 @@ import warnings
 
 import pytest
 
-from djust.compiler import emit
-from djust.compiler.runtime import CONSTANTS_KEY
+from djust.compiler import emit, runtime
 
 
 def _module(source):
@@ -77,17 +76,16 @@ def test_source_must_match_the_ast():
 
 def test_extended_arguments_name_the_right_global():
     # More than 256 names: LOAD_GLOBAL needs an EXTENDED_ARG prefix.
-    names = [f"helper_{index}" for index in range(300)]
+    # Names outside runtime's table load only as constants: private names.
+    names = [f"_helper_{index}" for index in range(300)]
     module = _module(f"def f(obj):\n    return ({', '.join(names)},)\n")
     namespace = {"__builtins__": {}, **{name: index for index, name in enumerate(names)}}
-    # Names outside runtime's table load only when declared as constants.
-    namespace[CONSTANTS_KEY] = {name: ("local", name) for name in names}
     function, _, report = emit.build_function(module, namespace, name="f",
                                               filename="<djust test wide>")
     assert function(None) == tuple(range(300))
     assert set(report.globals_loaded) == set(names)
-    del namespace["helper_299"]
-    with pytest.raises(emit.VerificationError, match="'helper_299'"):
+    del namespace["_helper_299"]
+    with pytest.raises(emit.VerificationError, match="'_helper_299'"):
         emit.build_function(module, namespace, name="f", filename="<djust test wide bad>")
 
 
@@ -102,40 +100,47 @@ def test_the_suites_check_every_rendered_module():
         emit.build_function(module, {"__builtins__": {}}, name="f", filename="<djust minus>")
 
 
-def test_a_namespace_name_outside_runtimes_table_is_refused():
+@pytest.mark.parametrize("name", ["smuggled", "__name__", "__builtins__"])
+def test_a_namespace_name_outside_runtimes_table_is_refused(name):
     # Present in the namespace is not enough: the name must be a helper of
-    # runtime's table, an allowed builtin or a declared constant.
-    module = _module("def f(obj):\n    return smuggled\n")
-    with pytest.raises(emit.VerificationError, match="'smuggled'"):
-        emit.build_function(module, {"__builtins__": {}, "smuggled": 1}, name="f",
+    # runtime's table, an allowed builtin or a constant's (private, not
+    # dunder) name.
+    module = _module(f"def f(obj):\n    return {name}\n")
+    with pytest.raises(emit.VerificationError, match=repr(name)):
+        emit.build_function(module, {"__builtins__": {}, name: 1}, name="f",
                             filename="<djust smuggled>")
 
 
-@pytest.mark.parametrize("label, paths, declared", [
-    ("rentals.Unit", ("number",), set()),
+@pytest.mark.parametrize("label, paths, constants", [
+    ("rentals.Unit", ("number",), []),
     ("rentals.Lease", ("tenant.phone", "get_status_display", "days_until_expiration"),
-     {("model", "rentals.Lease"), ("display", "rentals.Lease", "get_status_display")}),
+     ["display", "model"]),
 ])
-def test_a_stored_description_rebuilds_the_fresh_namespace(label, paths, declared):
+def test_a_lowered_namespace_holds_its_helpers_and_constants(label, paths, constants):
     from django.apps import apps
 
     from djust.compiler import lowering
+    from djust.compiler.relations import display_table
     from djust.compiler.tree import build_access_tree
 
-    tree = build_access_tree(apps.get_model(label), paths)
-    _, fresh = lowering.lower(tree, "json", name="f")
-    constants = fresh.get(CONSTANTS_KEY, {})
-    assert set(constants.values()) == declared
-    helpers = [name for name in fresh if name not in ("__builtins__", CONSTANTS_KEY, *constants)]
-    assert emit.namespace_for(helpers, "json", constants) == fresh
+    model = apps.get_model(label)
+    tree = build_access_tree(model, paths)
+    _, namespace = lowering.lower(tree, "json", name="f")
+    found = {name: value for name, value in namespace.items()
+             if name not in ("__builtins__", runtime.ENCODER, *runtime.HELPERS)}
+    assert sorted(name.split("_")[1] for name in found) == constants
+    for name, value in found.items():
+        assert value is model if name.startswith("_model_") else value == display_table(
+            model, "get_status_display")
+    assert runtime.loadable_names(namespace) >= set(namespace) - {"__builtins__"}
 
 
 @pytest.mark.parametrize("helpers, constants, refused", [
     (["_lookup", "os"], {}, "unknown helper 'os'"),
-    (["_lookup"], {"model_1": ["model", "rentals.Unit"]}, "constant under the name 'model_1'"),
-    (["_lookup"], {"_lookup": ["model", "rentals.Unit"]}, "constant under the name '_lookup'"),
-    (["_lookup"], {"_model_1": ["model", "rentals.Nothing"]}, "constant '_model_1'"),
+    (["_lookup"], {"model_1": ("model", 1)}, "constant under the name 'model_1'"),
+    (["_lookup"], {"_lookup": ("model", 1)}, "constant under the name '_lookup'"),
+    (["_lookup"], {"__model_1": ("model", 1)}, "constant under the name '__model_1'"),
 ])
-def test_a_description_outside_the_table_is_refused(helpers, constants, refused):
+def test_a_namespace_outside_the_table_is_refused(helpers, constants, refused):
     with pytest.raises(emit.VerificationError, match=refused):
-        emit.namespace_for(helpers, "json", constants)
+        runtime.namespace(helpers, "json", constants)

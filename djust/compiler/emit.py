@@ -9,15 +9,13 @@ serializer cache lets the function go (``forget_source``) — then checks
 the bytecode of every code object with the ``bytecode`` package before the function may run:
 
 - global names loaded are helpers or builtins of ``runtime``'s table, or
-  constants the namespace declares, and present in the namespace;
+  the serializer's constants, and present in the namespace
+  (``runtime.loadable_names``);
 - no import, class-building, global-store or attribute-store opcodes.
 
 A failed check is a compiler bug: ``VerificationError`` is raised and the
-function is never called.
-
-Source a shared store hands back goes through the same steps after
-rendering (``load_function``), with the globals rebuilt from the
-description the store keeps (``namespace_for``).
+function is never called. Every function is built here from an AST the
+lowerers made in this process: a shared store keeps no code.
 """
 
 from __future__ import annotations
@@ -29,12 +27,10 @@ import sys
 import threading
 import types
 import warnings
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import bytecode
 
-from djust.compiler import runtime
 from djust.compiler.errors import VerificationError
 from djust.compiler.runtime import LOOKUP_HELPER, loadable_names
 from djust.compiler.unparse import Unsupported, unparse
@@ -123,27 +119,6 @@ def build_function(module: ast.Module, namespace: dict, *, name: str, filename: 
     source = render_source(module)
     if (check_round_trip or CHECK_ROUND_TRIP) and ast.dump(ast.parse(source)) != ast.dump(module):
         raise VerificationError(f"{filename}: rendered source does not match the lowered AST")
-    function, verification = _define(source, namespace, name=name, filename=filename)
-    return function, source, verification
-
-
-def load_function(source: str, namespace: dict, *, name: str, filename: str):
-    """Compile source handed back by a store, verify it, and return
-    ``(function, verification)``: the steps of ``build_function`` after
-    rendering, so stored code passes exactly the check fresh code passes.
-    A failure raises ``VerificationError`` (``SyntaxError`` for text that
-    does not parse) before the module body, which only defines the
-    function, runs.
-
-        >>> function, report = load_function("def f(o):\\n    return o\\n",
-        ...     {"__builtins__": {}}, name="f", filename="<djust doc>")
-        >>> function(2), report.code_objects
-        (2, 2)
-    """
-    return _define(source, namespace, name=name, filename=filename)
-
-
-def _define(source: str, namespace: dict, *, name: str, filename: str):
     code = compile(source, filename, "exec", dont_inherit=True)
     verification = verify(code, namespace, filename=filename)
     # A traceback through the function then shows its lines.
@@ -158,7 +133,7 @@ def _define(source: str, namespace: dict, *, name: str, filename: str):
         raise VerificationError(f"{filename}: the source defines no function {name!r}")
     function.source = source
     function.linecache_entry = entry
-    return function, verification
+    return function, source, verification
 
 
 # Registration and removal: a removal checks the entry is still its own.
@@ -170,7 +145,7 @@ def forget_source(function) -> bool:
     lets it go); True if it was there. An entry registered since under the
     same filename (a newer function) stays.
 
-        >>> function, _ = load_function("def f(o):\\n    return o\\n",
+        >>> function, _, _ = build_function(ast.parse("def f(o):\\n    return o\\n"),
         ...     {"__builtins__": {}}, name="f", filename="<djust doc forget>")
         >>> forget_source(function), "<djust doc forget>" in linecache.cache
         (True, False)
@@ -191,28 +166,6 @@ def restore_source(function) -> None:
     if entry is not None:
         with _LINECACHE_LOCK:
             linecache.cache.setdefault(entry[3], entry)
-
-
-def namespace_for(helpers: Iterable[str], mode: str, constants: Mapping[str, Iterable]) -> dict:
-    """The globals of generated code described by name: the run-time helpers
-    it loads, the output mode (for the leaf encoder) and its constants'
-    specs (``runtime.resolve_constant``), built by ``runtime.namespace`` as
-    fresh code's are. A store keeps this description, never the objects; a
-    name outside ``runtime``'s table or a spec that no longer resolves
-    raises ``VerificationError``.
-
-        >>> namespace = namespace_for(["_lookup"], "json", {"_model_1": ["model", "rentals.Unit"]})
-        >>> sorted(namespace)
-        ['__builtins__', '__djust_constants__', '_lookup', '_model_1']
-    """
-    resolved = {}
-    for constant, spec in constants.items():
-        spec = tuple(spec)
-        try:
-            resolved[constant] = (spec, runtime.resolve_constant(spec))
-        except (LookupError, ValueError, TypeError) as exc:
-            raise VerificationError(f"constant {constant!r}: {exc}") from exc
-    return runtime.namespace(helpers, mode, resolved)
 
 
 def verify(code: types.CodeType, namespace: dict, *, filename: str = "") -> Verification:

@@ -6,7 +6,7 @@ template engine's rules (``django.template.base.Variable._resolve_lookup``)
 one lookup bit at a time. The leaf encodings are the output modes' own
 (``modes``); this module lists them with the rest in ``HELPERS``, the one
 table of names generated code may load, and builds every generated
-function's globals from it (``namespace``), fresh or stored.
+function's globals from it (``namespace``).
 
     >>> resolve_lookup({"a": 1}, "a")
     1
@@ -505,8 +505,8 @@ def display_choice(choices: dict, value):
 # ------------------------------------------------ what generated code loads
 #
 # The one table of the globals generated code may load: emit's verifier
-# accepts a name only when it is listed here, or is a serializer constant
-# the function's namespace declares under CONSTANTS_KEY.
+# accepts a name only when it is listed here, or is one of the serializer
+# constants ``namespace`` put in the function's globals.
 
 # Builtins generated code may use.
 ALLOWED_BUILTINS = (
@@ -553,56 +553,38 @@ ENCODER = "_encode"
 LOOKUP_HELPER = "_lookup"
 
 # A serializer's constants: globals the lowerer names (``_model_1``,
-# ``_display_2``) for objects it resolved at compile time, each described
-# by a spec — ("model", label) or ("display", label, method name) — that
-# ``resolve_constant`` turns back into the live object, so a shared store
-# can rebuild them for stored source. The namespace maps CONSTANTS_KEY to
-# {name: spec}.
-CONSTANTS_KEY = "__djust_constants__"
+# ``_display_2``, ``_choice_map``) for objects it resolved at compile time,
+# a model class or a ``get_FOO_display`` table. Their names are private and
+# not dunder, so the verifier tells them from anything else a namespace
+# could hold (``is_constant_name``).
 
 
-def resolve_constant(spec: tuple):
-    """The live object a constant spec names; LookupError when it is gone.
+def is_constant_name(name: str) -> bool:
+    """Whether ``name`` may name a serializer constant.
 
-        >>> from examples.rentals.models import Lease
-        >>> resolve_constant(("model", "rentals.Lease")) is Lease
-        True
+        >>> is_constant_name("_model_1"), is_constant_name("model_1"), is_constant_name("__x")
+        (True, False, False)
     """
-    from django.apps import apps
-
-    from djust.compiler.relations import display_table
-
-    kind, label, *rest = spec
-    if kind == "local":
-        raise LookupError(f"{label!r} is built per compilation and cannot be stored")
-    model = apps.get_model(label)
-    if kind == "model" and not rest:
-        return model
-    if kind == "display" and len(rest) == 1:
-        table = display_table(model, rest[0])
-        if table is None:
-            raise LookupError(f"{label}.{rest[0]}() no longer reads fixed choices")
-        return table
-    raise LookupError(f"unknown serializer constant {spec!r}")
+    return name.startswith("_") and not name.startswith("__") and name.isidentifier()
 
 
 def namespace(helpers: Iterable[str], mode,
-              constants: Mapping[str, tuple[tuple, object]] | None = None) -> dict:
-    """The globals generated code runs with, built one way for fresh code
-    (``lowering``, ``projection``) and for source a store hands back
-    (``emit.namespace_for``): each helper named, from ``HELPERS`` (ENCODER
-    is ``mode``'s leaf encoder), the restricted builtins, and each constant
-    given as ``name: (spec, live object)``, its spec declared under
-    CONSTANTS_KEY. A helper outside the table, or a constant whose name is
-    not private or is taken, raises ``VerificationError``.
+              constants: Mapping[str, tuple[object, object]] | None = None) -> dict:
+    """The globals generated code runs with (``lowering``, ``projection``):
+    each helper named, from ``HELPERS`` (ENCODER is ``mode``'s leaf
+    encoder), the restricted builtins, and each constant given as
+    ``name: (key, live object)`` (the key is the lowerer's: one global per
+    key). A helper outside the table, or a constant whose name fails
+    ``is_constant_name`` or is taken, raises ``VerificationError`` (a
+    compiler bug).
 
         >>> from examples.rentals.models import Unit
         >>> table = namespace(["_lookup", "_encode"], "json",
         ...                   {"_model_1": (("model", "rentals.Unit"), Unit)})
         >>> sorted(table)
-        ['__builtins__', '__djust_constants__', '_encode', '_lookup', '_model_1']
-        >>> table["_encode"] is encode_json, table[CONSTANTS_KEY]
-        (True, {'_model_1': ('model', 'rentals.Unit')})
+        ['__builtins__', '_encode', '_lookup', '_model_1']
+        >>> table["_encode"] is encode_json, table["_model_1"] is Unit
+        (True, True)
     """
     table: dict = {}
     for helper in sorted(set(helpers)):
@@ -615,10 +597,9 @@ def namespace(helpers: Iterable[str], mode,
     table["__builtins__"] = builtins_namespace()
     if constants:
         for name, (_, value) in constants.items():
-            if not (name.startswith("_") and name.isidentifier()) or name in table:
+            if not is_constant_name(name) or name in table:
                 raise VerificationError(f"asks for a constant under the name {name!r}")
             table[name] = value
-        table[CONSTANTS_KEY] = {name: spec for name, (spec, _) in constants.items()}
     return table
 
 
@@ -632,14 +613,16 @@ def builtins_namespace() -> dict:
 
 
 def loadable_names(namespace: dict) -> frozenset[str]:
-    """The globals code run in ``namespace`` may load: the table's helpers
-    and builtins, and the constants the namespace declares.
+    """The globals code run in ``namespace`` may load: the allowed builtins,
+    and the table's helpers and the constants the namespace holds.
 
         >>> sorted(loadable_names({"_lookup": resolve_lookup, "_x": 1}))[:3]
         ['AttributeError', 'Exception', 'KeyError']
-        >>> "_x" in loadable_names({"_x": 1})
+        >>> "_x" in loadable_names({"_x": 1}), "x" in loadable_names({"x": 1})
+        (True, False)
+        >>> "__builtins__" in loadable_names({"__builtins__": {}})
         False
     """
-    declared = set(namespace.get(CONSTANTS_KEY, ()))
-    helpers = {name for name in namespace if name in HELPERS or name == ENCODER}
-    return frozenset(helpers | (declared & set(namespace)) | set(ALLOWED_BUILTINS))
+    present = {name for name in namespace
+               if name in HELPERS or name == ENCODER or is_constant_name(name)}
+    return frozenset(present | set(ALLOWED_BUILTINS))

@@ -27,9 +27,10 @@ registers the configured store when the app is ready. One module per job:
 - ``configured``: ``DEFAULT_CONFIG``, ``configured_store()`` and what the
   compiler is given.
 
-Never a pickle or a code object is stored, only analysed artefacts as
-JSON, and nothing from the store is executed before it passes both the
-signature and the bytecode check. A bad signature, a truncated or corrupt
+Never a pickle, a code object or source is stored, only analysed
+artefacts as JSON, used only once their signature checks out: nothing from the
+store is ever executed, each worker generates (and verifies) every
+serializer function itself. A bad signature, a truncated or corrupt
 value, another version or a payload that does not match what was asked is
 ignored, logged once per key and reason, and rebuilt (the rebuilt entry
 overwrites it).
