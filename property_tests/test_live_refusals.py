@@ -20,22 +20,26 @@ HASH = "pbkdf2$planted-hash"
 TOKEN = "planted-token"
 DICT_SECRET = "planted-dict-secret"
 SEGMENTS = ("u", "d", "users", "author", "user", "password", "username", "api_token",
-            "name", "get_session_auth_hash", "*", "0", "secret")
+            "name", "get_session_auth_hash", "*", "0", "secret", "items", "values")
 # Every read ends on one: a dict or object displayed whole shows all it
 # holds, as Django shows it (a documented limit, docs/security.md).
-LEAVES = ("password", "username", "api_token", "name", "get_session_auth_hash", "secret")
+LEAVES = ("password", "username", "api_token", "name", "get_session_auth_hash", "secret",
+          "items", "values")
 
 
 class Absent:
     """What Django sees when an object lacks its refused names: the other
     attributes, the same text."""
 
-    def __init__(self, text: str, **attributes):
-        self._text = text
+    def __init__(self, kind: str, text: str, **attributes):
+        self._kind, self._text = kind, text
         self.__dict__.update(attributes)
 
     def __str__(self) -> str:
         return self._text
+
+    def __repr__(self) -> str:
+        return f"<{self._kind}: {self._text}>"
 
 
 class Holder:
@@ -46,9 +50,9 @@ class Holder:
 
 
 def absent_user(user: User, author: Author | None) -> Absent:
-    mirror = Absent(str(user), username=user.username, email=user.email)
+    mirror = Absent("User", str(user), username=user.username, email=user.email)
     if author is not None:
-        mirror.author = Absent(str(author), name=author.name, user=mirror)
+        mirror.author = Absent("Author", str(author), name=author.name, user=mirror)
     return mirror
 
 

@@ -47,6 +47,9 @@ LOOKUPS = (
     "[m:{{ form.password }}]"
     "[n:{{ form.instance.password }}{{ view.settings.password }}]"
     "[o:{{ request.user.\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44 }}]"
+    "[p:{% for k, v in view.settings.items %}{{ k }}={{ v }};{% endfor %}"
+    "{{ view.settings.values }}]"
+    "[q:{{ settings.password }}{% for k, v in settings.items %}{{ k }}={{ v }};{% endfor %}]"
 )
 
 
@@ -122,6 +125,9 @@ def assert_refused(page: str, user: User) -> None:
     # A form's field named password is a BoundField, not a secret.
     assert 'type="password" name="password"' in page
     assert "[n:]" in page and "[o:]" in page
+    # A dict's items/values leave its refused keys out.
+    assert "[p:theme=dark;dict_values([&#x27;dark&#x27;])]" in page
+    assert "[q:theme=dark;]" in page
 
 
 @pytest.mark.parametrize("url", ["/refusing/", "/refusing-nojit/", "/refusing-unanalysed/"])
@@ -219,3 +225,19 @@ def test_every_variable_a_template_holds_is_guarded():
         assert expected in names, expected
     assert all(type(v) is GuardedVariable
                for v in variables_of(template) if v.lookups is not None)
+
+
+def test_the_browser_state_of_a_session_holds_only_its_stored_keys():
+    """The browser state's cut (``context.cut_value``) asks the same rule."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from djust.compiler.paths import branch_paths
+    from djust.context import cut_value
+
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session["_auth_user_hash"] = "planted-session-hash"
+    session["cart"] = "3 items"
+    cut = cut_value({"s": session}, branch_paths(["s.items", "s.keys", "s.values", "s.cart"]))
+    assert cut == {"s": {"cart": "3 items"}}

@@ -22,8 +22,8 @@ and none imports the store or the LiveView.
   and the one table of names it may load.
 - ``lowering``: access tree → the ``ast.Module`` of a serializer;
   ``projection``: the same for ``values_list()`` rows.
-- ``emit``: ``ast.Module`` → source text and a verified function, for fresh
-  builds and for source a shared store hands back.
+- ``emit``: ``ast.Module`` → source text and a verified function (a shared
+  store hands back analysis only; every worker generates its own code).
 - ``serializer``: ``compile_serializer`` and the serializer's methods.
 
 Names are imported lazily so that ``import djust.compiler`` stays cheap and

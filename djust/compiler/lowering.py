@@ -213,15 +213,14 @@ class Lowerer(NodeVisitor):
 
     def namespace(self) -> dict:
         """The generated function's globals: the helpers it uses, the
-        restricted builtins, its constants, declared under CONSTANTS_KEY
-        (``runtime.namespace``, as for stored source)."""
+        restricted builtins and its constants (``runtime.namespace``)."""
         constants = dict(self.constants)
         constants.update((name, (("local", name), value)) for name, value in self.own.items())
         return runtime.namespace(self.used, self.mode, constants)
 
     def own_global(self, name: str, value) -> ast.Name:
         """The global ``name`` holding ``value``, made for this compilation
-        only (``runtime.resolve_constant`` refuses to rebuild it)."""
+        only (no spec: nothing else may share it)."""
         self.own[name] = value
         return load(name)
 

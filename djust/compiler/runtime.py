@@ -23,6 +23,7 @@ import logging
 import sys
 from collections.abc import Iterable, Mapping
 
+from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.manager import BaseManager
@@ -249,7 +250,9 @@ def resolve_lookup(current, bit):
     foreign key, a property, a method). So is a name refused on every model
     (``sensitive.refused_everywhere``) on a mapping (a dict, a ``values()``
     row, JSON data), which has no model to ask. Both answer for every
-    spelling whose NFKC form is refused.
+    spelling whose NFKC form is refused. A session answers only the keys
+    stored in it (``sensitive.refused_on``), and a mapping's ``items`` and
+    the like leave its refused keys out (``sensitive.visible_mapping``).
 
         >>> resolve_lookup([10, 20], "1")
         20
@@ -271,6 +274,11 @@ def resolve_lookup(current, bit):
         if ((_has(refused, bit) or (not bit.isascii() and _has(refused, identifier_form(bit))))
                 and isinstance(current, Mapping)):
             return MISSING
+        if isinstance(current, SessionBase) and bit not in current:
+            # Its items/keys/values would show the private keys.
+            return MISSING
+        if bit in sensitive.MAPPING_VIEWS and isinstance(current, Mapping) and bit not in current:
+            current = sensitive.visible_mapping(current)
     if bit in _PICKS and isinstance(current, (BaseManager, QuerySet)):
         rows = _loaded_rows(current, bit)
         if rows is not None:

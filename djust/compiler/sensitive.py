@@ -205,6 +205,24 @@ def refused_on(value, name: str) -> bool:
     return isinstance(value, Mapping) and name in refused_everywhere()
 
 
+# A mapping's methods that show its values (Django calls them: no arguments).
+MAPPING_VIEWS = frozenset({"items", "values", "keys", "copy", "lists"})
+
+
+def visible_mapping(mapping: Mapping) -> Mapping:
+    """``mapping`` as its ``items``/``values``/``keys``/``copy`` may show it:
+    without its refused keys (``refused_everywhere``), or itself when it has
+    none. For a lookup of one of ``MAPPING_VIEWS`` that is not a key.
+
+        >>> visible_mapping({"password": "x", "name": "y"})
+        {'name': 'y'}
+    """
+    refused = refused_everywhere()
+    if not any(key in refused for key in mapping):
+        return mapping
+    return {key: value for key, value in mapping.items() if key not in refused}
+
+
 def _names_of(model: type, configured: tuple[str, ...], declared) -> Names:
     # Imported here: the auth models need the app registry, which importing
     # the compiler must not.

@@ -13,8 +13,9 @@ A ``GuardedVariable`` resolves exactly as Django does, except that before
 each lookup after the first it asks ``sensitive.refused_on`` about the
 object in hand; a refused lookup fails as a missing one does
 (``VariableDoesNotExist``: ``string_if_invalid`` where displayed, false in
-``{% if %}``, nothing to iterate in ``{% for %}``). The first bit is a
-context name, which the view chose to put there.
+``{% if %}``, nothing to iterate in ``{% for %}``), and a mapping's
+``items``/``values``/``keys`` leave its refused keys out. The first bit is
+a context name, which the view chose to put there.
 
 Guarding happens once per compiled template (the cached loader keeps it):
 a walk over its nodes that finds every ``Variable`` they hold, inside
@@ -33,6 +34,7 @@ guarded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from inspect import signature
 
 from django.template import Engine
@@ -46,7 +48,7 @@ from django.template.base import (
 )
 from django.template.smartif import TokenBase
 
-from djust.compiler.sensitive import refused_on
+from djust.compiler.sensitive import MAPPING_VIEWS, refused_on, visible_mapping
 
 # Django's own logger for failed lookups, so that logging set up for
 # templates keeps seeing them.
@@ -68,9 +70,12 @@ class GuardedVariable(Variable):
         bit = None
         try:
             for bit in self.lookups:
-                if current is not context and refused_on(current, bit):
-                    raise VariableDoesNotExist(
-                        "djust refuses the lookup [%s] on %s", (bit, type(current).__name__))
+                if current is not context:
+                    if refused_on(current, bit):
+                        raise VariableDoesNotExist(
+                            "djust refuses the lookup [%s] on %s", (bit, type(current).__name__))
+                    if bit in MAPPING_VIEWS and isinstance(current, Mapping) and bit not in current:
+                        current = visible_mapping(current)
                 current = _look_up(current, bit)
                 if callable(current):
                     current = _call_like_django(current, context)
