@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # Field names never emitted, on any model, in addition to a model's own
@@ -33,7 +34,38 @@ DEFAULTS: dict[str, Any] = {
     # generated serializers. "memory" shares nothing; see djust/store.py for
     # "filesystem" (LOCATION), "redis" (URL, TIMEOUT) and "django" (ALIAS).
     "CACHE": {"BACKEND": "memory"},
+    # The template backend (djust.template.backends.DjustTemplates):
+    # STRICT makes a render fail on any query its plan did not predict (a
+    # lazy load: for tests); FETCH_PEERS (Django 6.1+) lets the names djust
+    # could not plan load their relations for all peers at once.
+    "STRICT": False,
+    "FETCH_PEERS": False,
 }
+
+
+_flags: dict[str, bool] = {}
+
+
+def flag(key: str) -> bool:
+    """``bool(get(key))``, kept until the settings change: for switches read
+    on every render.
+
+        >>> flag("STRICT")
+        False
+    """
+    try:
+        return _flags[key]
+    except KeyError:
+        value = _flags[key] = bool(get(key))
+        return value
+
+
+def _forget_flags(*, setting: str, **_kwargs) -> None:
+    if setting == "DJUST":
+        _flags.clear()
+
+
+setting_changed.connect(_forget_flags, dispatch_uid="djust.conf.flags")
 
 
 def get(key: str) -> Any:

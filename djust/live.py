@@ -43,7 +43,7 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.middleware.csrf import get_token
-from django.template import TemplateDoesNotExist, engines
+from django.template import TemplateDoesNotExist
 from django.template.backends.django import Template as BackendTemplate
 from django.template.backends.django import reraise
 from django.templatetags.static import static
@@ -56,6 +56,7 @@ from djust.compiler.extraction import (
 )
 from djust.context import StateEncoder, serialize_context
 from djust.context import browser_state as state_for_browser
+from djust.template.backends import django_backend
 from djust.template.guard import guarded_engine
 
 logger = logging.getLogger("djust.live")
@@ -323,7 +324,7 @@ class LiveView(View):
         """The template, compiled by the project's Django engine's mirror
         that refuses sensitive names on live objects (``template.guard``)."""
         self.check_template()
-        backend = engines["django"]
+        backend = django_backend()
         engine = guarded_engine(backend.engine)
         try:
             if self.template is not None:

@@ -31,7 +31,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "examples.urls"
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # Django's DjangoTemplates, with every page's queries planned.
+        "BACKEND": "djust.template.backends.DjustTemplates",
         "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {

@@ -193,6 +193,7 @@ class QueryPlan:
         # these are only what planning again needs.
         object.__setattr__(self, "_tree", None)
         object.__setattr__(self, "_variants", {})
+        object.__setattr__(self, "_live", None)
 
     def knowing(self, tree: Node) -> QueryPlan:
         """Remember ``tree``, the tree this plan was derived from (a plan read
@@ -233,8 +234,30 @@ class QueryPlan:
             # A handful of lookup sets per serializer at most; bounded anyway.
             if len(self._variants) >= _MAX_VARIANTS:
                 self._variants.clear()
-            plan = self._variants[found] = _Planner(found).plan(self._tree)
+            plan = _Planner(found).plan(self._tree)
+            if self._live is self:
+                plan = plan.for_live_rows()
+            self._variants[found] = plan
         return plan
+
+    def for_live_rows(self) -> QueryPlan:
+        """This plan for rows a template renders live (the template
+        backend): the same joins and prefetches, no column pruned (code djust
+        cannot see, a tag or a method, may read any field), the user's own
+        ``only()``/``defer()`` kept with what the paths read un-deferred.
+
+            >>> from examples.rentals.models import Lease
+            >>> from djust.compiler.tree import build_access_tree
+            >>> plan = plan_queries(build_access_tree(Lease, ["tenant.phone"]))
+            >>> plan.only is not None, plan.for_live_rows().only
+            (True, None)
+        """
+        if self._live is None:
+            live = replace(self, root=_keeping_columns(self.root))
+            object.__setattr__(live, "_tree", self._tree)
+            object.__setattr__(live, "_live", live)
+            object.__setattr__(self, "_live", live)
+        return self._live
 
     def apply(self, queryset: QuerySet, *, lists: bool = False) -> QuerySet:
         """Return ``queryset`` with the plan merged in (or unchanged when it
@@ -428,6 +451,17 @@ def optimize_queryset(queryset: QuerySet, paths: Iterable[str]) -> QuerySet:
         return queryset
     plan = _cached_plan(queryset.model, normalize_paths(paths), sensitive_settings())
     return plan.apply(queryset)
+
+
+def live_plan(model: type, paths: Iterable[str]) -> QueryPlan:
+    """The plan for ``paths`` of ``model`` rows a template renders live
+    (``QueryPlan.for_live_rows``), kept per model and paths.
+
+        >>> from examples.rentals.models import Lease
+        >>> live_plan(Lease, ["tenant.phone"]).select_related
+        ('tenant',)
+    """
+    return _cached_plan(model, normalize_paths(paths), sensitive_settings()).for_live_rows()
 
 
 @functools.lru_cache(maxsize=512)
@@ -1072,6 +1106,8 @@ def _restrict(queryset: QuerySet, needed: set[str], notes: list[str], prune: boo
     when ``whole`` says why djust cannot tell what code reads."""
     names, defer = queryset.query.deferred_loading
     names = set(names)
+    if whole == KEEP_COLUMNS:
+        prune, whole = False, ""
     if whole:
         if names:
             notes.append(f"cleared only()/defer() on {queryset.model._meta.label}: {whole}")
@@ -1359,6 +1395,20 @@ def _content_type_is_cached(model: type, using: str) -> bool:
     return True
 
 
+# ``Level.unpruned`` of a level for live rows (``QueryPlan.for_live_rows``):
+# no column pruned, the user's only()/defer() kept.
+KEEP_COLUMNS = "rows rendered live keep their columns"
+
+
+def _keeping_columns(level: Level) -> Level:
+    prefetches = tuple(
+        replace(spec,
+                level=None if spec.level is None else _keeping_columns(spec.level),
+                targets=tuple(_keeping_columns(target) for target in spec.targets))
+        for spec in level.prefetches)
+    return replace(level, unpruned=level.unpruned or KEEP_COLUMNS, prefetches=prefetches)
+
+
 def _join_prefetches(level: Level) -> list:
     """The joins as FK prefetches, for rows that did not load them: one
     Prefetch per first step (carrying the rest of its chain as joins), then
@@ -1390,6 +1440,7 @@ __all__ = [
     "build_access_tree",
     "cannot_apply",
     "generic_targets",
+    "live_plan",
     "optimize_queryset",
     "plan_queries",
     "related_queryset",

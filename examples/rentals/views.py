@@ -1,15 +1,22 @@
-"""The rentals dashboard: a LiveView written the natural way.
+"""The rentals demo: a dashboard LiveView and a plain Django list view,
+both written the natural way.
 
-Every request also renders the same page with auto-serialization off, so the
-page can show, side by side, what it costs with and without djust.
+Every request also renders the same page without djust (auto-serialization
+off; Django's own template backend), so the page can show, side by side,
+what it costs with and without djust.
 """
 
 import datetime
+import functools
 
+from django.http import HttpResponse
+from django.template.backends.django import DjangoTemplates
 from django.utils.html import format_html
+from django.views.generic import ListView
 
 from djust import LiveView, event_handler
 from djust.stats import measure
+from djust.template.backends import django_backend
 
 from .models import Lease, MaintenanceRequest, Property
 
@@ -78,3 +85,42 @@ class Dashboard(LiveView):
         )
         self.last_stats.update(queries=with_djust.queries, queries_without_djust=without.queries)
         return page.replace(STATS_MARK, stats, 1), state
+
+
+class LeaseList(ListView):
+    """A plain Django view: no LiveView, no djust code. The project's
+    TEMPLATES backend (``djust.template.backends.DjustTemplates``) plans its
+    queries from its template.
+
+    For the demo only, each request also renders the same page through
+    Django's own backend, so the page can show both query counts.
+    """
+
+    model = Lease
+    ordering = ["end_date", "id"]
+    paginate_by = 25
+    template_name = "rentals/lease_list.html"
+
+    def get(self, request, *args, **kwargs):
+        costs = {}
+        for label, backend in (("without", _plain_backend()), ("with", django_backend())):
+            self.object_list = self.get_queryset()
+            context = self.get_context_data()
+            with measure() as costs[label]:
+                page = backend.get_template(self.template_name).render(context, request)
+        stats = format_html(
+            '<p class="stats" id="stats">With djust: <b data-queries="{}">{} queries</b>, '
+            '{} ms. Without djust (DjangoTemplates): <b data-queries-off="{}">{} queries</b>, '
+            "{} ms.</p>",
+            costs["with"].queries, costs["with"].queries, f"{costs['with'].ms:.1f}",
+            costs["without"].queries, costs["without"].queries, f"{costs['without'].ms:.1f}",
+        )
+        return HttpResponse(page.replace(STATS_MARK, stats, 1))
+
+
+@functools.cache
+def _plain_backend() -> DjangoTemplates:
+    """Django's own backend configured as the project's djust backend is."""
+    backend = django_backend()
+    return DjangoTemplates({"NAME": "plain", "DIRS": backend.dirs, "APP_DIRS": backend.app_dirs,
+                           "OPTIONS": {"context_processors": backend.engine.context_processors}})
