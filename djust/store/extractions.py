@@ -14,6 +14,12 @@ Django would: an edit anywhere else in the chain makes the entry stale, so
 it is walked again and overwritten. The digest of the whole chain is
 stored as ``chain``.
 
+An unanalysed record is stored as ``[tag, template, line, reason, names]``.
+``LAYOUT``, the layout of these payloads, is part of every key: when it
+changes, entries of the older layout are never looked up again (they are
+walked again and stored under the new key), and a payload whose records do
+not have the current shape is refused, never misread.
+
     >>> chain_key("{{ a }}", []) == chain_key("{{ a }}", [])
     True
 """
@@ -37,6 +43,10 @@ from djust.store.entries import content_key, sha256_text
 
 logger = logging.getLogger("djust.store")
 
+# Bumped whenever an extraction payload's layout changes (keys change with it).
+# 2: unanalysed records carry the context names the tag's arguments read.
+LAYOUT = 2
+
 
 def engine_signature(engine) -> list:
     """What, besides template content, decides how an engine parses."""
@@ -45,7 +55,7 @@ def engine_signature(engine) -> list:
 
 def extraction_key(engine, how: str, label: str, source: str) -> str:
     """Key of the extraction of a template found ``how`` ("name"/"source")."""
-    return content_key("x", [how, label, sha256_text(source), engine_signature(engine)])
+    return content_key("x", [LAYOUT, how, label, sha256_text(source), engine_signature(engine)])
 
 
 def chain_key(root_source: str, dependencies: list[dict]) -> str:
@@ -62,7 +72,8 @@ def extraction_payload(extraction, dependencies: list[dict], root_source: str) -
     """
     return {
         "paths": extraction.as_dict(),
-        "unanalysed": [[u.tag, u.template, u.line, u.reason] for u in extraction.unanalysed],
+        "unanalysed": [[u.tag, u.template, u.line, u.reason, list(u.names)]
+                       for u in extraction.unanalysed],
         "templates": list(extraction.templates),
         "dependencies": dependencies,
         "chain": chain_key(root_source, dependencies),
@@ -142,7 +153,7 @@ def load_extraction(store: Store, engine, *, how: str, label: str, source: str, 
             dependencies.append(Dependency.of(record["name"], skip, template))
         extraction = Extraction(
             payload["paths"],
-            [Unanalysed(*u) for u in payload["unanalysed"]],
+            [_unanalysed(record) for record in payload["unanalysed"]],
             payload["templates"],
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -153,6 +164,16 @@ def load_extraction(store: Store, engine, *, how: str, label: str, source: str, 
         store.stale("x", key)
         return None
     return extraction, tuple(dependencies)
+
+
+def _unanalysed(record) -> Unanalysed:
+    """A stored ``[tag, template, line, reason, names]``; ValueError if malformed."""
+    tag, template, line, reason, names = record
+    if not (isinstance(tag, str) and isinstance(template, str) and isinstance(reason, str)
+            and (line is None or type(line) is int) and isinstance(names, list)
+            and all(isinstance(name, str) for name in names)):
+        raise ValueError("malformed unanalysed record")
+    return Unanalysed(tag, template, line, reason, tuple(names))
 
 
 def save_extraction(store: Store, engine, *, how: str, label: str, source: str, root_origin,

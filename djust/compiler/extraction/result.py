@@ -19,19 +19,25 @@ class Unanalysed:
 
     Its arguments were still extracted; ``reason`` says what is unknown.
     ``tag`` is empty when no one tag is to blame (the whole template nests
-    too deeply to walk).
+    too deeply to walk). ``names`` are the context names the tag's own
+    arguments read (sorted; empty when it has none, or reads none): the
+    values its code is handed, which a caller may leave as the view made
+    them. Whether the tag reads more (the whole context) is in ``reason``.
 
         >>> print(Unanalysed("include", "page.html", 3,
         ...                  "included template 'row.html' does not exist"))
         {% include %} in page.html, line 3: included template 'row.html' does not exist
         >>> print(Unanalysed("", "page.html", None, "the template nests too deeply to analyse"))
         page.html: the template nests too deeply to analyse
+        >>> Unanalysed("shout", "page.html", 1, "custom tag", ("lease",)).names
+        ('lease',)
     """
 
     tag: str
     template: str
     line: int | None
     reason: str
+    names: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         where = f"{self.template}, line {self.line}" if self.line else self.template

@@ -28,6 +28,17 @@ How the walk maps template constructs to paths:
   reads ``seq: *.a.b``, which the grouping itself needs.
 - ``forloop``, ``True``, ``False``, ``None`` and names a tag assigns with
   ``as`` (``url``, ``now``, ``widthratio``, ...) are never context roots.
+  Any tag, custom ones included, assigns a name (a local from then on, in
+  the enclosing scope and the tag's own body, except a ``simple_block_tag``'s,
+  which renders before the name is set) when its token ends with
+  ``as <name>``, the convention of ``simple_tag`` and of nearly every
+  assignment tag (``get_flatpages``, sorl's and easy-thumbnails'
+  ``thumbnail``, wagtail's ``image``, ...), unless the tag compiled that
+  last bit as a variable it reads; when ``as <name>`` is followed by more
+  bits, only if the node keeps ``<name>`` as a plain string; and whenever
+  the node keeps a plain string under an attribute named for it
+  (``_ASSIGNMENT_ATTRS``). The tag's arguments are read before the name is
+  bound (``{% tag x as x %}`` reads the context's ``x``).
 - ``{% include "x.html" %}`` (static name) and ``{% extends %}`` are
   followed through the engine's loaders: the effective template after
   inheritance is walked, ``{{ block.super }}`` walks the overridden block.
@@ -35,8 +46,11 @@ How the walk maps template constructs to paths:
   include), and is reported.
 - Tags this module does not know (custom tags, dynamic ``include`` or
   ``extends``, ``{% debug %}``) still contribute every value Django parsed
-  as a variable in their arguments, their nested node lists are walked,
-  and an ``Unanalysed`` record says what could not be analysed.
+  as a variable in their arguments (a dict's keys too when the tag compiled
+  them: django-tables2's ``{% querystring table.prefixed_page_field=p %}``
+  reads ``table: prefixed_page_field``), their nested node lists are
+  walked, and an ``Unanalysed`` record says what could not be analysed and
+  which context names the tag's arguments read.
 - The walk never fails where Django would fail only when rendering: an
   included or parent template that is missing or does not compile, an
   undefined ``{% partial %}``, nesting deeper than the walk can follow are
@@ -58,7 +72,8 @@ How the walk maps template constructs to paths:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 
 from django.template import (
     Engine,
@@ -99,10 +114,24 @@ Segments = tuple[str, ...]
 
 # Names the template engine itself provides: never context roots.
 _NEVER_ROOTS = frozenset({"forloop", "True", "False", "None"})
-# Attribute names under which tags keep the name their ``as`` clause assigns.
+# Attribute names under which tags keep, as a plain string, the name they
+# assign: Django's own (``asvar``: url, now, widthratio, firstof, translate;
+# ``target_var``: simple_tag, inclusion_tag, simple_block_tag; ``varname``:
+# static; ``variable``: i18n and tz getters; ``var_name``: regroup;
+# ``variable_name``: cycle; ``context_name``: flatpages) and common packages'
+# (``as_var``: sorl-thumbnail; ``context_name``: easy-thumbnails;
+# ``output_var_name``: wagtail's image; ``as_varname``: django-contrib-comments;
+# ``context_var``: django-mptt). A name a tag keeps elsewhere is still found
+# through its token's ``as <name>`` (``_as_names``). ``name``, ``target`` and
+# the like are not here: tags keep arguments under them too.
 _ASSIGNMENT_ATTRS = frozenset(
-    {"asvar", "target_var", "varname", "variable", "var_name", "variable_name"}
+    {
+        "asvar", "target_var", "varname", "variable", "var_name", "variable_name",
+        "context_name", "as_var", "output_var_name", "as_varname", "context_var",
+    }
 )
+# What ``as`` must be followed by to assign a name.
+_ASSIGNABLE = re.compile(r"[A-Za-z_]\w*\Z")
 _SHAPE_KEEPING_FILTERS = frozenset({"slice", "dictsort", "dictsortreversed"})
 _ELEMENT_FILTERS = frozenset({"first", "last", "random"})
 _FALLBACK_FILTERS = frozenset({"default", "default_if_none"})
@@ -349,10 +378,25 @@ class _Walker:
         for binding in bindings:
             self.record(binding)
 
-    def note(self, node: Node, reason: str) -> None:
-        record = Unanalysed(_tag_name(node), _node_label(node), _node_line(node), reason)
+    def note(self, node: Node, reason: str, names: Iterable[str] = ()) -> None:
+        """Record ``node`` as unanalysed; ``names``: the context names its
+        arguments read."""
+        record = Unanalysed(_tag_name(node), _node_label(node), _node_line(node), reason,
+                            tuple(sorted(set(names))))
         self.unanalysed[record] = None
         logger.debug("unanalysed: %s", record)
+
+    def reading(self, read: Callable[[], object]) -> set[str]:
+        """Run ``read()``, recording as usual: the context names it read."""
+        saved = self.paths
+        self.paths = {}
+        try:
+            read()
+        finally:
+            found, self.paths = self.paths, saved
+            for name, paths in found.items():
+                saved.setdefault(name, set()).update(paths)
+        return set(found)
 
     def display(self, expression, scope: _Scope) -> None:
         """The expression's value is used as a whole (printed, tested, passed)."""
@@ -470,8 +514,9 @@ class _Walker:
         return chain
 
     def walk_unknown_parent(self, extends, chain: list, scope: _Scope) -> None:
-        self.note(extends, "dynamic parent template: only the known templates' blocks are read")
-        self.display(extends.parent_name, scope)
+        read = self.reading(lambda: self.display(extends.parent_name, scope))
+        self.note(extends, "dynamic parent template: only the known templates' blocks are read",
+                  read)
         self.walk_known_blocks(chain, scope)
 
     def walk_known_blocks(self, chain: list, scope: _Scope) -> None:
@@ -498,12 +543,14 @@ class _Walker:
         inner.bind("block", _BlockRef(ref.supers[1:]))
         self.walk(ref.supers[0].nodelist, inner)
 
-    def load(self, name: str, skip: tuple | None, node: Node, how: str):
+    def load(self, name: str, skip: tuple | None, node: Node, how: str,
+             names: Iterable[str] = ()):
         """The template ``node`` includes or extends, or None when it does not
-        load: then ``node`` is noted, and the failure is a dependency."""
+        load: then ``node`` is noted (``names``: what its arguments read), and
+        the failure is a dependency."""
         key = (name, None if skip is None else tuple(origin.name for origin in skip))
         if key in self.failed:
-            self.note(node, self.failed[key])
+            self.note(node, self.failed[key], names)
             return None
         if key in self.loaded:
             return self.loaded[key]
@@ -514,7 +561,7 @@ class _Walker:
             # false ``{% if %}`` may never do: not an error of the page yet.
             self.failed[key] = f"{how} template '{name}' {load_failure(exc, name, skip)}"
             self.dependencies[key] = Dependency.failure(name, skip, exc)
-            self.note(node, self.failed[key])
+            self.note(node, self.failed[key], names)
             return None
         label = _label_of(template)
         self.templates[label] = None
@@ -576,14 +623,15 @@ class _Walker:
         }
         name = _static_name(node.template)
         if name is None:
-            self.note(node, "dynamic template name: the included template is unknown")
-            self.display(node.template, scope)
-            self.record_all(values.values())
+            read = self.reading(lambda: (self.display(node.template, scope),
+                                         self.record_all(values.values())))
+            self.note(node, "dynamic template name: the included template is unknown", read)
             return
         if name in self.including:
-            self.note(node, f"recursive include of {name}: not followed a second time")
+            self.note(node, f"recursive include of {name}: not followed a second time",
+                      _roots(values.values()))
             return
-        template = self.load(name, None, node, "included")
+        template = self.load(name, None, node, "included", _roots(values.values()))
         if template is None:
             self.record_all(values.values())  # what Django evaluates once it loads
             return
@@ -698,44 +746,126 @@ class _Walker:
         self.visit_unknown(node, scope, reason)
 
     def visit_unknown(self, node, scope: _Scope, reason: str | None = None) -> None:
-        self.note(node, reason or f"unknown tag ({type(node).__name__}): arguments extracted")
-        self.generic(node, scope, scope.child())
+        reason = reason or f"unknown tag ({type(node).__name__}): arguments extracted"
+        self.generic(node, scope, scope.child(), reason)
 
     # -- generic inspection ------------------------------------------------
 
-    def generic(self, node, scope: _Scope, body_scope: _Scope) -> None:
-        """Display every parsed variable among the node's attributes, walk its
-        node lists, and treat its ``as`` name as a local."""
-        seen: set[int] = set()
-        for attribute, value in vars(node).items():
-            if attribute in ("token", "origin"):
-                continue
-            if attribute in _ASSIGNMENT_ATTRS and isinstance(value, str):
-                scope.bind(value, NOTHING)
-                continue
-            self.generic_value(value, scope, body_scope, seen, _GENERIC_DEPTH)
+    def generic(self, node, scope: _Scope, body_scope: _Scope, reason: str | None = None) -> None:
+        """Display every parsed variable among the node's attributes, treat the
+        names it assigns as locals, then walk its node lists.
 
-    def generic_value(self, value, scope, body_scope, seen: set[int], depth: int) -> None:
+        ``reason``: the node is noted as unanalysed, with the context names
+        its arguments read. Its arguments are read before its names are
+        bound; the body sees them (sorl's ``{% thumbnail ... as im %}``
+        renders its body with ``im``), except a ``simple_block_tag``'s, which
+        renders before the result is assigned.
+        """
+        bodies: list = []
+        strings: set[str] = set()  # the node's plain string attributes
+        compiled: set[str] = set()  # the bits it compiled as variables
+        assigned: list[str] = []
+
+        def arguments() -> None:
+            seen: set[int] = set()
+            for attribute, value in vars(node).items():
+                if attribute in ("token", "origin"):
+                    continue
+                if isinstance(value, str):
+                    (assigned.append if attribute in _ASSIGNMENT_ATTRS else strings.add)(value)
+                    continue
+                self.generic_value(value, scope, bodies, compiled, seen, _GENERIC_DEPTH)
+
+        read = self.reading(arguments)
+        if reason is not None:
+            self.note(node, reason, read)
+        names = dict.fromkeys((*assigned, *_as_names(node, strings, compiled)))
+        after_body = SimpleBlockNode is not None and isinstance(node, SimpleBlockNode)
+        if not after_body:
+            for name in names:
+                scope.bind(name, NOTHING)
+        for body in bodies:
+            self.walk(body, body_scope)
+        if after_body:
+            for name in names:
+                scope.bind(name, NOTHING)
+
+    def generic_value(self, value, scope: _Scope, bodies: list, compiled: set[str],
+                      seen: set[int], depth: int) -> None:
+        """Display the variables in ``value``; its node lists go to ``bodies``."""
         if depth <= 0 or id(value) in seen:
             return
-        if isinstance(value, (FilterExpression, Variable)):
+        if isinstance(value, FilterExpression):
+            compiled.add(value.token)
+            self.display(value, scope)
+        elif isinstance(value, Variable):
+            compiled.add(value.var)
             self.display(value, scope)
         elif isinstance(value, NodeList):
             seen.add(id(value))
-            self.walk(value, body_scope)
+            bodies.append(value)
         elif isinstance(value, Node):
             seen.add(id(value))
-            self.walk((value,), body_scope)
+            bodies.append((value,))
         elif isinstance(value, TokenBase):
             self.condition(value, scope)
         elif isinstance(value, (list, tuple, set, frozenset)):
             seen.add(id(value))
             for item in value:
-                self.generic_value(item, scope, body_scope, seen, depth - 1)
+                self.generic_value(item, scope, bodies, compiled, seen, depth - 1)
         elif isinstance(value, dict):
             seen.add(id(value))
-            for item in value.values():
-                self.generic_value(item, scope, body_scope, seen, depth - 1)
+            for key, item in value.items():
+                if isinstance(key, (FilterExpression, Variable)):
+                    # A key the tag resolves (django-tables2's querystring).
+                    self.generic_value(key, scope, bodies, compiled, seen, depth - 1)
+                self.generic_value(item, scope, bodies, compiled, seen, depth - 1)
+
+
+def _as_names(node: Node, strings: set[str], compiled: set[str]) -> list[str]:
+    """The names ``node``'s token assigns with ``as <name>``.
+
+    The last two bits assign, as ``simple_tag`` and nearly every assignment
+    tag has them, unless the tag compiled that bit as a variable it reads
+    (and no earlier bit is the same name). ``as <name>`` followed by more
+    bits (django-mptt's ``drilldown_tree_for_node node as tree count ...``)
+    assigns only when the node keeps ``<name>`` as a plain string.
+    """
+    token = getattr(node, "token", None)
+    if token is None or getattr(token, "token_type", None) is not TokenType.BLOCK:
+        return []
+    bits = token.split_contents()
+    names = []
+    for index in range(1, len(bits) - 1):
+        if bits[index] != "as":
+            continue
+        name = bits[index + 1]
+        if not _ASSIGNABLE.match(name) or (name in compiled and name not in bits[1:index]):
+            continue
+        if index + 2 == len(bits) or name in strings:
+            names.append(name)
+    return names
+
+
+def _roots(bindings: Iterable[_Binding]) -> set[str]:
+    """The context names reading ``bindings`` would read, reading nothing."""
+    found: set[str] = set()
+    stack = list(bindings)
+    while stack:
+        binding = stack.pop()
+        kind = type(binding)
+        if kind is _ContextName:
+            found.add(binding.name)
+        elif kind is _Alias:
+            stack.extend(source for source, _prefix in binding.sources)
+        elif kind is _Derived:
+            stack.extend(source for source, _segments in binding.reads)
+            stack.append(binding.value)
+        elif kind is _Regroup:
+            stack.extend((binding.seq, binding.key))
+        elif kind is _Tracked:
+            stack.append(binding.inner)
+    return found
 
 
 def _blocks_of(template) -> dict[str, loader_tags.BlockNode]:
