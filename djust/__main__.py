@@ -1,4 +1,5 @@
-"""djust's command line: ``python -m djust explain TEMPLATE_NAME``.
+"""djust's command line: ``python -m djust explain TEMPLATE_NAME`` and
+``python -m djust audit [TEMPLATE_NAME ...]``.
 
 ``explain`` shows what djust reads from a template: per context name, the
 paths it extracted, the tags it could not analyse, and the templates the
@@ -19,6 +20,17 @@ settings, template, model or name; or paths djust cannot compile, a
 ``CompilerError``, after the sections), printed as one line on stderr,
 ``djust explain: error: <message>``. Warnings print at the top of the
 output and as one line on stderr, ``djust explain: warning: <message>``.
+
+``audit`` runs ``manage.py djust_audit`` (``djust.management.commands.
+djust_audit``, which documents its output) over every template the loaders
+can find, or the names given; options ``--engine NAME``, ``--model
+ROOT=app.Model`` (repeatable), ``--json``, ``--quiet``, and ``--settings``/
+``--pythonpath`` as above. Exit status: 0 every template analysed; 1 some
+templates failed (their syntax error, or not found); 2 a user error, as for
+``explain`` (``djust audit: error: <message>``); 3 an unexpected exception
+while analysing some template (reported with it; the run goes on).
+
+    $ python -m djust audit --settings examples.settings --quiet
 """
 
 from __future__ import annotations
@@ -591,7 +603,43 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--pythonpath", metavar="DIRECTORY",
                          help="a directory to add to sys.path first, e.g. the project's")
     explain.set_defaults(handler=command_explain)
+    audit = commands.add_parser(
+        "audit", help="show what djust reads from every template the loaders can find")
+    _add_audit_arguments(audit)
+    audit.add_argument("--settings", metavar="DOTTED.PATH",
+                       help="the settings module; else DJANGO_SETTINGS_MODULE")
+    audit.add_argument("--pythonpath", metavar="DIRECTORY",
+                       help="a directory to add to sys.path first, e.g. the project's")
+    audit.set_defaults(handler=command_audit)
     return parser
+
+
+def _add_audit_arguments(parser: argparse.ArgumentParser) -> None:
+    # The management command's module imports Django's management package,
+    # which needs no settings: safe before setup_django.
+    from djust.management.commands.djust_audit import add_arguments
+
+    add_arguments(parser)
+
+
+def command_audit(arguments: argparse.Namespace) -> int:
+    """``python -m djust audit``: the code of ``manage.py djust_audit``
+    (``djust.management.commands.djust_audit``), with this CLI's errors.
+
+        >>> command_audit(parse(["audit", "extraction/row.html", "--quiet"]))
+        ... # doctest: +ELLIPSIS
+        Summary
+          templates audited: 1
+        ...
+        0
+    """
+    from djust.management.commands.djust_audit import AuditUsageError, audit_main
+
+    try:
+        return audit_main(arguments.template_names, arguments.engine, arguments.model,
+                          arguments.json, arguments.quiet)
+    except AuditUsageError as exc:
+        raise ExplainError(str(exc)) from exc
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -605,7 +653,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if extra:
         # argparse would report these under the top-level parser.
         raise UsageError(command, f"unrecognized arguments: {' '.join(extra)}")
-    if (arguments.model is None) != (arguments.name is None):
+    if arguments.command == "explain" and (arguments.model is None) != (arguments.name is None):
         raise UsageError(command, "--model and --name go together")
     return arguments
 

@@ -10,9 +10,24 @@ than one process serves the site.
 ``djust.E003``        ``DJUST["STATE_CACHE"]`` names no alias in ``CACHES``
 ``djust.E004``        the state cache is a ``DummyCache``: it keeps nothing
 ``djust.E005``        no ``DjangoTemplates`` engine named ``"django"``
+``djust.E006``        ``CSRF_USE_SESSIONS`` without ``SessionMiddleware``
+                      before ``CsrfViewMiddleware``
 ``djust.W001``        ``STATIC_URL`` is not set: the page cannot load djust.js
 ``djust.W002``        (deploy) the state cache is per-process memory
+``djust.W003``        a ``DjustTemplates`` engine is configured but ``djust``
+                      is not in ``INSTALLED_APPS``
 ====================  =======================================================
+
+djust.W003 cannot be reported by this module when the app is missing: it is
+the app that registers these checks. ``backend_problems(settings)`` returns
+the same message without the app, for the ``DjustTemplates`` backend to call
+when it is built (and log, or raise).
+
+Sessions are not among the needs: a page's state is bound to the browser's
+CSRF secret, and to the session only when the request has one
+(``djust.state``). The session matters when the CSRF secret lives in it
+(``CSRF_USE_SESSIONS``): then ``SessionMiddleware`` must run first, or
+``CsrfViewMiddleware`` raises ``ImproperlyConfigured`` on every request.
 """
 
 from __future__ import annotations
@@ -24,6 +39,8 @@ from django.core.exceptions import ImproperlyConfigured
 from djust import conf
 
 CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
+SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+DJUST_BACKEND = "djust.template.backends.DjustTemplates"
 DJANGO_ENGINE = "django.template.backends.django.DjangoTemplates"
 PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
@@ -119,3 +136,83 @@ def check_state_cache_is_shared(app_configs=None, **kwargs):
              "database cache) when more than one process serves the site.",
         id="djust.W002",
     )]
+
+
+@register(Tags.security, Tags.compatibility)
+def check_csrf_secret_in_session(app_configs=None, **kwargs):
+    """E006: ``CSRF_USE_SESSIONS`` keeps the CSRF secret, which each page's
+    state is bound to, in the session: ``SessionMiddleware`` must come before
+    ``CsrfViewMiddleware``.
+
+        >>> check_csrf_secret_in_session()  # the tests' settings keep it in a cookie
+        []
+    """
+    if not getattr(settings, "CSRF_USE_SESSIONS", False):
+        return []
+    middleware = list(settings.MIDDLEWARE)
+    if CSRF_MIDDLEWARE not in middleware:
+        return []  # E002 says so
+    if SESSION_MIDDLEWARE in middleware[:middleware.index(CSRF_MIDDLEWARE)]:
+        return []
+    if SESSION_MIDDLEWARE in middleware:
+        where = f"comes after {CSRF_MIDDLEWARE} in MIDDLEWARE"
+    else:
+        where = "is not in MIDDLEWARE"
+    return [Error(
+        f"CSRF_USE_SESSIONS is True but {SESSION_MIDDLEWARE} {where}.",
+        hint="The CSRF secret then lives in the session: CsrfViewMiddleware needs the "
+             "session set before it, or it raises ImproperlyConfigured on every request, "
+             "and djust's LiveView, whose state is bound to that secret, serves no page. "
+             "Put SessionMiddleware before CsrfViewMiddleware, or set CSRF_USE_SESSIONS "
+             "= False.",
+        id="djust.E006",
+    )]
+
+
+def is_djust_backend(backend: object) -> bool:
+    """Whether a ``TEMPLATES`` ``BACKEND`` path names djust's backend (or a
+    class of the same name, as a project's subclass would be).
+
+        >>> is_djust_backend("djust.template.backends.DjustTemplates")
+        True
+        >>> is_djust_backend("django.template.backends.django.DjangoTemplates")
+        False
+    """
+    return isinstance(backend, str) and (
+        backend == DJUST_BACKEND or backend.rsplit(".", 1)[-1] == DJUST_BACKEND.rsplit(".")[-1])
+
+
+def backend_problems(project_settings=None) -> list:
+    """The problems of a ``DjustTemplates`` engine in ``project_settings``
+    (Django's settings by default), as check messages: for the backend to
+    call when it is built, since djust's own checks do not run without its
+    app.
+
+        >>> backend_problems()  # the tests' settings install djust
+        []
+    """
+    from django.apps import apps
+
+    project_settings = project_settings or settings
+    engines = [engine for engine in getattr(project_settings, "TEMPLATES", ())
+               if is_djust_backend(engine.get("BACKEND"))]
+    if not engines or apps.is_installed("djust"):
+        return []
+    names = ", ".join(repr(engine.get("NAME") or engine["BACKEND"].rsplit(".", 2)[-2])
+                      for engine in engines)
+    return [Warning(
+        f"TEMPLATES configures djust's template engine ({names}) but 'djust' is not in "
+        "INSTALLED_APPS.",
+        hint="Add 'djust' to INSTALLED_APPS: without the app, djust's system checks do not "
+             "run, the shared store DJUST['CACHE'] names is not installed (each process "
+             "analyses every template and compiles every serializer itself), and the "
+             "static files finder does not find djust/djust.js.",
+        id="djust.W003",
+    )]
+
+
+@register(Tags.templates, Tags.compatibility)
+def check_djust_backend_app(app_configs=None, **kwargs):
+    """W003 (only reachable from here when the registry says djust is missing
+    while this module is imported: ``backend_problems`` is the real hook)."""
+    return backend_problems()
