@@ -390,9 +390,10 @@ class Report:
 
 # Django's cached loader keeps every template it compiled, for the life of
 # the process: past this many, the audit empties it (as autoreload does), so
-# that thousands of templates take bounded memory (20,000 generated ones:
-# 390 MB kept, 90 MB emptied). Only the parents and includes shared by
-# templates audited after it are compiled again.
+# that thousands of templates take bounded memory (20,000 generated ones,
+# --quiet: 390 MB peak and 28 s kept, 59 MB and 8 s emptied). Only the
+# parents and includes shared by templates audited after it are compiled
+# again.
 LOADER_CACHE_LIMIT = 512
 
 
