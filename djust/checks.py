@@ -9,7 +9,7 @@ than one process serves the site.
 ``djust.E002``        ``CsrfViewMiddleware`` is not in ``MIDDLEWARE``
 ``djust.E003``        ``DJUST["STATE_CACHE"]`` names no alias in ``CACHES``
 ``djust.E004``        the state cache is a ``DummyCache``: it keeps nothing
-``djust.E005``        no ``DjangoTemplates`` engine named ``"django"``
+``djust.E005``        no ``DjangoTemplates`` (or ``DjustTemplates``) engine
 ``djust.E006``        ``CSRF_USE_SESSIONS`` without ``SessionMiddleware``
                       before ``CsrfViewMiddleware``
 ``djust.W001``        ``STATIC_URL`` is not set: the page cannot load djust.js
@@ -98,15 +98,30 @@ def check_state_cache(app_configs=None, **kwargs):
 
 @register(Tags.templates, Tags.compatibility)
 def check_template_engine(app_configs=None, **kwargs):
-    for engine in settings.TEMPLATES:
-        if engine.get("BACKEND") == DJANGO_ENGINE and engine.get("NAME", "django") == "django":
-            return []
+    if any(_is_django_language(engine.get("BACKEND")) for engine in settings.TEMPLATES):
+        return []
     return [Error(
-        "djust's LiveView renders with the template engine named 'django', and TEMPLATES "
-        "has none.",
-        hint=f"Add a TEMPLATES entry with BACKEND {DJANGO_ENGINE!r} (and no other NAME).",
+        "djust's LiveView renders with a Django-template engine (DjangoTemplates or "
+        "djust's DjustTemplates), and TEMPLATES has none.",
+        hint=f"Add a TEMPLATES entry with BACKEND {DJANGO_ENGINE!r} or {DJUST_BACKEND!r}.",
         id="djust.E005",
     )]
+
+
+def _is_django_language(backend: object) -> bool:
+    """Whether ``backend`` (a ``BACKEND`` path) is ``DjangoTemplates`` or a
+    subclass of it, as ``DjustTemplates`` is."""
+    if backend == DJANGO_ENGINE or is_djust_backend(backend):
+        return True
+    from django.template.backends.django import DjangoTemplates
+    from django.utils.module_loading import import_string
+
+    try:
+        return issubclass(import_string(backend), DjangoTemplates)
+    except Exception:
+        # Not importable, not a class: Django reports the engine itself; this
+        # check only says LiveView has no engine to render with.
+        return False
 
 
 @register(Tags.compatibility)

@@ -6,6 +6,7 @@ string.
 """
 
 import pytest
+from django.conf import settings
 from django.core.checks import Error, Tags, Warning, run_checks
 from django.test import override_settings
 
@@ -129,3 +130,16 @@ def test_csrf_in_session_is_fine_otherwise(settings, use_sessions, middleware):
 
 def test_the_tests_settings_pass_every_djust_check():
     assert [m.id for m in registered_checks() if m.id.startswith("djust.")] == []
+
+
+def test_the_backend_says_so_when_built_without_the_app(caplog):
+    import logging
+
+    from django.template.utils import EngineHandler
+
+    apps = [app for app in settings.INSTALLED_APPS if app != "djust"]
+    templates = [{"BACKEND": "djust.template.backends.DjustTemplates", "APP_DIRS": False}]
+    with (override_settings(INSTALLED_APPS=apps, TEMPLATES=templates),
+          caplog.at_level(logging.WARNING, logger="djust.template")):
+        EngineHandler().all()
+    assert any("djust.W003" in record.getMessage() for record in caplog.records)

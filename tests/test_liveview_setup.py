@@ -173,8 +173,6 @@ def test_the_test_settings_pass_every_ordinary_check():
     ({"TEMPLATES": [{"BACKEND": "django.template.backends.dummy.TemplateStrings",
                      "DIRS": [], "APP_DIRS": False, "OPTIONS": {}}]},
      "djust.E005"),
-    ({"TEMPLATES": [{"BACKEND": "django.template.backends.django.DjangoTemplates",
-                     "NAME": "pages"}]}, "djust.E005"),
     ({"STATIC_URL": None}, "djust.W001"),
     ({"CACHES": {"default": {"BACKEND": LOCMEM}}}, "djust.W002"),
 ])
@@ -198,7 +196,7 @@ def test_the_check_table_in_the_docstring_lists_every_check():
     source = Path(checks.__file__).read_text()
     raised = set(re.findall(r'id="(djust\.[EW]\d{3})"', source))
     listed = set(re.findall(r"``(djust\.[EW]\d{3})``", checks.__doc__))
-    assert raised == listed and len(raised) == 7
+    assert raised == listed and len(raised) == 9
 
 
 @override_settings(CSRF_USE_SESSIONS=True)
@@ -222,3 +220,18 @@ def test_an_id_that_state_save_never_makes_is_refused_before_the_cache(rentals, 
     refused = send(client, view_id, token, "show", status="pending")
     assert refused.status_code == 400
     assert refused.content.decode() == "'id' must be the page's view id"
+
+
+@pytest.mark.parametrize("templates", [
+    [{"BACKEND": "djust.template.backends.DjustTemplates", "APP_DIRS": True}],
+    [{"BACKEND": "django.template.backends.django.DjangoTemplates", "NAME": "pages",
+      "APP_DIRS": True}],
+])
+def test_a_djust_or_renamed_django_engine_serves_the_liveview(templates):
+    """LiveView renders with the engine named "django", else the first
+    Django-template engine (DjustTemplates is named "backends" by Django)."""
+    from djust.template.backends import django_backend
+
+    assert "djust.E005" not in check_ids(TEMPLATES=templates)
+    with override_settings(TEMPLATES=templates):
+        assert django_backend().engine.app_dirs

@@ -142,3 +142,18 @@ def test_a_name_handed_to_a_tag_djust_cannot_analyse_is_left_unplanned(rentals, 
     assert out[DJUST][1] == out[DJANGO][1] - leases
     reports = [r.getMessage() for r in caplog.records if "cannot analyse" in r.getMessage()]
     assert len(reports) == 1 and "left unplanned: leases" in reports[0]
+
+
+@pytest.mark.skipif(not hasattr(Lease.objects.all(), "fetch_mode"),
+                    reason="fetch modes are Django 6.1+")
+def test_fetch_peers_loads_an_unplanned_names_relations_for_all_rows(rentals):
+    source = "{% load extraction_tags %}{% shout leases %}" + ROWS
+    counts = {}
+    for peers in (False, True):
+        with override_settings(DJUST={"FETCH_PEERS": peers}):
+            counts[peers] = both(source, lambda: {"leases": Lease.objects.all()})[DJUST][1]
+    leases = Lease.objects.count()
+    # Without: the repr's slice, the rows, 3 loads per lease. With: one
+    # query per relation for all the rows.
+    assert counts[False] == 2 + 3 * leases
+    assert counts[True] == 2 + 3

@@ -64,6 +64,7 @@ class DjustTemplates(DjangoTemplates):
         super().__init__(params)
         if refuse_sensitive:
             self.engine = guarded_engine(self.engine)
+        _warn_without_app()
 
     def from_string(self, template_code):
         return PlannedTemplate(self.engine.from_string(template_code), self)
@@ -91,6 +92,21 @@ class PlannedTemplate(Template):
             with strict_queries(template_label(self.template)):
                 return super().render(context, request)
         return super().render(context, request)
+
+
+def _warn_without_app() -> None:
+    """djust's checks do not run without its app: say it when the engine is
+    built instead (``checks.backend_problems``)."""
+    from django.core.exceptions import AppRegistryNotReady
+
+    from djust.checks import backend_problems
+
+    try:
+        problems = backend_problems()
+    except AppRegistryNotReady:
+        return
+    for problem in problems:
+        logger.warning("%s (%s) %s", problem.msg, problem.id, problem.hint)
 
 
 def django_backend() -> DjangoTemplates:
