@@ -7,6 +7,8 @@ SQLite pass)."""
 import os
 from pathlib import Path
 
+from tests.realapps.available import installed_apps
+
 BASE_DIR = Path(__file__).resolve().parent
 
 SECRET_KEY = "djust-tests-not-secret"
@@ -15,7 +17,7 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
-INSTALLED_APPS = [
+INSTALLED_APPS = installed_apps([
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -25,7 +27,10 @@ INSTALLED_APPS = [
     "examples.rentals",
     "tests.testapp",
     "property_tests.fuzzapp",
-]
+])
+# The real apps of tests/realapps, when installed (the realapps extra), and
+# the site framework django-todo needs.
+SITE_ID = 1
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

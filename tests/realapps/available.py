@@ -9,8 +9,9 @@ import importlib.util
 
 # app -> (its pip requirement, the INSTALLED_APPS entries it needs, in order)
 REALAPPS = {
-    # todo.utils imports django.contrib.sites' models.
-    "todo": ("django-todo>=2.7", ["django.contrib.sites", "todo"]),
+    # todo.utils imports django.contrib.sites' models; its checks ask for
+    # django-autocomplete-light's apps.
+    "todo": ("django-todo>=2.7", ["django.contrib.sites", "dal", "dal_select2", "todo"]),
     "organizations": ("django-organizations>=2.7", ["organizations"]),
 }
 
