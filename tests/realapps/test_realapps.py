@@ -133,3 +133,22 @@ def test_djust_backend_constant_queries_same_html(world, client, settings, reque
     assert djust[LARGE] < plain[LARGE], (
         f"{app} {page}: djust {djust[LARGE]} queries, Django {plain[LARGE]}"
     )
+
+
+@needs_djust
+@pytest.mark.django_db
+@pytest.mark.parametrize("world", sorted(DJUST_NOT_YET), indirect=True,
+                         ids=[f"{a}-{p}" for a, p in sorted(DJUST_NOT_YET)])
+def test_djust_backend_unplanned_pages_same_html_no_extra_queries(world, client, settings,
+                                                                   request):
+    """What djust leaves alone it leaves alone: on the pages above it does
+    not plan yet, the HTML is still the same to the byte at both sizes and
+    djust makes no query Django does not (the constant-count test above
+    is expected to fail on them; this one is not)."""
+    app, page = request.node.callspec.params["world"]
+    for rows in (SMALL, LARGE):
+        url = world.grow_to(rows).pages()[page]
+        plain, plain_html = fetch(client, settings, PLAIN_BACKEND, url)
+        djust, djust_html = fetch(client, settings, DJUST_BACKEND, url)
+        assert_same_html(plain_html, djust_html, url)
+        assert djust <= plain, f"{app} {page} at {rows} rows: djust {djust} queries, Django {plain}"
