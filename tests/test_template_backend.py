@@ -64,6 +64,9 @@ TEMPLATES = {
         "{% for l in loaded %}{{ l.tenant.phone }}{% endfor %}"
         "{{ one.tenant.user.email }}{% for u in one.property.units.all %}{{ u.number }}"
         "{% endfor %}{% with first=leases.0 %}{{ first.property.name }}{% endwith %}"),
+    "tag_rows.html": "{% for r in rows %}{{ r.tenant.user.email }}/{{ r.unit.number }};{% endfor %}",
+    "tags.html": ("{% load backend_tags %}[{% lease_rows 'active' %}][{% context_rows 'expired' %}]"
+                  "{% for l in leases %}{{ l.property.name }}{% endfor %}"),
     "merged.html": (
         "{% for l in picked %}{{ l.tenant.user.email }}{{ l.unit.property.name }}"
         "{% for m in l.property.mine %}{{ m.number }}{% endfor %}{{ l.property.n_units }}"
@@ -78,6 +81,7 @@ def settings_for(backend: str) -> list[dict]:
         "OPTIONS": {
             "loaders": [("django.template.loaders.locmem.Loader", TEMPLATES)],
             "context_processors": ["django.template.context_processors.request"],
+            "libraries": {"backend_tags": "tests.testapp.templatetags.backend_tags"},
         },
     }]
 
@@ -125,7 +129,12 @@ def responded(request):
     return TemplateResponse(request, "merged.html", {"picked": picked})
 
 
+def tagged(request):
+    return render(request, "tags.html", {"leases": Lease.objects.all()})
+
+
 urlpatterns = [
+    path("tagged/", tagged),
     path("leases/", LeaseList.as_view()),
     path("paged/", PagedLeases.as_view()),
     path("property/<int:pk>/", PropertyDetail.as_view()),
@@ -161,7 +170,7 @@ def measure(url_of) -> dict:
 
 
 @pytest.mark.parametrize("url", ["/leases/", "/paged/", "/several/", "/rendered/",
-                                 "/responded/"])
+                                 "/responded/", "/tagged/"])
 def test_views_render_the_same_page_in_constant_queries(url):
     out = measure(lambda: url)
     for size in ("small", "large"):

@@ -15,7 +15,9 @@ template reads (the extraction, made once per compiled template, includes
 and parents followed) and hands the context to ``planning.ContextPlanner``:
 QuerySets, instances, lists of instances, ``Page`` and ``Paginator`` values
 get the query plan for the paths read from them, and the page renders the
-live objects, exactly as Django would, in fewer queries.
+live objects, exactly as Django would, in fewer queries. Its engine
+(``PlanningEngine``) does the same for what an inclusion tag's function
+returns, before the tag's template renders.
 
 Options of its own, removed before Django's engine sees the rest:
 
@@ -36,16 +38,21 @@ names djust could not plan load their relations for all peers at once.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import models
-from django.template import TemplateDoesNotExist
+from django.template import Engine, TemplateDoesNotExist
 from django.template.backends.django import DjangoTemplates, Template, reraise
 from django.template.base import Template as CompiledTemplate
+from django.template.context import BaseContext
+from django.template.library import InclusionNode
 
 from djust import conf
-from djust.template.guard import guarded_engine
+from djust.template.guard import guard_template
 from djust.template.planning import ContextPlanner
 
 logger = logging.getLogger("djust.template")
@@ -53,6 +60,8 @@ logger = logging.getLogger("djust.template")
 # Where a compiled template keeps its planner (None: nothing to plan).
 _PLANNER = "_djust_planner"
 _NOT_BUILT = object()
+# Marks a template whose inclusion tags are planned, and a planning function.
+_INCLUSIONS = "_djust_inclusions"
 
 
 class DjustTemplates(DjangoTemplates):
@@ -62,8 +71,9 @@ class DjustTemplates(DjangoTemplates):
         params = {**params, "OPTIONS": dict(params.get("OPTIONS") or {})}
         refuse_sensitive = params["OPTIONS"].pop("refuse_sensitive", False)
         super().__init__(params)
-        if refuse_sensitive:
-            self.engine = guarded_engine(self.engine)
+        # Django built the engine; it is ours, so it may change class.
+        self.engine.__class__ = PlanningEngine
+        self.engine.refuse_sensitive = bool(refuse_sensitive)
         _warn_without_app()
 
     def from_string(self, template_code):
@@ -74,6 +84,99 @@ class DjustTemplates(DjangoTemplates):
             return PlannedTemplate(self.engine.get_template(template_name), self)
         except TemplateDoesNotExist as exc:
             reraise(exc, self)
+
+
+class PlanningEngine(Engine):
+    """The engine of ``DjustTemplates``: every template it compiles, however
+    it is loaded (a page, a parent, an include, an inclusion tag's), has its
+    inclusion tags planned (``plan_inclusions``), and its variables guarded
+    when ``refuse_sensitive`` is set (``guard.guard_template``)."""
+
+    refuse_sensitive = False
+
+    def _prepared(self, template):
+        if self.refuse_sensitive:
+            guard_template(template)
+        plan_inclusions(template, self)
+        return template
+
+    def find_template(self, name, dirs=None, skip=None):
+        template, origin = super().find_template(name, dirs, skip)
+        if hasattr(template, "render"):
+            self._prepared(template)
+        return template, origin
+
+    def from_string(self, template_code):
+        return self._prepared(super().from_string(template_code))
+
+    def get_template(self, template_name):
+        return self._prepared(super().get_template(template_name))
+
+
+def plan_inclusions(template, engine) -> None:
+    """Make every inclusion tag of ``template`` plan what its function
+    returns for what its own template reads: the rows a tag builds in Python
+    (``org.members.all()``) are planned as a view's would be. Once per
+    template.
+
+    An inclusion tag renders its template from the dict its function
+    returns; wrapping the node's function is the one seam Django leaves.
+    """
+    if template.__dict__.get(_INCLUSIONS) or not hasattr(template, "nodelist"):
+        return
+    for node in template.nodelist.get_nodes_by_type(InclusionNode):
+        if not getattr(node.func, _INCLUSIONS, False):
+            node.func = _planning(node.func, node.filename, engine)
+    with contextlib.suppress(AttributeError):
+        setattr(template, _INCLUSIONS, True)
+
+
+def _planning(func, filename, engine):
+    @functools.wraps(func)
+    def planned(*args, **kwargs):
+        returned = func(*args, **kwargs)
+        if not isinstance(returned, Mapping | BaseContext) or not returned:
+            return returned
+        try:
+            planner = planner_for(_inclusion_template(filename, engine), engine)
+        except Exception as exc:
+            # Django's own render finds the template or raises; djust only
+            # passes on planning.
+            logger.debug("djust: inclusion template %r not planned: %s", filename, exc)
+            return returned
+        if planner is None:
+            return returned
+        if isinstance(returned, BaseContext):
+            return _planned_context(returned, planner)
+        return planner.plan(returned)
+
+    setattr(planned, _INCLUSIONS, True)
+    return planned
+
+
+def _planned_context(context: BaseContext, planner: ContextPlanner) -> BaseContext:
+    """A context a ``takes_context`` tag returned (often the page's own),
+    with the planned values on a layer of a copy: the page's context stays
+    as it was."""
+    flat = context.flatten()
+    planned = planner.plan(flat)
+    if planned is flat:
+        return context
+    layered = copy.copy(context)
+    layered.dicts.append({name: value for name, value in planned.items()
+                          if value is not flat.get(name)})
+    return layered
+
+
+def _inclusion_template(filename, engine):
+    """The compiled template an InclusionNode renders, found as it finds it."""
+    if isinstance(filename, CompiledTemplate):
+        return filename
+    if isinstance(getattr(filename, "template", None), CompiledTemplate):
+        return filename.template
+    if not isinstance(filename, str) and isinstance(filename, Iterable):
+        return engine.select_template(filename)
+    return engine.get_template(filename)
 
 
 class PlannedTemplate(Template):

@@ -24,8 +24,11 @@ PAGES = [
     ("todo", "lists"),          # regroup by task_list.group; task_list.task_set.count
     ("todo", "list_detail"),    # task.created_by; task.assigned_to.all (twice)
     ("todo", "mine"),           # same template, tasks across lists
-    ("organizations", "detail"),  # {% organization_users %}: str(row) reads .user, .organization
-    ("organizations", "people"),  # the same inclusion tag, from the members list view
+    # {% organization_users org %}: an inclusion tag whose function builds the
+    # rows (org.organization_users.all()); str(row) and get_absolute_url read
+    # .user and .organization.
+    ("organizations", "detail"),
+    ("organizations", "people"),
 ]
 
 # Text each listed row shows once (lower-cased page): the page lists every row.
@@ -37,22 +40,9 @@ ROW_MARKER = {
     "people": "(acme rentals)",
 }
 
-# Pages djust does not make constant yet: the test stays, expected to fail
-# (strict: it reports when it starts passing).
-DJUST_NOT_YET = {
-    ("organizations", "detail"): (
-        "the rows are read by an inclusion tag ({% organization_users %}) from a QuerySet "
-        "the tag makes itself, through OrganizationUser.__str__/get_absolute_url"
-    ),
-}
-DJUST_NOT_YET[("organizations", "people")] = DJUST_NOT_YET[("organizations", "detail")]
-
-
 def djust_params():
     for app, page in PAGES:
-        reason = DJUST_NOT_YET.get((app, page))
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        yield pytest.param((app, page), id=f"{app}-{page}", marks=marks)
+        yield pytest.param((app, page), id=f"{app}-{page}")
 
 
 CSRF_TOKEN = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]+(")')
@@ -134,21 +124,3 @@ def test_djust_backend_constant_queries_same_html(world, client, settings, reque
         f"{app} {page}: djust {djust[LARGE]} queries, Django {plain[LARGE]}"
     )
 
-
-@needs_djust
-@pytest.mark.django_db
-@pytest.mark.parametrize("world", sorted(DJUST_NOT_YET), indirect=True,
-                         ids=[f"{a}-{p}" for a, p in sorted(DJUST_NOT_YET)])
-def test_djust_backend_unplanned_pages_same_html_no_extra_queries(world, client, settings,
-                                                                   request):
-    """What djust leaves alone it leaves alone: on the pages above it does
-    not plan yet, the HTML is still the same to the byte at both sizes and
-    djust makes no query Django does not (the constant-count test above
-    is expected to fail on them; this one is not)."""
-    app, page = request.node.callspec.params["world"]
-    for rows in (SMALL, LARGE):
-        url = world.grow_to(rows).pages()[page]
-        plain, plain_html = fetch(client, settings, PLAIN_BACKEND, url)
-        djust, djust_html = fetch(client, settings, DJUST_BACKEND, url)
-        assert_same_html(plain_html, djust_html, url)
-        assert djust <= plain, f"{app} {page} at {rows} rows: djust {djust} queries, Django {plain}"
