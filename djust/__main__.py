@@ -637,7 +637,7 @@ def command_audit(arguments: argparse.Namespace) -> int:
 
     try:
         return audit_main(arguments.template_names, arguments.engine, arguments.model,
-                          arguments.json, arguments.quiet)
+                          arguments.json, arguments.quiet, views=arguments.view)
     except AuditUsageError as exc:
         raise ExplainError(str(exc)) from exc
 

@@ -358,3 +358,30 @@ def test_django_admin_templates_audit_without_failures(capsys, settings):
     assert summary["failures"] == {"syntax": 0, "missing": 0, "error": 0}
     assert summary["templates"] > 50  # admin's, auth's...
     assert 0 < summary["with_unanalysed"] < summary["templates"]
+
+
+def test_a_view_types_its_context_names_and_names_its_template():
+    """--view: a ListView's object_list, <model>_list, page_obj and
+    paginator are typed (a page through its object_list), its template
+    audited."""
+    from django.test import override_settings
+
+    from djust.management.commands.djust_audit import AuditUsageError, run_audit
+    from tests.test_template_backend import DJUST, settings_for
+
+    with override_settings(TEMPLATES=settings_for(DJUST)):
+        report = run_audit(views=["tests.test_template_backend.PagedLeases"])
+    (result,) = report.results
+    assert result.name == "leases/paged.html" and result.failure is None
+    assert "tenant__user" in result.plans["page_obj"]["select_related"]
+    assert "unit__property" in result.plans["object_list"]["select_related"]
+    # Read only for its count and pages: no rows to plan.
+    assert "paginator" in result.extraction and "paginator" not in result.plans
+    with pytest.raises(AuditUsageError, match="not a view class with a model"):
+        run_audit(views=["django.views.generic.TemplateView"])
+    with pytest.raises(AuditUsageError, match="neither a list nor a detail view"):
+        run_audit(views=["tests.test_audit.ModelButNoList"])
+
+
+class ModelButNoList:
+    from examples.rentals.models import Lease as model

@@ -64,7 +64,8 @@ TEMPLATES = {
         "{% for l in loaded %}{{ l.tenant.phone }}{% endfor %}"
         "{{ one.tenant.user.email }}{% for u in one.property.units.all %}{{ u.number }}"
         "{% endfor %}{% with first=leases.0 %}{{ first.property.name }}{% endwith %}"),
-    "tag_rows.html": "{% for r in rows %}{{ r.tenant.user.email }}/{{ r.unit.number }};{% endfor %}",
+    "tag_rows.html": ("{% for r in rows %}{{ r.tenant.user.email }}/{{ r.unit.number }};"
+                      "{% endfor %}"),
     "tags.html": ("{% load backend_tags %}[{% lease_rows 'active' %}][{% context_rows 'expired' %}]"
                   "{% for l in leases %}{{ l.property.name }}{% endfor %}"),
     "merged.html": (

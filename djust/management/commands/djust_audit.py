@@ -7,7 +7,9 @@ would (``extract_template_variables_from_name``) and prints, per template,
 each context name with the paths read from it, and the tags djust cannot
 analyse. ``--model ROOT=app.Model`` (repeatable) types a context name and
 adds the query plan djust derives for it (``select_related``, prefetches,
-``only``). A summary ends the output; ``--quiet`` prints only that, and
+``only``); ``--view dotted.path.View`` types the names a generic list or
+detail view fills (``object_list``, ``page_obj``...) and audits its
+template. A summary ends the output; ``--quiet`` prints only that, and
 ``--json`` prints one JSON document instead of text.
 
     $ python -m django djust_audit --model expiring_leases=rentals.Lease
@@ -68,10 +70,13 @@ class AuditUsageError(Exception):
 
 @dataclass(frozen=True)
 class TypedRoot:
-    """``--model ROOT=app.Model``: the model of the values under ``root``."""
+    """``--model ROOT=app.Model``: the model of the values under ``root``.
+    ``through``: the lookups that lead to the same rows when the value is a
+    paginator ``Page`` or ``Paginator`` (``object_list``), else empty."""
 
     root: str
     model: type
+    through: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -245,6 +250,64 @@ def parse_model_options(values: Sequence[str]) -> list[TypedRoot]:
     return typed
 
 
+def parse_view_options(values: Sequence[str]) -> tuple[list[TypedRoot], list[str]]:
+    """``--view dotted.path.View`` options: the context names a generic list
+    or detail view fills with its model's rows (``object_list``,
+    ``<model>_list`` or its ``context_object_name``, ``page_obj`` and
+    ``paginator``; ``object`` and ``<model>``), typed, and its template.
+
+        >>> roots, names = parse_view_options(["examples.rentals.views.LeaseList"])
+        >>> [root.root for root in roots], names
+        (['object_list', 'lease_list', 'page_obj', 'paginator'], ['rentals/lease_list.html'])
+    """
+    from django.utils.module_loading import import_string
+    from django.views.generic.detail import SingleObjectMixin
+    from django.views.generic.list import MultipleObjectMixin
+
+    typed: list[TypedRoot] = []
+    names: list[str] = []
+    for value in values:
+        try:
+            view = import_string(value)
+        except ImportError as exc:
+            raise AuditUsageError(f"--view {value!r}: {exc}") from exc
+        queryset = getattr(view, "queryset", None)
+        model = getattr(view, "model", None) or getattr(queryset, "model", None)
+        if not isinstance(view, type) or model is None:
+            raise AuditUsageError(f"--view {value!r}: not a view class with a model or a "
+                                  "queryset (a ListView or DetailView)")
+        own = getattr(view, "context_object_name", None)
+        if issubclass(view, MultipleObjectMixin):
+            listed = frozenset({"object_list", "all"})
+            typed += [TypedRoot("object_list", model),
+                      TypedRoot(own or f"{model._meta.model_name}_list", model),
+                      TypedRoot("page_obj", model, listed),
+                      TypedRoot("paginator", model, frozenset({"object_list"}))]
+        elif issubclass(view, SingleObjectMixin):
+            typed += [TypedRoot("object", model),
+                      TypedRoot(own or model._meta.model_name, model)]
+        else:
+            raise AuditUsageError(f"--view {value!r}: neither a list nor a detail view")
+        names.append(getattr(view, "template_name", None) or (
+            f"{model._meta.app_label}/{model._meta.model_name}"
+            f"{getattr(view, 'template_name_suffix', '')}.html"))
+    return typed, names
+
+
+def _root_paths(root: TypedRoot, paths: Sequence[str]) -> list[str]:
+    """The paths read from ``root``, as paths of the rows it holds."""
+    if not root.through:
+        return list(paths)
+    from djust.template.planning import row_paths
+
+    listed = [tail for path in paths for head, _, tail in [path.partition(".")]
+              if head in root.through]
+    iterated = [path for path in paths if "object_list" not in root.through
+                or not path.startswith("object_list")]
+    return [f"*.{path}" if path else "*"
+            for path in sorted(set(row_paths(listed) + row_paths(iterated, set(root.through))))]
+
+
 def plan_for(model: type, paths: Sequence[str]) -> dict:
     """The query plan of ``model`` for the paths a template reads from one
     context name (each element's, when it iterates the name).
@@ -316,7 +379,10 @@ def audit_template(backend, name: str, typed: Sequence[TypedRoot]) -> Audited:
         result.extraction = extract_template_variables_from_name(name, engine=backend.engine)
         for root in typed:
             if root.root in result.extraction:
-                result.plans[root.root] = plan_for(root.model, result.extraction[root.root])
+                paths = _root_paths(root, result.extraction[root.root])
+                if paths or not root.through:
+                    # A page read only for its number holds no rows to plan.
+                    result.plans[root.root] = plan_for(root.model, paths)
     except TemplateSyntaxError as exc:
         result.failure = ("syntax", type(exc).__name__, _one_line(exc))
     except TemplateDoesNotExist as exc:
@@ -407,7 +473,7 @@ def bound_loader_caches(engine, limit: int = LOADER_CACHE_LIMIT) -> None:
 
 def run_audit(names: Sequence[str] = (), engine: str | None = None,
               models: Sequence[str] = (), *, keep: bool = True,
-              on_result=None) -> Report:
+              on_result=None, views: Sequence[str] = ()) -> Report:
     """Audit ``names`` (else every template listed) of each Django engine
     (else only ``engine``); ``on_result(result, several_engines)`` is called
     with each result as it is made.
@@ -420,6 +486,10 @@ def run_audit(names: Sequence[str] = (), engine: str | None = None,
     if not backends:
         raise AuditUsageError("TEMPLATES has no Django template engine")
     typed = parse_model_options(models)
+    view_roots, view_templates = parse_view_options(views)
+    typed += view_roots
+    # A view names its template: audit that one unless names are given.
+    names = list(names) or view_templates
     several = len(backends) > 1
     report = Report(keep=keep)
 
@@ -524,13 +594,13 @@ def render_json(report: Report, *, quiet: bool = False) -> str:
 
 
 def audit_main(names: Sequence[str], engine: str | None, models: Sequence[str],
-               as_json: bool, quiet: bool, write=None) -> int:
+               as_json: bool, quiet: bool, write=None, views: Sequence[str] = ()) -> int:
     """Audit, write the report (``write``: a function taking text; print by
     default) and return the exit status; ``AuditUsageError`` for bad
     arguments. Text is written template by template, as the audit goes."""
     write = write or print
     if as_json:
-        report = run_audit(names, engine, models, keep=not quiet)
+        report = run_audit(names, engine, models, keep=not quiet, views=views)
         write(render_json(report, quiet=quiet))
         return report.exit_status()
     several = [False]
@@ -540,7 +610,7 @@ def audit_main(names: Sequence[str], engine: str | None, models: Sequence[str],
         if not quiet:
             write(template_text(result, several_engines))
 
-    report = run_audit(names, engine, models, keep=False, on_result=show)
+    report = run_audit(names, engine, models, keep=False, on_result=show, views=views)
     write(summary_text(report, several[0], quiet))
     return report.exit_status()
 
@@ -555,6 +625,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", action="append", default=[], metavar="ROOT=APP.MODEL",
                         help="type the context name ROOT as APP.MODEL and show its query "
                              "plan (repeatable)")
+    parser.add_argument("--view", action="append", default=[], metavar="DOTTED.PATH",
+                        help="a ListView or DetailView class: type the context names it "
+                             "fills with its model's rows, and audit its template unless "
+                             "names are given (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
 
@@ -568,10 +642,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         add_arguments(parser)
 
-    def handle(self, *args, template_names, engine, model, json, quiet, **options):
+    def handle(self, *args, template_names, engine, model, json, quiet, view, **options):
         try:
             status = audit_main(template_names, engine, model, json, quiet,
-                                write=self.stdout.write)
+                                write=self.stdout.write, views=view)
         except AuditUsageError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         if status == EXIT_FAILED:
