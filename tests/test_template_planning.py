@@ -157,3 +157,33 @@ def test_fetch_peers_loads_an_unplanned_names_relations_for_all_rows(rentals):
     # query per relation for all the rows.
     assert counts[False] == 2 + 3 * leases
     assert counts[True] == 2 + 3
+
+
+@pytest.mark.parametrize("source", [
+    "{% for l in leases|slice:':3' %}{{ l.tenant.phone }}{% endfor %}",
+    "{% for l in leases|dictsort:'end_date' %}{{ l.tenant.phone }}{% endfor %}",
+    "{% regroup leases by status as groups %}{% for g in groups %}{{ g.grouper }}:"
+    "{% for l in g.list %}{{ l.tenant.phone }}{% endfor %}{% endfor %}",
+    "{% with first=leases|first %}{{ first.tenant.user.email }}{% endwith %}",
+    "{% for l in leases reversed %}{{ l.unit.property.name|default:'-' }}{% endfor %}"
+    "{{ leases|length }}",
+    "{% for l in leases %}{% if l.unit and l.unit.property.city == 'Springfield' %}"
+    "{{ l.unit.number }}{% endif %}{% ifchanged l.status %}{{ l.status }}{% endifchanged %}"
+    "{% cycle 'a' 'b' %}{{ forloop.counter }}{% endfor %}",
+    "{% for l in leases %}{% include 'row.html' with lease=l only %}{% endfor %}",
+])
+def test_real_template_idioms_render_the_same_in_fewer_queries(rentals, source):
+    from django.template import engines as all_engines
+
+    rows = {"row.html": "{{ lease.tenant.user.email }}|{{ lease.property }}"}
+    out = {}
+    for backend in (DJANGO, DJUST):
+        templates = [{"NAME": "django", "BACKEND": backend, "OPTIONS": {
+            "loaders": [("django.template.loaders.locmem.Loader", rows)]}}]
+        with override_settings(TEMPLATES=templates):
+            template = all_engines["django"].from_string(source)
+            with CaptureQueriesContext(connection) as captured:
+                html = template.render({"leases": Lease.objects.all()})
+        out[backend] = (html, len(captured.captured_queries))
+    assert out[DJUST][0] == out[DJANGO][0]
+    assert out[DJUST][1] < out[DJANGO][1] or out[DJANGO][1] <= 2, out
