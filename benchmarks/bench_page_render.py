@@ -41,7 +41,9 @@ TABLE = (
 )
 
 
-def configure_django() -> None:
+def configure_django(templates: list[dict] | None = None) -> None:
+    """In-memory SQLite with the rentals app; ``templates`` for TEMPLATES
+    (Django's backend over the apps' directories by default)."""
     import django
     from django.conf import settings
 
@@ -52,8 +54,8 @@ def configure_django() -> None:
             DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
             DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
             USE_TZ=True,
-            TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates",
-                        "APP_DIRS": True}],
+            TEMPLATES=templates or [{"BACKEND": "django.template.backends.django.DjangoTemplates",
+                                     "APP_DIRS": True}],
             SECRET_KEY="bench-page-render",
         )
     django.setup()

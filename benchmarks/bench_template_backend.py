@@ -49,35 +49,17 @@ TEMPLATES = {"layout.html": LAYOUT, "list.html": LIST}
 
 
 def configure_django() -> None:
-    import django
-    from django.conf import settings
+    """The rentals set-up of bench_page_render, with both backends over the
+    same locmem templates."""
+    from benchmarks.bench_page_render import configure_django as configure_rentals
 
     loaders = [("django.template.loaders.locmem.Loader", TEMPLATES)]
-    if not settings.configured:
-        settings.configure(
-            INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes",
-                            "django.contrib.sessions", "djust", "examples.rentals"],
-            DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-            DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
-            USE_TZ=True,
-            TEMPLATES=[
-                {"NAME": "plain", "BACKEND": "django.template.backends.django.DjangoTemplates",
-                 "OPTIONS": {"loaders": loaders}},
-                {"NAME": "djust", "BACKEND": "djust.template.backends.DjustTemplates",
-                 "OPTIONS": {"loaders": loaders}},
-            ],
-            SECRET_KEY="bench-template-backend",
-        )
-    django.setup()
-
-
-def seeded() -> None:
-    from django.core.management import call_command
-
-    from examples.rentals.seed import seed
-
-    call_command("migrate", verbosity=0, run_syncdb=True)
-    seed(scale=1.0)
+    configure_rentals([
+        {"NAME": "plain", "BACKEND": "django.template.backends.django.DjangoTemplates",
+         "OPTIONS": {"loaders": loaders}},
+        {"NAME": "djust", "BACKEND": "djust.template.backends.DjustTemplates",
+         "OPTIONS": {"loaders": loaders}},
+    ])
 
 
 def layout_context() -> dict:
@@ -211,6 +193,8 @@ def first_render() -> None:
 
 
 def main() -> None:
+    from benchmarks.bench_page_render import seeded
+
     configure_django()
     seeded()
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
