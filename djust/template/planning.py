@@ -10,7 +10,8 @@ then renders the live objects as Django would:
   ``only()``/``defer()`` kept, slicing untouched);
 - rows already loaded (an evaluated QuerySet, a list of instances, one
   instance) get ``prefetch_related_objects`` for the relations read, which
-  changes neither their rows nor their order;
+  changes neither their rows nor their order; so do the rows of a combined
+  QuerySet (``union()``...), which can carry no plan: they are loaded first;
 - a paginator ``Page`` and a ``Paginator`` are read through their
   ``object_list``; the page is copied with the planned rows in it.
 
@@ -129,8 +130,13 @@ class ContextPlanner:
         rows = group.rows
         try:
             if isinstance(rows, models.QuerySet):
-                if rows._result_cache is None:
+                if rows._result_cache is None and not rows.query.combinator:
                     return live_plan(rows.model, group.paths).apply(rows)
+                if rows._result_cache is None:
+                    # union() and the like take no joins or prefetches: their
+                    # rows are loaded here, as the template would load them,
+                    # and completed like any loaded rows.
+                    rows._fetch_all()
                 rows = rows._result_cache
             if isinstance(rows, models.Model):
                 rows = [rows]
