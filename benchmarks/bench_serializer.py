@@ -16,6 +16,7 @@ fingerprint, LRU lookup) that a hit cost before the alias lookup.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -273,5 +274,157 @@ def main() -> int:
     return 0
 
 
+# ------------------------------------------------------------ rows to JSON
+#
+# ``python -m benchmarks.bench_serializer rows sqlite|postgres``: S1 and S3
+# of benchmarks/compare at N = 10,000 leases, end to end to JSON text.
+# Contenders, measured in one run with rotating order: djust
+# (``json.dumps(compile_serializer(model, paths).many(queryset))``); an
+# expert's ``values_list()`` + dict comprehension + ``json.dumps(...,
+# cls=DjangoJSONEncoder)``; and the raw-cursor limit: the same SQL on a
+# cursor, ``fetchall()`` and ``json.dumps(rows, default=str)``, no dicts.
+
+
+def _expert_s1(columns):
+    from django.core.serializers.json import DjangoJSONEncoder
+    from django.db.models import Value  # noqa: F401
+
+    from examples.rentals.models import Lease
+
+    labels = dict(Lease.Status.choices)
+
+    def run():
+        rows = Lease.objects.values_list(*columns)
+        data = [{
+            "end_date": end, "get_status_display": labels.get(status, status),
+            "monthly_rent": rent, "property": {"name": prop}, "signed_at": signed,
+            "start_date": start, "tenant": {"user": {"email": email}},
+            "unit": None if unit is None else {"number": number},
+        } for end, status, rent, prop, signed, start, email, number, unit in rows]
+        return json.dumps(data, cls=DjangoJSONEncoder)
+
+    return run
+
+
+def _expert_s3():
+    from collections import defaultdict
+
+    from examples.rentals.models import MaintenanceRequest, Property, Unit
+
+    def run():
+        props = list(Property.objects.values_list("pk", "name"))
+        keys = [pk for pk, _ in props]
+        units = list(Unit.objects.filter(property__in=keys).values_list("property", "pk",
+                                                                          "number"))
+        requests = defaultdict(list)
+        for unit, title, status in MaintenanceRequest.objects.filter(
+                unit__in=[u for _, u, _ in units]).values_list("unit", "title", "status"):
+            requests[unit].append({"status": status, "title": title})
+        by_property = defaultdict(list)
+        for prop, unit, number in units:
+            by_property[prop].append({"maintenance_requests": {"all": requests.get(unit, [])},
+                                      "number": number})
+        amenities = defaultdict(list)
+        for prop, name in Property.amenities.through.objects.filter(
+                property__in=keys).values_list("property", "amenity__name"):
+            amenities[prop].append({"name": name})
+        data = [{"amenities": {"all": amenities.get(pk, [])}, "name": name,
+                 "units": {"all": by_property.get(pk, []),
+                           "count": len(by_property.get(pk, []))}}
+                for pk, name in props]
+        return json.dumps(data)
+
+    return run
+
+
+def _raw_limit(querysets):
+    from django.db import connections
+
+    statements = []
+    for queryset in querysets:
+        compiler = queryset.query.get_compiler(queryset.db)
+        statements.append((queryset.db, *compiler.as_sql()))
+
+    def run():
+        fetched = []
+        for alias, sql, params in statements:
+            with connections[alias].cursor() as cursor:
+                cursor.execute(sql, params)
+                fetched.append(cursor.fetchall())
+        return json.dumps(fetched, default=str)
+
+    return run
+
+
+def bench_rows(database: str, leases: int = 10_000, repeats: int = 15) -> None:
+    from benchmarks.compare import environment
+
+    environment.configure(database)
+    counts = environment.seed_leases(leases)
+    from benchmarks.compare.scenarios import S1, S3
+    from djust.compiler import compile_serializer
+    from djust.compiler.projection import fetch
+
+    print(f"machine: {os.cpu_count()}-core {platform.machine()} {platform.processor() or ''}"
+          .rstrip() + f"; load average {os.getloadavg()[0]:.2f}")
+    print(f"python {platform.python_version()}, django {django.get_version()}, "
+          f"{environment.describe_database()}, {counts['leases']} leases")
+    for scenario in (S1, S3):
+        model, paths = scenario.model, scenario.paths()
+        serializer = compile_serializer(model, paths)
+        _, spec = serializer.build_projection()
+        def djust_run(model=model, paths=paths, scenario=scenario):
+            return json.dumps(compile_serializer(model, paths).many(scenario.base_queryset()))
+
+        if scenario is S1:
+            expert = _expert_s1(spec.columns)
+            querysets = [scenario.base_queryset().values_list(*spec.columns)]
+        else:
+            expert = _expert_s3()
+            querysets = None
+        # S3's expert leaves each related manager's ordering aside: same rows, same shape.
+        assert len(json.loads(djust_run())) == len(json.loads(expert())), scenario.name
+        if querysets is None:
+            # The SQL of each level, as fetch() runs it on these rows.
+            from django.db.models.query import QuerySet
+
+            captured = []
+            original = QuerySet.values_list
+
+            def capture(self, *fields, original=original, captured=captured, **kw):
+                result = original(self, *fields, **kw)
+                captured.append(result)
+                return result
+
+            QuerySet.values_list = capture
+            try:
+                fetch(scenario.base_queryset(), spec)
+            finally:
+                QuerySet.values_list = original
+            querysets = captured
+        contenders = {"djust many() + json.dumps": djust_run,
+                      "expert values_list + dicts + json.dumps": expert,
+                      "raw cursor fetchall + json.dumps": _raw_limit(querysets)}
+        samples = {name: [] for name in contenders}
+        names = list(contenders)
+        for repeat in range(repeats):
+            order = names[repeat % 3:] + names[:repeat % 3]
+            for name in order:
+                start = time.perf_counter()
+                contenders[name]()
+                samples[name].append(time.perf_counter() - start)
+        medians = {name: statistics.median(values) * 1000 for name, values in samples.items()}
+        expert_ms = medians["expert values_list + dicts + json.dumps"]
+        raw_ms = medians["raw cursor fetchall + json.dumps"]
+        print(f"{scenario.name} ({database}), {scenario.base_queryset().count()} rows, "
+              f"medians of {repeats}")
+        for name, value in medians.items():
+            print(f"  {name:42s} {value:8.1f} ms  expert/this {expert_ms / value:5.2f}x  "
+                  f"this/raw {value / raw_ms:5.2f}x")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["rows"]:
+        bench_rows(sys.argv[2] if len(sys.argv) > 2 else "sqlite")
+        sys.exit(0)
     sys.exit(main())

@@ -48,10 +48,12 @@ returns None.
 from __future__ import annotations
 
 import ast
+import datetime
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
-from django.db.models.query import ModelIterable
+from django.db.models.query import ModelIterable, ValuesListIterable
+from django.db.models.sql.constants import CURSOR
 
 from djust.compiler import astbuild, introspect, lowering, modes, relations
 from djust.compiler.astbuild import (
@@ -257,7 +259,7 @@ def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
     if any(level.runs & names_set_on_rows(start)
            for level, start in zip(spec.levels, starts, strict=True)):
         return None
-    fetched: list[list[tuple]] = [list(queryset.values_list(*spec.columns))]
+    fetched: list[list[tuple]] = [read_rows(queryset.values_list(*spec.columns))]
     for level, start in zip(spec.levels, starts, strict=True):
         parents = fetched[level.parent]
         keys = [row[level.key] for row in parents]
@@ -269,8 +271,217 @@ def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
             fetched.append([])
             continue
         rows = start.filter(**{f"{level.lookup}__in": unique})
-        fetched.append(list(rows.values_list(*level.columns)))
+        fetched.append(read_rows(rows.values_list(*level.columns)))
     return fetched
+
+
+# ------------------------------------------------------------ raw rows
+#
+# ``list(queryset.values_list(...))`` runs ``SQLCompiler.results_iter``: the
+# rows fetched 100 at a time, then, when any column has a converter, every
+# row copied to a list, each converter called through a generic loop, and
+# the row copied back to a tuple. ``read_rows`` runs the same SQL on the
+# same compiler (the same cursor, so the same query count), fetches all rows
+# at once and applies, per column, exactly the converters Django's
+# ``get_converters`` lists, in its order. A column without converters is
+# left as the driver gave it, as Django leaves it. A converter whose source
+# is known (``_KNOWN``) runs as an equivalent function that makes the same
+# calls without the generic loop; any other (``from_db_value``, a backend or
+# field this module does not know) is called as Django calls it.
+
+
+def _sqlite_date(ops, convert, converter, expression):
+    """SQLite's ``convert_datefield_value`` (Django 5.2 and 6.1): a date as
+    it is (the driver parses declared ``date`` columns itself); other values
+    are ``parse_date(value)``, whose first step is ``date.fromisoformat``;
+    when that fails, Django's own function."""
+    from_text = datetime.date.fromisoformat
+    date = datetime.date
+
+    def date_value(value):
+        if value.__class__ is date:
+            return value
+        if value.__class__ is str:
+            try:
+                return from_text(value)
+            except ValueError:
+                pass
+        return convert(value)
+
+    return date_value
+
+
+def _sqlite_datetime(ops, convert, converter, expression):
+    """SQLite's ``convert_datetimefield_value``: a datetime (the driver's
+    parse) or ``parse_datetime(value)`` (first ``datetime.fromisoformat``),
+    then, with ``USE_TZ``, ``make_aware`` in the connection's zone when
+    naive, which is ``replace(tzinfo=zone)``. The setting and the zone are
+    read once per query instead of once per value; ``fromisoformat`` and
+    the driver give a fixed-offset zone or none, so ``tzinfo is None`` is
+    ``not is_aware``; any other value takes Django's own function."""
+    from django.conf import settings
+
+    from_text = datetime.datetime.fromisoformat
+    moment = datetime.datetime
+    zone = ops.connection.timezone if settings.USE_TZ else None
+
+    def datetime_value(value):
+        if value.__class__ is str:
+            try:
+                value = from_text(value)
+            except ValueError:
+                return convert(value)
+        elif value.__class__ is not moment:
+            return convert(value)
+        if zone is not None and value.tzinfo is None:
+            return value.replace(tzinfo=zone)
+        if zone is not None and value.utcoffset() is None:
+            return convert(value)
+        return value
+
+    return datetime_value
+
+
+def _sqlite_decimal(ops, convert, converter, expression):
+    """SQLite's decimal converter for a column: ``create(value).quantize(
+    quantize_value, context=field.context)``, ``create`` being the closure's
+    ``create_decimal`` (Django 5.2) or ``ops._create_decimal`` (6.1); the
+    quantum and the create function are the closure's own objects, and the
+    field's ``context`` a cached property, read once."""
+    cells = dict(zip(converter.__code__.co_freevars,
+                     (cell.cell_contents for cell in converter.__closure__ or ()),
+                     strict=True))
+    if "quantize_value" not in cells:
+        return None
+    if set(cells) == {"create_decimal", "quantize_value"}:
+        create = cells["create_decimal"]
+    elif set(cells) == {"self", "quantize_value"} and cells["self"] is ops:
+        create = type(ops)._create_decimal
+    else:
+        return None
+    quantum = cells["quantize_value"]
+    context = expression.output_field.context
+
+    def decimal_value(value):
+        if value is not None:
+            return create(value).quantize(quantum, context=context)
+        return None
+
+    return decimal_value
+
+
+# vendor -> {name of the ops method: the equivalent's maker}: the methods
+# read in Django 5.2 and 6.1's SQLite backend. A bound method of the
+# connection's own ``ops``, or the closure ``get_decimalfield_converter``
+# returns, and only when the ops class does not override them.
+_KNOWN = {
+    "sqlite": {
+        "convert_datefield_value": _sqlite_date,
+        "convert_datetimefield_value": _sqlite_datetime,
+        "get_decimalfield_converter": _sqlite_decimal,
+    },
+}
+_DECIMAL_CLOSURE = "DatabaseOperations.get_decimalfield_converter.<locals>.converter"
+
+
+def _known(connection, converter):
+    """The maker of ``converter``'s equivalent, or None."""
+    known = _KNOWN.get(connection.vendor)
+    if not known:
+        return None
+    ops = connection.ops
+    if getattr(converter, "__self__", None) is ops:
+        name = converter.__name__
+    elif getattr(converter, "__qualname__", None) == _DECIMAL_CLOSURE:
+        name = "get_decimalfield_converter"
+    else:
+        return None
+    if name not in known:
+        return None
+    from django.db.backends.sqlite3.operations import DatabaseOperations
+
+    # A subclass overriding the method: its own code, called as Django calls it.
+    if getattr(type(ops), name) is not getattr(DatabaseOperations, name):
+        return None
+    if name == "get_decimalfield_converter" and (
+            converter.__module__ != DatabaseOperations.__module__):
+        return None
+    return known[name]
+
+
+def column_reader(connection, converters, expression):
+    """One column's converters (``SQLCompiler.get_converters``) as one
+    function of the value, equal to calling them in turn as
+    ``apply_converters`` does."""
+
+    def convert(value):
+        for converter in converters:
+            value = converter(value, expression, connection)
+        return value
+
+    if len(converters) == 1:
+        only = converters[0]
+        maker = _known(connection, only)
+        if maker is not None:
+            reader = maker(connection.ops, lambda value: only(value, expression, connection),
+                           only, expression)
+            if reader is not None:
+                return reader
+    return convert
+
+
+_CONVERTING: dict[tuple[int, tuple[int, ...]], object] = {}
+
+
+def _converting(width: int, positions: tuple[int, ...]):
+    """``convert(rows, f_i, ...)``: the rows with column i passed through f_i
+    (None left as None only where the converter leaves it)."""
+    key = (width, positions)
+    function = _CONVERTING.get(key)
+    if function is None:
+        names = [f"c{i}" for i in range(width)]
+        items = [f"f{i}({name})" if i in positions else name for i, name in enumerate(names)]
+        arguments = ", ".join(f"f{i}" for i in positions)
+        source = (f"def convert(rows, {arguments}):\n"
+                  f"    return [({', '.join(items)},) for ({', '.join(names)},) in rows]\n")
+        namespace: dict = {}
+        exec(compile(source, f"<djust row converter {width} {positions}>", "exec"), namespace)
+        function = _CONVERTING[key] = namespace["convert"]
+    return function
+
+
+def read_rows(queryset: QuerySet) -> list[tuple]:
+    """``list(queryset)`` for a ``values_list()`` queryset (not flat, not
+    named), read on its compiler's cursor: the same SQL, the same values.
+
+        >>> from examples.rentals.models import Unit
+        >>> read_rows(Unit.objects.none().values_list("number"))
+        []
+    """
+    if queryset._iterable_class is not ValuesListIterable or queryset._result_cache is not None:
+        return list(queryset)
+    compiler = queryset.query.get_compiler(queryset.db)
+    cursor = compiler.execute_sql(CURSOR)
+    if cursor is None:  # EmptyResultSet: no query, as Django runs none
+        return []
+    try:
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    width = compiler.col_count
+    if compiler.has_extra_select:
+        rows = [row[:width] for row in rows]
+    fields = [selected[0] for selected in compiler.select[:width]]
+    if compiler.has_composite_fields(fields):
+        # Composite keys: Django's own conversion of the rows just fetched.
+        return list(compiler.results_iter(results=[rows], tuple_expected=True))
+    converters = compiler.get_converters(fields)
+    if not converters or not rows:
+        return rows
+    connection = compiler.connection
+    positions = tuple(sorted(converters))
+    readers = [column_reader(connection, *converters[position]) for position in positions]
+    return _converting(width, positions)(rows, *readers)
 
 
 # ------------------------------------------------------------ lowering
