@@ -1,0 +1,53 @@
+"""``serializer.json(queryset)`` (issue #20): the JSON text, built by the
+database in one query where it can express the paths, else by ``many()``
+and ``json.dumps``; both read the same after ``json.loads``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from djust.compiler import compile_serializer
+from examples.rentals.models import Lease, Property
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def rentals():
+    factories.rentals(5)
+
+
+def python_path(serializer, queryset) -> object:
+    return json.loads(json.dumps(serializer.many(queryset), cls=DjangoJSONEncoder))
+
+
+def test_the_database_writes_what_many_writes_in_one_query():
+    serializer = compile_serializer(Lease, ["tenant.user.email", "monthly_rent", "end_date",
+                                            "get_status_display", "property.amenities.all.*.name"])
+    queryset = Lease.objects.filter(status="active").order_by("-end_date")
+    with CaptureQueriesContext(connection) as captured:
+        text = serializer.json(queryset)
+    assert len(captured.captured_queries) == 1
+    assert json.loads(text) == python_path(serializer, queryset)
+    assert "the database" in serializer.explain().split("json(queryset):")[1]
+
+
+def test_a_method_keeps_the_python_path_and_explain_says_why():
+    serializer = compile_serializer(Lease, ["days_until_expiration", "tenant.phone"])
+    queryset = Lease.objects.all()
+    assert json.loads(serializer.json(queryset)) == python_path(serializer, queryset)
+    assert "days_until_expiration is a method" in serializer.explain()
+
+
+def test_lists_of_instances_and_python_mode():
+    serializer = compile_serializer(Property, ["name", "units.count"])
+    rows = list(Property.objects.all())
+    assert json.loads(serializer.json(rows)) == python_path(serializer, rows)
+    with pytest.raises(TypeError, match="mode='json'"):
+        compile_serializer(Property, ["name"], mode="python").json(Property.objects.all())
