@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 
-from djust.compiler.streaming import DEFAULT_CHUNK_SIZE, stream
+from djust.compiler.streaming import stream
 
 
 class StreamingJsonResponse(StreamingHttpResponse):
@@ -32,7 +32,7 @@ class StreamingJsonResponse(StreamingHttpResponse):
     query.
     """
 
-    def __init__(self, serializer, queryset, chunk_size: int = DEFAULT_CHUNK_SIZE,
+    def __init__(self, serializer, queryset, chunk_size: int | None = None,
                  **kwargs) -> None:
         kwargs.setdefault("content_type", "application/json")
         chunks = stream(serializer, queryset, chunk_size=chunk_size)

@@ -30,6 +30,8 @@ STAGES = [
     {"plan", "runtime"},
     {"lowering"},
     {"projection"},
+    # the fast roads to JSON text: chunked streaming, JSON built by the database
+    {"streaming", "sqljson"},
     {"emit"},
     {"serializer"},
 ]

@@ -51,3 +51,15 @@ def test_lists_of_instances_and_python_mode():
     assert json.loads(serializer.json(rows)) == python_path(serializer, rows)
     with pytest.raises(TypeError, match="mode='json'"):
         compile_serializer(Property, ["name"], mode="python").json(Property.objects.all())
+
+
+def test_stream_is_a_method_and_its_chunk_follows_the_levels():
+    from djust.compiler.streaming import DEFAULT_CHUNK_SIZE, LEVELS_CHUNK_SIZE, default_chunk_size
+
+    flat = compile_serializer(Lease, ["tenant.phone", "end_date"])
+    nested = compile_serializer(Property, ["name", "units.all.*.number"])
+    assert default_chunk_size(flat) == DEFAULT_CHUNK_SIZE
+    assert default_chunk_size(nested) == LEVELS_CHUNK_SIZE
+    for serializer, queryset in ((flat, Lease.objects.all()), (nested, Property.objects.all())):
+        assert "".join(serializer.stream(queryset)) == json.dumps(
+            serializer.many(queryset), cls=DjangoJSONEncoder)

@@ -195,7 +195,7 @@ def test_refusals(rows):
     serializer = compile_serializer(Lease, S1)
     with pytest.raises(TypeError, match="yields plain rows"):
         stream(serializer, Lease.objects.values("pk"))
-    for size in (0, -1, 2.0, None):
+    for size in (0, -1, 2.0, "2"):
         with pytest.raises(ValueError, match="chunk_size"):
             stream(serializer, Lease.objects.all(), chunk_size=size)
 

@@ -23,11 +23,11 @@ import hashlib
 import json
 import logging
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 import djust
-from djust.compiler import emit, lowering, modes, projection, shared, sqljson
+from djust.compiler import emit, lowering, modes, projection, shared, sqljson, streaming
 from djust.compiler.cache import default_cache, schema_fingerprint
 from djust.compiler.errors import too_complex_as_error
 from djust.compiler.nodes import Node
@@ -68,6 +68,8 @@ class Serializer(Protocol):
 
     def json(self, rows: Iterable) -> str: ...
 
+    def stream(self, rows: Iterable, chunk_size: int | None = None) -> Iterator[str]: ...
+
     def explain(self) -> str: ...
 
 
@@ -89,6 +91,7 @@ def make_serializer(function, *, model, paths, mode, tree, plan, source, filenam
     function.projection = None
     function.many = types.MethodType(many, function)
     function.json = types.MethodType(json_text, function)
+    function.stream = types.MethodType(streaming.stream, function)
     function.explain = types.MethodType(explain, function)
     function.build_projection = types.MethodType(build_projection, function)
     function.release_sources = types.MethodType(release_sources, function)

@@ -47,6 +47,23 @@ from django.db.models import QuerySet
 from djust.compiler import projection, relations
 
 DEFAULT_CHUNK_SIZE = 2000
+# With to-many levels a chunk also holds every row below its root rows:
+# S3 (10 units and 60 requests a property) peaks near 62 MiB at 2,000 and
+# under 6 MiB at 100 (benchmarks/bench_streaming.py).
+LEVELS_CHUNK_SIZE = 100
+
+
+def default_chunk_size(serializer) -> int:
+    """``DEFAULT_CHUNK_SIZE`` root rows a chunk, ``LEVELS_CHUNK_SIZE`` when
+    the serializer reads to-many relations.
+
+        >>> from djust.compiler import compile_serializer
+        >>> from examples.rentals.models import Property
+        >>> default_chunk_size(compile_serializer(Property, ["units.all.*.number"]))
+        100
+    """
+    plan = serializer.plan
+    return LEVELS_CHUNK_SIZE if plan is not None and plan.prefetches else DEFAULT_CHUNK_SIZE
 
 # One encoder for every stream: same text as json.dumps(..., cls=DjangoJSONEncoder)
 # (default separators, ensure_ascii, NaN written as NaN), minus the check for
@@ -60,9 +77,10 @@ def _describe(serializer) -> str:
             f"{list(serializer.paths)!r}>")
 
 
-def stream(serializer, queryset, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[str]:
+def stream(serializer, queryset, chunk_size: int | None = None) -> Iterator[str]:
     """The JSON text of ``serializer.many(queryset)``, in chunks of
-    ``chunk_size`` rows: ``"".join(stream(...))`` is exactly
+    ``chunk_size`` rows (``default_chunk_size`` when None):
+    ``"".join(stream(...))`` is exactly
     ``json.dumps(serializer.many(queryset), cls=DjangoJSONEncoder)``.
 
     Nothing is queried before the first chunk is asked for. JSON mode only
@@ -73,6 +91,8 @@ def stream(serializer, queryset, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterat
         raise TypeError(
             f"stream() writes JSON: {_describe(serializer)} is compiled in "
             f"{serializer.mode!r} mode; compile it with mode='json'")
+    if chunk_size is None:
+        chunk_size = default_chunk_size(serializer)
     if type(chunk_size) is not int or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, not {chunk_size!r}")
     if isinstance(queryset, QuerySet) and not projection.yields_instances(queryset):
