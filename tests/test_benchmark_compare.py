@@ -3,6 +3,7 @@ the test database: every contender produces the same JSON, queries are
 counted, the report and chart render. No timing assertions: speed is the
 benchmark's business, not the test suite's."""
 
+import datetime
 import json
 
 import pytest
@@ -11,12 +12,19 @@ for _module in ("rest_framework", "django_readers", "serpy", "matplotlib"):
     pytest.importorskip(_module, reason=f"{_module} is missing: install the `bench` extra")
 
 from benchmarks.compare import harness, report  # noqa: E402
-from benchmarks.compare.contenders import BASELINE, CONTENDERS, path_trie  # noqa: E402
+from benchmarks.compare.contenders import (  # noqa: E402
+    BASELINE,
+    CONTENDERS,
+    LIMITS,
+    REFERENCE,
+    path_trie,
+)
 from benchmarks.compare.scenarios import S1, S3, SCENARIOS  # noqa: E402
-from examples.rentals.models import Lease  # noqa: E402
+from examples.rentals.models import Lease, Property  # noqa: E402
 from examples.rentals.seed import seed  # noqa: E402
 
 NAMES = [c.name for c in CONTENDERS]
+BY_NAME = {c.name: c for c in CONTENDERS}
 
 
 def tiny_cell(scenario):
@@ -41,8 +49,16 @@ def tiny(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         counts = seed(scale=0.02)
         # Nulls in the chains every contender must handle the same way.
-        first = Lease.objects.order_by("pk").first()
+        first, second, third = Lease.objects.order_by("pk")[:3]
         Lease.objects.filter(pk=first.pk).update(unit=None, signed_at=None)
+        # The datetime formats the limits write themselves: no fraction when
+        # the microsecond is 0, ".000" when it is below a millisecond.
+        Lease.objects.filter(pk=second.pk).update(
+            signed_at=datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC))
+        Lease.objects.filter(pk=third.pk).update(
+            signed_at=datetime.datetime(2026, 1, 2, 3, 4, 5, 999, tzinfo=datetime.UTC))
+        # A property with no unit and no amenity: empty to-many levels.
+        Property.objects.create(name="Zz empty", address="-", city="-", monthly_rent=1)
         try:
             yield {
                 "counts": counts,
@@ -64,8 +80,29 @@ def test_every_contender_produces_the_same_json(tiny, scenario):
     for name, text in cell.texts.items():
         assert harness.comparable(name, text) == expected, name
     for name, measures in cell.measures.items():
-        assert measures.end_to_end and measures.serialize and measures.build, name
+        # JSON built in SQL has no serialize step: its query writes the text.
+        assert measures.end_to_end and (
+            name == "JSON in SQL" or (measures.serialize and measures.build)), name
         assert measures.peak_bytes > 0, name
+        assert measures.ratio_end_to_end and measures.ratio_reference, name
+
+
+def test_the_baseline_and_the_limits(tiny):
+    assert BASELINE == "expert values_list" and REFERENCE == "hand-written"
+    assert LIMITS == ("raw cursor", "JSON in SQL")
+    assert BY_NAME[REFERENCE].role == "reference"
+    assert {BY_NAME[name].role for name in LIMITS} == {"limit"}
+    # The limits and the baseline are measured and agree in every scenario,
+    # empty to-many levels and the edge datetimes included.
+    s1 = json.loads(tiny["cells"]["S1"].texts["JSON in SQL"])
+    assert {row["signed_at"] for row in s1} >= {
+        None, "2026-01-02T03:04:05Z", "2026-01-02T03:04:05.000Z"}
+    s3 = json.loads(tiny["cells"]["S3"].texts["raw cursor"])
+    assert {"amenities": {"all": []}, "name": "Zz empty",
+            "units": {"all": [], "count": 0}} in s3
+    for cell in tiny["cells"].values():
+        assert cell.measures[BASELINE].ratio_end_to_end == [1.0]
+        assert cell.measures[REFERENCE].ratio_reference == [1.0]
 
 
 def test_null_chains_are_serialized_as_null(tiny):
@@ -76,12 +113,38 @@ def test_null_chains_are_serialized_as_null(tiny):
 def test_query_counts(tiny):
     queries = {name: m.queries for name, m in tiny["cells"]["S1"].measures.items()}
     assert queries["djust"] == queries[BASELINE] == queries["DRF"] == queries["serpy"] == 1
+    assert queries[REFERENCE] == queries["raw cursor"] == queries["JSON in SQL"] == 1
     # django-readers prefetches each relation instead of joining it.
     assert queries["django-readers"] == 5
     # naive: per lease, property, tenant, user, and the unit when there is one.
     assert queries["naive"] == 1 + 3 * tiny["leases"] + tiny["with_unit"]
     s3 = {name: m.queries for name, m in tiny["cells"]["S3"].measures.items()}
-    assert s3["djust"] == s3[BASELINE] == 4
+    assert s3["djust"] == s3[BASELINE] == s3[REFERENCE] == s3["raw cursor"] == 4
+    assert s3["JSON in SQL"] == 1
+
+
+def test_a_slow_contender_is_left_out_above_the_quick_size(db):
+    contenders = (BY_NAME[BASELINE], BY_NAME[REFERENCE], BY_NAME["naive"])
+    cell = harness.run_cell(S3, 0, repeats=1, budget=1.0, memory=False,
+                            contenders=contenders, slow_max=-1)
+    assert cell.measures["naive"].skipped == "above -1 rows in --quick"
+    assert set(cell.texts) == {BASELINE, REFERENCE}
+    assert cell.summary()["contenders"]["naive"]["skipped"]
+
+
+def test_an_unavailable_contender_is_left_out_with_its_reason(db):
+    from benchmarks.compare.base import Contender, Unavailable
+
+    def prepare(scenario):
+        raise Unavailable("cannot write that JSON here")
+
+    contenders = (BY_NAME[BASELINE], BY_NAME[REFERENCE], Contender("odd", prepare, "-"))
+    cell = harness.run_cell(S3, 0, repeats=1, budget=1.0, memory=False,
+                            contenders=contenders)
+    assert cell.measures["odd"].skipped == "cannot write that JSON here"
+    summary = {**cell.summary(), "leases": 0}
+    assert any("left out: cannot write that JSON here" in line
+               for line in report.cell_table([summary]))
 
 
 def test_a_disagreement_names_the_contender():
@@ -139,6 +202,8 @@ def test_report_and_chart(tiny, tmp_path):
     for name in NAMES:
         assert f"| {name} |" in text
     assert "## Targets (issue #7)" in text
+    assert "## The baseline and the limits" in text
+    assert "| djust / raw cursor | expert / raw cursor | djust / JSON in SQL |" in text
     assert "| S1 | 8 | 2.000 ms | 4.00 µs | 500x |" in text
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -1,4 +1,11 @@
-"""The contenders: six ways to turn a scenario's rows into the same JSON.
+"""The contenders: nine ways to turn a scenario's rows into the same JSON.
+
+The baseline every ratio is quoted against is ``expert values_list``
+(``expert.py``): what an expert tuning for speed writes by hand, with no
+model instance. ``hand-written`` is the model-instance optimum
+(``select_related``/``Prefetch`` + ``only()``), kept as a second reference.
+``raw cursor`` and ``JSON in SQL`` (``limits.py``) are physical limits,
+reported as distances, not competitors.
 
 Every contender is prepared once per scenario (serializer classes built,
 djust's cache warmed) and exposes three callables:
@@ -14,32 +21,20 @@ does), so a contender may leave dates and decimals to the encoder (naive,
 django-readers, serpy) or write them itself (hand-written, djust, DRF).
 
     >>> names = [c.name for c in CONTENDERS]
-    >>> names[0], names[-1]
-    ('hand-written', 'djust')
+    >>> names[0], names[1], names[-1]
+    ('expert values_list', 'hand-written', 'JSON in SQL')
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from benchmarks.baseline import iso_datetime
+from benchmarks.compare.base import Contender, Prepared, Unavailable
+from benchmarks.compare.expert import prepare_expert
+from benchmarks.compare.limits import prepare_json_sql, prepare_raw
 
-
-@dataclass(frozen=True)
-class Prepared:
-    """One contender ready to run one scenario."""
-
-    load: Callable[[], list]
-    build: Callable[[list], object]
-    end_to_end: Callable[[], object]
-
-
-@dataclass(frozen=True)
-class Contender:
-    name: str
-    prepare: Callable  # (scenario) -> Prepared
-    note: str
+__all__ = ["BASELINE", "CONTENDERS", "LIMITS", "REFERENCE", "Contender", "Prepared", "Unavailable"]
 
 
 def _from_queryset(queryset_for, build) -> Prepared:
@@ -442,10 +437,18 @@ def prepare_serpy(scenario) -> Prepared:
 
 
 CONTENDERS = (
+    Contender("expert values_list", prepare_expert,
+              "THE BASELINE: values_list() over the same joins + a dict comprehension "
+              "writing DjangoJSONEncoder's text, get_status_display from a choices table "
+              "built once, methods and property inlined; S3's to-many levels as three "
+              "more values_list() queries filtered on the parents' keys, grouped in "
+              "Python (same queries as the prefetches); no model instance"),
     Contender("hand-written", prepare_hand,
-              "select_related/Prefetch + only(), a function per row, DjangoJSONEncoder rules"),
+              "the model-instance optimum (second reference): select_related/Prefetch "
+              "+ only(), a function per row, DjangoJSONEncoder rules", role="reference"),
     Contender("naive", prepare_naive,
-              "the view's queryset as is, every path resolved with django.template.Variable"),
+              "the view's queryset as is, every path resolved with django.template.Variable",
+              slow=True),
     Contender("DRF", prepare_drf,
               "ModelSerializer with nested serializers, hand-tuned select/prefetch_related"),
     Contender("django-readers", prepare_readers,
@@ -457,5 +460,17 @@ CONTENDERS = (
               "values_list() rows, one query per to-many level, when every path is a "
               "column, a to-many relation's rows and count, or a method or property "
               "reading only columns (S1, S2, S3); else the plan"),
+    Contender("raw cursor", prepare_raw,
+              "LIMIT, not a competitor: connection.cursor(), the expert's SQL, fetchall(), "
+              "the tightest dict loop with only the conversions the JSON needs (driver "
+              "types as they come), json.dumps", role="limit"),
+    Contender("JSON in SQL", prepare_json_sql,
+              "LIMIT, not a competitor: one query returning the JSON text "
+              "(json_group_array(json_object()) on SQLite, json_agg(json_build_object()) "
+              "on PostgreSQL, nested for to-many), dates, decimals and datetimes formatted "
+              "by the database as DjangoJSONEncoder writes them; no json.dumps",
+              role="limit"),
 )
-BASELINE = "hand-written"
+BASELINE = "expert values_list"
+REFERENCE = "hand-written"
+LIMITS = tuple(c.name for c in CONTENDERS if c.role == "limit")

@@ -82,6 +82,26 @@ def describe_database() -> str:
     return f"PostgreSQL {major}.{rest % 100} (local server, loopback TCP, fsync off)"
 
 
+def djust_revision() -> str:
+    """The commit djust's code was measured at: the last commit that touched
+    ``djust/``, and whether the working tree's ``djust/`` differed from it."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=False).stdout.strip()
+
+    try:
+        commit = git("log", "-1", "--format=%h", "--", "djust")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "djust")
+    except OSError:
+        return "unknown"
+    return f"{commit}{' + uncommitted changes' if dirty else ''}" if commit else "unknown"
+
+
 def describe_machine() -> dict[str, str]:
     """Machine type, CPU model and count, OS, Python and Django versions."""
     cpu = platform.processor() or ""
@@ -98,4 +118,5 @@ def describe_machine() -> dict[str, str]:
         "os": platform.system(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "django": django.get_version(),
+        "djust": djust_revision(),
     }

@@ -10,7 +10,8 @@ contender the query count, the peak traced memory, and the medians of
   JSON-ready data, without the dumps).
 
 Contenders run interleaved, in a rotating order, and ratios against the
-hand-written optimum are taken within one round and then the median: the
+baseline (``expert values_list``) and the model-instance optimum
+(``hand-written``) are taken within one round and then the median: the
 machine is shared, so its load drifts between rounds far more than within
 one. Slow contenders (naive at 10,000 rows) get fewer rounds, bounded by a
 time budget per contender, and at least one.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
-from benchmarks.compare.contenders import BASELINE, CONTENDERS
+from benchmarks.compare.contenders import BASELINE, CONTENDERS, LIMITS, REFERENCE, Unavailable
 
 logger = logging.getLogger("djust.benchmarks.compare")
 
@@ -47,6 +48,12 @@ class Disagreement(AssertionError):
 
 def to_text(data) -> str:
     return json.dumps(data, cls=DjangoJSONEncoder)
+
+
+def encoder(prepared):
+    """How the contender's data becomes text: ``to_text`` unless the
+    contender writes the text itself (JSON built in SQL)."""
+    return prepared.encode or to_text
 
 
 def normalize_drf(value):
@@ -78,18 +85,25 @@ class Measures:
     queries: int = 0
     peak_bytes: int = 0
     error: str | None = None
+    skipped: str | None = None
     end_to_end: list[float] = field(default_factory=list)
     serialize: list[float] = field(default_factory=list)
     build: list[float] = field(default_factory=list)
     ratio_end_to_end: list[float] = field(default_factory=list)
     ratio_serialize: list[float] = field(default_factory=list)
     ratio_build: list[float] = field(default_factory=list)
+    # Against the model-instance optimum (REFERENCE), end to end only.
+    ratio_reference: list[float] = field(default_factory=list)
 
-    def add_ratios(self, values: tuple[float, float, float],
-                   base: tuple[float, float, float]) -> None:
-        self.ratio_end_to_end.append(values[0] / base[0])
-        self.ratio_serialize.append(values[1] / base[1])
-        self.ratio_build.append(values[2] / base[2])
+    def add_ratios(self, values: tuple, base: tuple) -> None:
+        """Per-round ratios against the baseline's round; a serialize or
+        build figure missing on either side (JSON built in SQL has none)
+        adds no ratio."""
+        for values_list, value, base_value in zip(
+                (self.ratio_end_to_end, self.ratio_serialize, self.ratio_build),
+                values, base, strict=True):
+            if value is not None and base_value is not None:
+                values_list.append(value / base_value)
 
     def summary(self) -> dict:
         def median(values):
@@ -97,12 +111,14 @@ class Measures:
 
         return {
             "queries": self.queries, "peak_bytes": self.peak_bytes, "error": self.error,
-            "rounds": len(self.serialize),
+            "skipped": self.skipped,
+            "rounds": len(self.end_to_end),
             "end_to_end": median(self.end_to_end), "serialize": median(self.serialize),
             "build": median(self.build),
             "ratio_end_to_end": median(self.ratio_end_to_end),
             "ratio_serialize": median(self.ratio_serialize),
             "ratio_build": median(self.ratio_build),
+            "ratio_reference": median(self.ratio_reference),
         }
 
 
@@ -120,7 +136,7 @@ class Cell:
 
 def check_agreement(scenario_name: str, texts: dict[str, str]) -> None:
     """Raise ``Disagreement`` unless every contender's JSON equals the
-    hand-written optimum's (after the documented normalizations)."""
+    baseline's (after the documented normalizations)."""
     expected = comparable(BASELINE, texts[BASELINE])
     for name, text in texts.items():
         if comparable(name, text) != expected:
@@ -156,7 +172,7 @@ def first_run(prepared) -> tuple[str, int, float]:
     of queries and the wall time (which sizes the number of rounds)."""
     with QueryCounter() as queries:
         start = time.perf_counter()
-        text = to_text(prepared.end_to_end())
+        text = encoder(prepared)(prepared.end_to_end())
         elapsed = time.perf_counter() - start
     return text, queries.count, elapsed
 
@@ -166,7 +182,7 @@ def peak_memory(prepared) -> int:
     gc.collect()
     tracemalloc.start()
     try:
-        to_text(prepared.end_to_end())
+        encoder(prepared)(prepared.end_to_end())
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -185,28 +201,37 @@ def collector_paused():
 
 
 def time_end_to_end(prepared) -> float:
+    encode = encoder(prepared)
     with collector_paused():
         start = time.perf_counter()
-        to_text(prepared.end_to_end())
+        encode(prepared.end_to_end())
         return time.perf_counter() - start
 
 
-def time_serialize(prepared) -> tuple[float, float]:
+def time_serialize(prepared) -> tuple[float | None, float | None]:
     """(serialize, build) seconds on freshly fetched rows: fresh, because
-    rows serialized once keep what they lazily loaded."""
+    rows serialized once keep what they lazily loaded. (None, None) for a
+    contender with no serialize step (JSON built in SQL)."""
+    if prepared.load is None:
+        return None, None
     rows = prepared.load()
+    encode = encoder(prepared)
     with collector_paused():
         start = time.perf_counter()
         data = prepared.build(rows)
         built = time.perf_counter()
-        to_text(data)
+        encode(data)
         return time.perf_counter() - start, built - start
 
 
 MIN_ROUNDS = 3
-# The contenders issue 7's targets compare: a median of fewer rounds than
-# MIN_ROUNDS would judge them on one or two samples.
-TARGETED = (BASELINE, "djust", "DRF")
+# The contenders the targets and the limit distances compare: a median of
+# fewer rounds than MIN_ROUNDS would judge them on one or two samples.
+TARGETED = (BASELINE, REFERENCE, "djust", "DRF", *LIMITS)
+# The ones the headline ratios and distances are taken between get
+# ``precise_rounds`` (a profile setting) at least: at 10,000 rows three
+# rounds on a shared machine leave the median to one noisy sample.
+PRECISE = (BASELINE, "djust", *LIMITS)
 # A first run longer than this many budgets is the contender's only run.
 SINGLE_RUN_BUDGETS = 5
 
@@ -230,16 +255,28 @@ def rounds_for(elapsed: float, *, repeats: int, budget: float, minimum: int = 1)
 
 
 def run_cell(scenario, rows: int, *, repeats: int, budget: float, memory: bool = True,
-             contenders=CONTENDERS) -> Cell:
+             contenders=CONTENDERS, slow_max: int | None = None,
+             precise_rounds: int = MIN_ROUNDS) -> Cell:
     """Check agreement, then measure every contender on ``scenario``.
 
     A contender whose first run exceeds ``SINGLE_RUN_BUDGETS * budget``
     (naive at 10,000 rows:
     tens of thousands of queries) is reported from that one end-to-end run,
-    without serialize-only or memory figures.
+    without serialize-only or memory figures. A ``slow`` contender is left
+    out when ``rows`` exceeds ``slow_max`` (``--quick``), and one that cannot
+    produce the exact JSON on this database (``Unavailable``) is left out
+    with its reason.
     """
-    prepared = {c.name: c.prepare(scenario) for c in contenders}
-    measures = {name: Measures() for name in prepared}
+    measures = {c.name: Measures() for c in contenders}
+    prepared = {}
+    for contender in contenders:
+        if contender.slow and slow_max is not None and rows > slow_max:
+            measures[contender.name].skipped = f"above {slow_max:,} rows in --quick"
+            continue
+        try:
+            prepared[contender.name] = contender.prepare(scenario)
+        except Unavailable as reason:
+            measures[contender.name].skipped = str(reason)
     texts, rounds = {}, {}
     for name, runner in list(prepared.items()):
         try:
@@ -254,7 +291,8 @@ def run_cell(scenario, rows: int, *, repeats: int, budget: float, memory: bool =
             continue
         # The targets are about djust, the optimum and DRF: they always get
         # MIN_ROUNDS; the others as many rounds as their budget allows.
-        minimum = MIN_ROUNDS if name in TARGETED else 1
+        minimum = (max(precise_rounds, MIN_ROUNDS) if name in PRECISE
+                   else MIN_ROUNDS if name in TARGETED else 1)
         rounds[name] = rounds_for(elapsed, repeats=repeats, budget=budget, minimum=minimum)
         if not rounds[name]:
             logger.info("%s on %s: one run took %.1f s; measured once", name,
@@ -272,13 +310,19 @@ def run_cell(scenario, rows: int, *, repeats: int, budget: float, memory: bool =
         gc.collect()
         measured = {name: measure_round(prepared[name], measures[name]) for name in order}
         base = measured.get(BASELINE)
+        reference = measured.get(REFERENCE)
         for name, values in measured.items():
             if base is not None:
                 measures[name].add_ratios(values, base)
+            if reference is not None:
+                measures[name].ratio_reference.append(values[0] / reference[0])
     for name, m in measures.items():
         if name in rounds and not rounds[name] and measures[BASELINE].end_to_end:
             m.ratio_end_to_end.append(
                 m.end_to_end[0] / statistics.median(measures[BASELINE].end_to_end))
+            if measures[REFERENCE].end_to_end:
+                m.ratio_reference.append(
+                    m.end_to_end[0] / statistics.median(measures[REFERENCE].end_to_end))
     return Cell(scenario.name, rows, measures, texts)
 
 
@@ -288,12 +332,13 @@ def describe_error(error: Exception) -> str:
     return f"{type(error).__name__}: {first_line[:120]}"
 
 
-def measure_round(runner, measures: Measures) -> tuple[float, float, float]:
+def measure_round(runner, measures: Measures) -> tuple:
     end_to_end = time_end_to_end(runner)
     serialize, build = time_serialize(runner)
     measures.end_to_end.append(end_to_end)
-    measures.serialize.append(serialize)
-    measures.build.append(build)
+    if serialize is not None:
+        measures.serialize.append(serialize)
+        measures.build.append(build)
     return end_to_end, serialize, build
 
 
