@@ -268,6 +268,22 @@ def prepare_djust(scenario) -> Prepared:
     return Prepared(load=load, build=build, end_to_end=end_to_end)
 
 
+def prepare_djust_json(scenario) -> Prepared:
+    """djust's fastest road to text: ``serializer.json(queryset)``, the
+    JSON written by the database in one query where it can express the
+    paths (S1, S3), else ``json.dumps`` of ``many()`` (S2's methods)."""
+    from djust.compiler import compile_serializer
+
+    model, paths = scenario.model, scenario.paths()
+    compile_serializer(model, paths)
+
+    def end_to_end():
+        return compile_serializer(model, paths).json(scenario.base_queryset())
+
+    return Prepared(load=None, build=lambda text: text, end_to_end=end_to_end,
+                    encode=lambda text: text)
+
+
 # --------------------------------------------------------------------------
 # Django REST Framework: ModelSerializer, nested serializers
 
@@ -460,6 +476,10 @@ CONTENDERS = (
               "values_list() rows, one query per to-many level, when every path is a "
               "column, a to-many relation's rows and count, or a method or property "
               "reading only columns (S1, S2, S3); else the plan"),
+    Contender("djust json()", prepare_djust_json,
+              "compile_serializer(...).json(): the JSON text written by the database in "
+              "one query where it can express the paths (S1, S3), else json.dumps of "
+              "many() (S2's methods)"),
     Contender("raw cursor", prepare_raw,
               "LIMIT, not a competitor: connection.cursor(), the expert's SQL, fetchall(), "
               "the tightest dict loop with only the conversions the JSON needs (driver "
