@@ -11,6 +11,11 @@
   var KEY_ID = "djust-key:";            // prefix of the ids lent to dj-key elements
   var RENDERED = "__djustRendered";     // what the server last rendered, per element
   var NEXT = "__djustNext";             // the new node an element is being morphed into
+  var VALUE_PREFIX = "dj-value-";       // dj-value-foo="x" -> params.foo = "x"
+  var LOADING = "dj-loading";           // class of a trigger and the root while busy
+  var SAVED = "__djustDisabledWith";    // a dj-disable-with element's text and disabled
+  var THROTTLED = "__djustThrottled";   // when a dj-throttle element last sent
+  var DEFAULT_DEBOUNCE = "150";         // ms a dj-input waits without dj-debounce / dj-throttle
   var TEXT_TYPES = /^(text|search|email|url|tel|password|number|date|datetime-local|month|week|time|color|range)$/;
   var script = document.currentScript;
   var stateElement = document.getElementById("djust-state");
@@ -150,17 +155,103 @@
     });
   }
 
+  // -- parameters ----------------------------------------------------
+  // data-lease-id="7" -> leaseId: "7" (the dataset's camelCase), then
+  // dj-value-lease-id="7" -> lease_id: "7" (hyphens become underscores, so
+  // the name is a Python parameter name); dj-value-* wins over data-*.
   function dataParams(element) {
     var params = {};
     Object.keys(element.dataset).forEach(function (key) {
       if (key.indexOf("djust") !== 0) { params[key] = element.dataset[key]; }
     });
+    return valueParams(element, params);
+  }
+
+  function valueParams(element, params) {
+    params = params || {};
+    Array.prototype.forEach.call(element.attributes, function (attribute) {
+      if (attribute.name.indexOf(VALUE_PREFIX) === 0 && attribute.name.length > VALUE_PREFIX.length) {
+        params[attribute.name.slice(VALUE_PREFIX.length).replace(/-/g, "_")] = attribute.value;
+      }
+    });
     return params;
   }
 
-  function send(event, params, form) {
-    djust.pending += 1;
+  function hasValue(element) {
+    return element.tagName === "INPUT" || element.tagName === "TEXTAREA" || element.tagName === "SELECT";
+  }
+
+  function valueOf(element) {
+    return element.type === "checkbox" ? element.checked : element.value;
+  }
+
+  function withValue(element) {
+    var params = dataParams(element);
+    if (hasValue(element)) { params.value = valueOf(element); }
+    return params;
+  }
+
+  // -- loading states ------------------------------------------------------
+  // Each event from its trigger until its answer is applied (or fails): the
+  // trigger and the root get aria-busy="true" and the class dj-loading, the
+  // root also dj-loading-<event>; a trigger (or a form's submit button) with
+  // dj-disable-with is disabled and shows that text.
+  var busy = [];                        // one record per event queued or in flight
+
+  function paint(record) {
+    record.elements.forEach(function (element) {
+      element.classList.add(LOADING);
+      element.setAttribute("aria-busy", "true");
+      var text = element.getAttribute("dj-disable-with");
+      if (text !== null) {
+        if (!element[SAVED]) { element[SAVED] = {text: element.textContent, disabled: element.disabled}; }
+        element.textContent = text;
+        element.disabled = true;
+      }
+    });
+    root.classList.add(LOADING, LOADING + "-" + record.event);
     root.setAttribute("aria-busy", "true");
+  }
+
+  function unpaint(record) {
+    busy.splice(busy.indexOf(record), 1);
+    record.elements.forEach(function (element) {
+      if (busy.some(function (other) { return other.elements.indexOf(element) >= 0; })) { return; }
+      element.classList.remove(LOADING);
+      if (!element.classList.length) { element.removeAttribute("class"); }
+      element.removeAttribute("aria-busy");
+      var saved = element[SAVED];
+      if (saved) {
+        delete element[SAVED];
+        element.textContent = saved.text;
+        element.disabled = saved.disabled;
+      }
+    });
+    if (!busy.some(function (other) { return other.event === record.event; })) {
+      root.classList.remove(LOADING + "-" + record.event);
+    }
+    if (!busy.length) {
+      root.classList.remove(LOADING);
+      root.removeAttribute("aria-busy");
+    }
+  }
+
+  // -- sending -------------------------------------------------------------
+  // One event at a time, in order: the server restores the state the last
+  // answer left, so an event waits for the answer to the one before it.
+  var queue = Promise.resolve();
+
+  function fail(event, status, message) {
+    djust.lastError = message;
+    console.warn("djust: event " + JSON.stringify(event) + " failed" +
+                 (status ? " (" + status + ")" : "") + ": " + message);
+    root.dispatchEvent(new CustomEvent("djust:error", {
+      detail: {event: event, status: status, message: message}, bubbles: true
+    }));
+  }
+
+  function post(record, params, form) {
+    var status = 0;
     return fetch(window.location.pathname + window.location.search, {
       method: "POST",
       credentials: "same-origin",
@@ -169,52 +260,208 @@
         "X-CSRFToken": root.getAttribute("data-djust-csrf"),
         "X-Requested-With": "djust"
       },
-      body: JSON.stringify({id: root.getAttribute("data-djust-id"), event: event, params: params})
+      body: JSON.stringify({id: root.getAttribute("data-djust-id"), event: record.event, params: params})
     }).then(function (response) {
+      status = response.status;
       if (!response.ok) {
-        return response.text().then(function (text) { throw new Error(text); });
+        // A refusal's body is its plain-text message; a server error's may
+        // be a whole HTML page, which only its status line stands for.
+        var plain = /^text\/plain/.test(response.headers.get("Content-Type") || "");
+        return response.text().then(function (text) {
+          throw new Error(plain && text ? text : "HTTP " + status + " " + response.statusText);
+        });
       }
       return response.json();
     }).then(function (data) {
+      unpaint(record);
       return patch(data.html, form).then(function () {
+        busy.forEach(paint);            // the morph took the server's attributes
         djust.state = data.state;
         djust.stats = data.stats;
         root.dispatchEvent(new CustomEvent("djust:updated", {detail: data, bubbles: true}));
       });
     }).catch(function (error) {
-      djust.lastError = String(error.message || error);
-      root.dispatchEvent(new CustomEvent("djust:error", {detail: djust.lastError, bubbles: true}));
+      if (busy.indexOf(record) >= 0) { unpaint(record); }
+      fail(record.event, status, String((error && error.message) || error));
+    });
+  }
+
+  function send(event, params, elements, form) {
+    var record = {event: event, elements: (elements || []).filter(Boolean)};
+    busy.push(record);
+    paint(record);
+    djust.pending += 1;
+    var sent = queue.then(function () {
+      return post(record, params, form);
+    }).catch(function (error) {      // a listener of djust:updated / djust:error threw
+      console.warn("djust: " + error);
     }).finally(function () {
       djust.pending -= 1;
-      if (djust.pending === 0) { root.removeAttribute("aria-busy"); }
     });
+    queue = sent;
+    return sent;
+  }
+
+  // -- dj-debounce / dj-throttle -------------------------------------------
+  // dj-debounce="300": the event is sent 300 ms after the last input, with
+  // the value then; "blur": when the field loses focus. dj-throttle="500":
+  // at once, then at most once per 500 ms, the last value at the end.
+  // dj-input waits DEFAULT_DEBOUNCE ms unless told otherwise. Any other event
+  // (a click, a submit, a key) sends the waiting ones first.
+  var waiting = [];                     // {element, fire, timer}
+
+  function flush() {
+    waiting.splice(0).forEach(function (entry) {
+      clearTimeout(entry.timer);
+      entry.fire();
+    });
+  }
+
+  function forget(element) {
+    waiting = waiting.filter(function (entry) {
+      if (entry.element !== element) { return true; }
+      clearTimeout(entry.timer);
+      return false;
+    });
+  }
+
+  function limited(element, defaultDebounce, fire) {
+    var throttle = element.getAttribute("dj-throttle");
+    var debounce = element.getAttribute("dj-debounce");
+    if (throttle !== null && debounce === null) {
+      var now = Date.now(), last = element[THROTTLED] || 0, ms = parseInt(throttle, 10) || 0;
+      if (now - last >= ms && !waiting.some(function (entry) { return entry.element === element; })) {
+        element[THROTTLED] = now;
+        fire();
+        return;
+      }
+      if (waiting.some(function (entry) { return entry.element === element; })) {
+        waiting.forEach(function (entry) { if (entry.element === element) { entry.fire = fire; } });
+        return;
+      }
+      var entry = {element: element, fire: fire};
+      entry.timer = setTimeout(function () {
+        waiting.splice(waiting.indexOf(entry), 1);
+        element[THROTTLED] = Date.now();
+        entry.fire();
+      }, Math.max(0, ms - (now - last)));
+      waiting.push(entry);
+      return;
+    }
+    if (debounce === null) { debounce = defaultDebounce; }
+    forget(element);
+    if (debounce === "blur") {
+      waiting.push({element: element, fire: fire, timer: null});
+      return;
+    }
+    var wait = parseInt(debounce, 10) || 0;
+    if (wait <= 0) { fire(); return; }
+    var later = {element: element, fire: fire};
+    later.timer = setTimeout(function () {
+      waiting.splice(waiting.indexOf(later), 1);
+      fire();
+    }, wait);
+    waiting.push(later);
+  }
+
+  // The event's name and the element it is on, if it is in the root.
+  function trigger(event, attribute) {
+    var target = event.target && event.target.closest ? event.target.closest("[" + attribute + "]") : null;
+    return target && root.contains(target) ? target : null;
+  }
+
+  function keyMatches(element, key) {
+    var filter = element.getAttribute("dj-key-filter");
+    if (filter === null || !filter.trim()) { return true; }
+    return filter.trim().split(/\s+/).some(function (wanted) {
+      return wanted.toLowerCase() === String(key).toLowerCase() ||
+             (wanted === "Space" && key === " ");
+    });
+  }
+
+  function keyParams(element, event) {
+    var params = dataParams(element);
+    params.key = event.key;
+    if (hasValue(element)) { params.value = valueOf(element); }
+    return params;
   }
 
   remember(root);
 
   root.addEventListener("click", function (event) {
-    var target = event.target.closest("[dj-click]");
-    if (!target || !root.contains(target)) { return; }
+    var target = trigger(event, "dj-click");
+    if (!target) { return; }
     event.preventDefault();
-    send(target.getAttribute("dj-click"), dataParams(target));
+    flush();
+    send(target.getAttribute("dj-click"), dataParams(target), [target]);
   });
 
   root.addEventListener("submit", function (event) {
     var form = event.target.closest("form[dj-submit]");
     if (!form) { return; }
     event.preventDefault();
-    var params = {};
+    flush();
+    var params = valueParams(form);     // not its data-*, as before
     new FormData(form).forEach(function (value, key) {
       if (key !== "csrfmiddlewaretoken") { params[key] = value; }
     });
-    send(form.getAttribute("dj-submit"), params, form);
+    var submitter = event.submitter && event.submitter.hasAttribute("dj-disable-with") ? event.submitter : null;
+    send(form.getAttribute("dj-submit"), params, [form, submitter], form);
   });
 
   root.addEventListener("change", function (event) {
-    var target = event.target.closest("[dj-change]");
+    var target = trigger(event, "dj-change");
     if (!target) { return; }
     var params = dataParams(target);
-    params.value = target.type === "checkbox" ? target.checked : target.value;
-    send(target.getAttribute("dj-change"), params);
+    params.value = valueOf(target);
+    flush();
+    send(target.getAttribute("dj-change"), params, [target]);
+  });
+
+  root.addEventListener("input", function (event) {
+    var target = event.target;
+    if (!target.hasAttribute || !target.hasAttribute("dj-input")) { return; }
+    limited(target, DEFAULT_DEBOUNCE, function () {
+      send(target.getAttribute("dj-input"), withValue(target), [target]);
+    });
+  });
+
+  root.addEventListener("keydown", function (event) {
+    if (event.isComposing) { return; }
+    var target = trigger(event, "dj-keydown");
+    if (!target || !keyMatches(target, event.key)) { return; }
+    var params = keyParams(target, event);
+    limited(target, "0", function () {
+      flush();
+      send(target.getAttribute("dj-keydown"), params, [target]);
+    });
+  });
+
+  window.addEventListener("keydown", function (event) {
+    if (event.isComposing) { return; }
+    root.querySelectorAll("[dj-window-keydown]").forEach(function (element) {
+      if (!keyMatches(element, event.key)) { return; }
+      var params = keyParams(element, event);
+      flush();
+      send(element.getAttribute("dj-window-keydown"), params, [element]);
+    });
+  });
+
+  // focus and blur do not bubble; focusin and focusout do. Only the element
+  // that has the attribute itself counts, not its descendants.
+  root.addEventListener("focusin", function (event) {
+    var target = event.target;
+    if (!target.hasAttribute || !target.hasAttribute("dj-focus")) { return; }
+    flush();
+    send(target.getAttribute("dj-focus"), withValue(target), [target]);
+  });
+
+  root.addEventListener("focusout", function (event) {
+    var target = event.target;
+    if (!target.hasAttribute) { return; }
+    flush();                            // dj-debounce="blur" among them
+    if (target.hasAttribute("dj-blur")) {
+      send(target.getAttribute("dj-blur"), withValue(target), [target]);
+    }
   });
 })();
