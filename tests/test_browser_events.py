@@ -219,7 +219,8 @@ def test_loading_states_and_events_one_at_a_time(live_server):
             settled(page, 3)
             assert page.inner_text("#send") == "Send"
             assert page.evaluate("document.getElementById('send').disabled") is False
-            assert page.evaluate("document.getElementById('form').hasAttribute('aria-busy')") is False
+            form_busy = "document.getElementById('form').hasAttribute('aria-busy')"
+            assert page.evaluate(form_busy) is False
             assert errors == []
     finally:
         RELEASE.set()
@@ -242,7 +243,8 @@ def test_a_refused_event_fires_djust_error(live_server):
         assert detail["status"] == 400
         assert "parameter 'lease_id' must be int" in detail["message"]
         assert page.evaluate("window.djust.lastError") == detail["message"]
-        assert page.evaluate("document.querySelector('[dj-root]').hasAttribute('aria-busy')") is False
+        root_busy = "document.querySelector('[dj-root]').hasAttribute('aria-busy')"
+        assert page.evaluate(root_busy) is False
         assert any("must be int" in w for w in warnings)
         # The refusal changed nothing, and the page still works.
         page.click("#pick")
