@@ -277,8 +277,7 @@ def resolve_lookup(current, bit):
         if isinstance(current, SessionBase) and bit not in current:
             # Its items/keys/values would show the private keys.
             return MISSING
-        if bit in sensitive.MAPPING_VIEWS and isinstance(current, Mapping) and bit not in current:
-            current = sensitive.visible_mapping(current)
+        current = sensitive.before_lookup(current, bit)
     if bit in _PICKS and isinstance(current, (BaseManager, QuerySet)):
         rows = _loaded_rows(current, bit)
         if rows is not None:

@@ -209,6 +209,21 @@ def refused_on(value, name: str) -> bool:
 MAPPING_VIEWS = frozenset({"items", "values", "keys", "copy", "lists"})
 
 
+def before_lookup(value, name: str):
+    """What the lookup of ``name`` reads ``value`` as: a mapping without its
+    refused keys when ``name`` is one of its ``MAPPING_VIEWS`` (and not a
+    key), else ``value`` itself.
+
+        >>> before_lookup({"password": "x", "a": 1}, "items")
+        {'a': 1}
+        >>> before_lookup({"items": 2}, "items")
+        {'items': 2}
+    """
+    if name in MAPPING_VIEWS and isinstance(value, Mapping) and name not in value:
+        return visible_mapping(value)
+    return value
+
+
 def visible_mapping(mapping: Mapping) -> Mapping:
     """``mapping`` as its ``items``/``values``/``keys``/``copy`` may show it:
     without its refused keys (``refused_everywhere``), or itself when it has

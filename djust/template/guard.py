@@ -34,7 +34,6 @@ guarded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from inspect import signature
 
 from django.template import Engine
@@ -48,7 +47,7 @@ from django.template.base import (
 )
 from django.template.smartif import TokenBase
 
-from djust.compiler.sensitive import MAPPING_VIEWS, refused_on, visible_mapping
+from djust.compiler.sensitive import before_lookup, refused_on
 
 # Django's own logger for failed lookups, so that logging set up for
 # templates keeps seeing them.
@@ -74,8 +73,7 @@ class GuardedVariable(Variable):
                     if refused_on(current, bit):
                         raise VariableDoesNotExist(
                             "djust refuses the lookup [%s] on %s", (bit, type(current).__name__))
-                    if bit in MAPPING_VIEWS and isinstance(current, Mapping) and bit not in current:
-                        current = visible_mapping(current)
+                    current = before_lookup(current, bit)
                 current = _look_up(current, bit)
                 if callable(current):
                     current = _call_like_django(current, context)
