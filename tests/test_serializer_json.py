@@ -63,3 +63,25 @@ def test_stream_is_a_method_and_its_chunk_follows_the_levels():
     for serializer, queryset in ((flat, Lease.objects.all()), (nested, Property.objects.all())):
         assert "".join(serializer.stream(queryset)) == json.dumps(
             serializer.many(queryset), cls=DjangoJSONEncoder)
+
+
+def test_a_query_sqlite_cannot_parse_falls_back_to_the_python_path(monkeypatch):
+    """Hypothesis found path sets whose query overflows SQLite's parser
+    stack: json() then writes the text through many(), in the same
+    transaction, which SQLite leaves untouched."""
+    from django.db import OperationalError
+
+    from djust.compiler import sqljson
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL aborts the transaction: its errors reach the caller")
+    serializer = compile_serializer(Lease, ["tenant.user.email", "end_date"])
+    queryset = Lease.objects.all()
+    def overflowing(serializer, queryset):
+        return "SELECT " + "(" * 2000 + "1" + ")" * 2000, ()
+
+    monkeypatch.setattr(sqljson, "compile_query", overflowing)
+    with pytest.raises(OperationalError):
+        connection.cursor().execute("SELECT " + "(" * 2000 + "1" + ")" * 2000)
+    assert sqljson.json_text(serializer, queryset) is None
+    assert json.loads(serializer.json(queryset)) == python_path(serializer, queryset)

@@ -49,10 +49,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import weakref
 
-from django.db import connections, models
+from django.db import OperationalError, connections, models
 from django.db.models import Exists, F, OuterRef, Subquery, TextField
 from django.db.models.expressions import Expression, Func
 from django.db.models.query import ModelIterable
@@ -60,6 +61,8 @@ from django.db.models.query import ModelIterable
 from djust.compiler import relations
 from djust.compiler.nodes import Kind, Node
 from djust.compiler.paths import STAR
+
+logger = logging.getLogger("djust.serializer")
 
 # The backends whose JSON functions are used.
 VENDORS = ("postgresql", "sqlite")
@@ -690,6 +693,10 @@ def compile_query(serializer, queryset) -> tuple[str, tuple] | None:
     return sql, tuple(params)
 
 
+def _label(serializer) -> str:
+    return f"{serializer.model._meta.label} {list(serializer.paths)!r}"
+
+
 def json_text(serializer, queryset) -> str | None:
     """The JSON array text of ``serializer.many(queryset)`` written by the
     database in one query, or None when the paths or the queryset need the
@@ -704,7 +711,19 @@ def json_text(serializer, queryset) -> str | None:
     sql, params = compiled
     if not sql:
         return "[]"
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        texts = [text for (text,) in cursor.fetchall()]
+    connection = connections[queryset.db]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            texts = [text for (text,) in cursor.fetchall()]
+    except OperationalError as exc:
+        # SQLite refuses a statement too deep for its parser when it
+        # prepares it, which leaves any transaction as it was: the Python
+        # path writes the same text. (PostgreSQL would abort the transaction,
+        # so its errors are left to the caller, as Django's own are.)
+        if connection.vendor != "sqlite":
+            raise
+        logger.info("djust: %s: SQLite could not build the JSON (%s); the Python path "
+                    "writes it", _label(serializer), exc)
+        return None
     return "[" + ",".join(texts) + "]"
