@@ -90,6 +90,39 @@ def expert_s2():
     return fetch, build
 
 
+def group_properties(rows) -> list:
+    """S3's rows (properties, units, requests, amenities: tuples as the
+    queries give them) grouped by parent key into the template's data;
+    the raw-cursor limit groups its rows the same way."""
+    properties, units, requests, amenities = rows
+    requests_of: dict = {}
+    for unit, status, title in requests:
+        entry = {"status": status, "title": title}
+        try:
+            requests_of[unit].append(entry)
+        except KeyError:
+            requests_of[unit] = [entry]
+    units_of: dict = {}
+    for pk, prop, number in units:
+        entry = {"maintenance_requests": {"all": requests_of.get(pk, [])}, "number": number}
+        try:
+            units_of[prop].append(entry)
+        except KeyError:
+            units_of[prop] = [entry]
+    amenities_of: dict = {}
+    for prop, name in amenities:
+        try:
+            amenities_of[prop].append({"name": name})
+        except KeyError:
+            amenities_of[prop] = [{"name": name}]
+    out = []
+    for pk, name in properties:
+        its_units = units_of.get(pk, [])
+        out.append({"amenities": {"all": amenities_of.get(pk, [])}, "name": name,
+                    "units": {"all": its_units, "count": len(its_units)}})
+    return out
+
+
 def expert_s3():
     from examples.rentals.models import MaintenanceRequest, Property, Unit
 
@@ -106,36 +139,7 @@ def expert_s3():
                          .order_by("amenity__name").values_list("property_id", "amenity__name"))
         return properties, units, requests, amenities
 
-    def build(rows):
-        properties, units, requests, amenities = rows
-        requests_of: dict = {}
-        for unit, status, title in requests:
-            entry = {"status": status, "title": title}
-            try:
-                requests_of[unit].append(entry)
-            except KeyError:
-                requests_of[unit] = [entry]
-        units_of: dict = {}
-        for pk, prop, number in units:
-            entry = {"maintenance_requests": {"all": requests_of.get(pk, [])}, "number": number}
-            try:
-                units_of[prop].append(entry)
-            except KeyError:
-                units_of[prop] = [entry]
-        amenities_of: dict = {}
-        for prop, name in amenities:
-            try:
-                amenities_of[prop].append({"name": name})
-            except KeyError:
-                amenities_of[prop] = [{"name": name}]
-        out = []
-        for pk, name in properties:
-            its_units = units_of.get(pk, [])
-            out.append({"amenities": {"all": amenities_of.get(pk, [])}, "name": name,
-                        "units": {"all": its_units, "count": len(its_units)}})
-        return out
-
-    return fetch, build
+    return fetch, group_properties
 
 
 EXPERT_ROWS = {"S1": expert_s1, "S2": expert_s2, "S3": expert_s3}

@@ -31,7 +31,7 @@ import datetime
 
 from benchmarks.baseline import iso_datetime
 from benchmarks.compare.base import Prepared, Unavailable
-from benchmarks.compare.expert import S1_COLUMNS, S2_COLUMNS, status_display
+from benchmarks.compare.expert import S1_COLUMNS, S2_COLUMNS, group_properties, status_display
 
 VENDORS = ("sqlite", "postgresql")
 
@@ -161,36 +161,7 @@ def raw_properties():
                 requests = cursor.fetchall()
             return properties, units, requests, amenities
 
-    def build(rows):
-        properties, units, requests, amenities = rows
-        requests_of: dict = {}
-        for unit, status, title in requests:
-            entry = {"status": status, "title": title}
-            try:
-                requests_of[unit].append(entry)
-            except KeyError:
-                requests_of[unit] = [entry]
-        units_of: dict = {}
-        for pk, prop, number in units:
-            entry = {"maintenance_requests": {"all": requests_of.get(pk, [])}, "number": number}
-            try:
-                units_of[prop].append(entry)
-            except KeyError:
-                units_of[prop] = [entry]
-        amenities_of: dict = {}
-        for prop, name in amenities:
-            try:
-                amenities_of[prop].append({"name": name})
-            except KeyError:
-                amenities_of[prop] = [{"name": name}]
-        out = []
-        for pk, name in properties:
-            its_units = units_of.get(pk, [])
-            out.append({"amenities": {"all": amenities_of.get(pk, [])}, "name": name,
-                        "units": {"all": its_units, "count": len(its_units)}})
-        return out
-
-    return load, build
+    return load, group_properties
 
 
 def prepare_raw(scenario) -> Prepared:
