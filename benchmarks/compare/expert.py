@@ -32,22 +32,19 @@ def status_display() -> dict:
     return dict(Lease._meta.get_field("status").flatchoices)
 
 
-def expert_s1():
-    from examples.rentals.models import Lease
+def lease_builders(display: dict, rent_text, datetime_text):
+    """S1's and S2's dict building, given how a rent and a datetime become
+    JSON text: the expert passes ``str`` and ``iso_datetime``, the
+    raw-cursor limit the conversions its driver's types need."""
 
-    display = status_display()
-
-    def fetch():
-        return Lease.objects.values_list(*S1_COLUMNS)
-
-    def build(rows):
+    def build_s1(rows):
         return [
             {
                 "end_date": end.isoformat(),
                 "get_status_display": display[status],
-                "monthly_rent": str(rent),
+                "monthly_rent": rent_text(rent),
                 "property": {"name": prop},
-                "signed_at": None if signed is None else iso_datetime(signed),
+                "signed_at": None if signed is None else datetime_text(signed),
                 "start_date": start.isoformat(),
                 "tenant": {"user": {"email": email}},
                 "unit": None if number is None else {"number": number},
@@ -55,18 +52,7 @@ def expert_s1():
             for end, status, rent, prop, signed, start, email, number in rows
         ]
 
-    return fetch, build
-
-
-def expert_s2():
-    from examples.rentals.models import Lease
-
-    display = status_display()
-
-    def fetch():
-        return Lease.objects.values_list(*S2_COLUMNS)
-
-    def build(rows):
+    def build_s2(rows):
         today = datetime.date.today()
         out = []
         append = out.append
@@ -77,9 +63,9 @@ def expert_s2():
                 "end_date": end.isoformat(),
                 "get_status_display": display[status],
                 "is_expiring_soon": 0 <= days <= 30,
-                "monthly_rent": str(rent),
+                "monthly_rent": rent_text(rent),
                 "property": {"name": prop},
-                "signed_at": None if signed is None else iso_datetime(signed),
+                "signed_at": None if signed is None else datetime_text(signed),
                 "start_date": start.isoformat(),
                 "tenant": {"user": {"email": email,
                                     "get_full_name": f"{first} {last}".strip()}},
@@ -87,7 +73,25 @@ def expert_s2():
             })
         return out
 
-    return fetch, build
+    return build_s1, build_s2
+
+
+def expert_s1():
+    from examples.rentals.models import Lease
+
+    def fetch():
+        return Lease.objects.values_list(*S1_COLUMNS)
+
+    return fetch, lease_builders(status_display(), str, iso_datetime)[0]
+
+
+def expert_s2():
+    from examples.rentals.models import Lease
+
+    def fetch():
+        return Lease.objects.values_list(*S2_COLUMNS)
+
+    return fetch, lease_builders(status_display(), str, iso_datetime)[1]
 
 
 def group_properties(rows) -> list:

@@ -31,7 +31,13 @@ import datetime
 
 from benchmarks.baseline import iso_datetime
 from benchmarks.compare.base import Prepared, Unavailable
-from benchmarks.compare.expert import S1_COLUMNS, S2_COLUMNS, group_properties, status_display
+from benchmarks.compare.expert import (
+    S1_COLUMNS,
+    S2_COLUMNS,
+    group_properties,
+    lease_builders,
+    status_display,
+)
 
 VENDORS = ("sqlite", "postgresql")
 
@@ -88,44 +94,8 @@ def raw_leases(scenario, vendor: str):
             cursor.execute(sql, params)
             return cursor.fetchall()
 
-    if scenario.name == "S1":
-        def build(rows):
-            return [
-                {
-                    "end_date": end.isoformat(),
-                    "get_status_display": display[status],
-                    "monthly_rent": rent_text(rent),
-                    "property": {"name": prop},
-                    "signed_at": None if signed is None else datetime_text(signed),
-                    "start_date": start.isoformat(),
-                    "tenant": {"user": {"email": email}},
-                    "unit": None if number is None else {"number": number},
-                }
-                for end, status, rent, prop, signed, start, email, number in rows
-            ]
-    else:
-        def build(rows):
-            today = datetime.date.today()
-            out = []
-            append = out.append
-            for end, status, rent, prop, signed, start, email, number, first, last in rows:
-                days = (end - today).days
-                append({
-                    "days_until_expiration": days,
-                    "end_date": end.isoformat(),
-                    "get_status_display": display[status],
-                    "is_expiring_soon": 0 <= days <= 30,
-                    "monthly_rent": rent_text(rent),
-                    "property": {"name": prop},
-                    "signed_at": None if signed is None else datetime_text(signed),
-                    "start_date": start.isoformat(),
-                    "tenant": {"user": {"email": email,
-                                        "get_full_name": f"{first} {last}".strip()}},
-                    "unit": None if number is None else {"number": number},
-                })
-            return out
-
-    return load, build
+    build_s1, build_s2 = lease_builders(display, rent_text, datetime_text)
+    return load, build_s1 if scenario.name == "S1" else build_s2
 
 
 def raw_properties():
