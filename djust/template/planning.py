@@ -163,8 +163,6 @@ def _held_rows(value: Any, paths: tuple[str, ...]) -> tuple[Any, str, list[str]]
     """The rows ``value`` holds, how it holds them, and the paths read below
     one row; None when it holds no model rows (or none is read)."""
     if isinstance(value, models.QuerySet):
-        if value._fields is not None or not issubclass(value._iterable_class, ModelIterable):
-            return None
         return _read(value, "rows", row_paths(paths))
     if isinstance(value, models.Model):
         return value, "one", list(paths)
@@ -177,7 +175,7 @@ def _held_rows(value: Any, paths: tuple[str, ...]) -> tuple[Any, str, list[str]]
         listed = [tail for path in paths
                   for head, _, tail in [path.partition(SEPARATOR)] if head == "object_list"]
         return _read(value.object_list, "paginator", row_paths(listed))
-    if isinstance(value, list | tuple) and value and _all_instances(value):
+    if isinstance(value, list | tuple):
         return _read(value, "rows", row_paths(paths))
     return None
 
