@@ -61,7 +61,7 @@ TEST_TARGETS = [
 ]
 PYTEST_NO_TESTS_COLLECTED = 5
 # One set of extras for every command, so switching never reinstalls.
-TEST_EXTRAS = "test,postgres,browser,redis,bench,realapps"
+TEST_EXTRAS = "test,postgres,browser,redis,bench,realapps,live"
 DEMO_PORT = 8000
 # How long a stopped child may take to exit before it is killed.
 CHILD_STOP_TIMEOUT = 10

@@ -27,6 +27,10 @@ DEFAULTS: dict[str, Any] = {
     # and for how long (seconds).
     "STATE_CACHE": "default",
     "STATE_TIMEOUT": 3600,
+    # LiveView's WebSocket: the path djust.channels.websocket_urlpatterns
+    # route to its consumer, which the page connects to after its first
+    # render; None keeps every page on the HTTP POST transport.
+    "WEBSOCKET_URL": "/djust/live/",
     # Bounded in-process caches (entries).
     "EXTRACTION_CACHE_SIZE": 512,
     "SERIALIZER_CACHE_SIZE": 1024,
