@@ -6,11 +6,13 @@ Public API::
         extract_template_variables, compile_serializer, optimize_queryset,
     )
     from djust import LiveView, event_handler, warm_up
+    from djust import broadcast, abroadcast    # LiveView server push (Channels)
 """
 
 __version__ = "0.1.0"
 
-_LAZY = {"LiveView": "djust.live", "event_handler": "djust.live", "warm_up": "djust.warmup"}
+_LAZY = {"LiveView": "djust.live", "event_handler": "djust.live", "warm_up": "djust.warmup",
+         "broadcast": "djust.consumers", "abroadcast": "djust.consumers"}
 
 
 def __getattr__(name):

@@ -262,6 +262,55 @@ def _finite_float(text: str) -> float:
     return number
 
 
+# Set by djust.routing when this process routes djust's consumer.
+_socket_routed = False
+
+
+def websocket_url() -> str | None:
+    """The path a page connects its WebSocket to: ``DJUST["WEBSOCKET_URL"]``
+    once this process routes djust's consumer (``djust.routing``), so a
+    page served by a plain WSGI process never tries a socket."""
+    return conf.get("WEBSOCKET_URL") if _socket_routed else None
+
+
+def read_json(body: bytes | str) -> Any:
+    """An event's JSON, as strict as the POST and the socket both need:
+    no NaN/Infinity, no float that overflows; BadEvent otherwise."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except BadEvent:
+        raise
+    except RecursionError:
+        raise BadEvent("the request body is nested too deeply") from None
+    # ValueError: malformed JSON, or an integer of more digits than int() reads.
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadEvent(f"the request body is not JSON: {exc}") from exc
+
+
+def check_event(payload: Any, *, with_id: bool = True) -> dict[str, Any]:
+    """``{"event", "id", "params"}`` checked; BadEvent names what is wrong.
+    The socket's events carry no id (the connection holds it)."""
+    if not isinstance(payload, dict):
+        raise BadEvent("the request body must be a JSON object")
+    event, view_id = payload.get("event"), payload.get("id")
+    params = payload.get("params", {})
+    if not isinstance(event, str) or not event:
+        raise BadEvent("'event' must be a handler name")
+    # The id becomes part of a cache key: anything but the shape
+    # state.save() makes (a URL-safe token) is refused here, before a
+    # backend such as Memcached could choke on spaces or length.
+    if with_id and not is_view_id(view_id):
+        raise BadEvent("'id' must be the page's view id")
+    if not isinstance(params, dict):
+        raise BadEvent("'params' must be an object")
+    return {"event": event, "id": view_id, "params": params}
+
+
+def is_view_id(value: Any) -> bool:
+    return isinstance(value, str) and VIEW_ID.fullmatch(value) is not None
+
+
 def require_djust_app() -> None:
     """Refuse to serve a LiveView when ``djust`` is not an installed app.
 
@@ -372,9 +421,12 @@ class LiveView(View):
         self.mount(request, **kwargs)
         page, browser_state = self.render_page(request)
         state_id = state.save(request, type(self), self.public_state())
+        attributes = {"data-djust-id": state_id, "data-djust-csrf": get_token(request)}
+        socket_url = websocket_url()
+        if socket_url:
+            attributes["data-djust-ws"] = socket_url
         page = html.annotate_root(
-            page,
-            {"data-djust-id": state_id, "data-djust-csrf": get_token(request)},
+            page, attributes,
             script=static("djust/djust.js"),
             state_json=json.dumps(browser_state, cls=StateEncoder),
         )
@@ -383,49 +435,70 @@ class LiveView(View):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             payload = self.parse_event(request)
-            restored = state.load(request, type(self), payload["id"])
-            if restored is None:
-                raise BadEvent("unknown or expired view id: reload the page")
+            self.restore(request, payload["id"])
             handler, params = self.bind_handler(payload["event"], payload["params"])
         except BadEvent as exc:
             logger.info("djust: refused event for %s: %s", type(self).__name__, exc)
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
-        for name, value in restored.items():
-            setattr(self, name, value)
         handler(**params)
-        page, browser_state = self.render_page(request)
-        state.update(request, type(self), payload["id"], self.public_state())
+        inner, browser_state = self.render_update(request, payload["id"])
         return JsonResponse(
-            {"html": html.root_inner_html(page), "state": browser_state,
-             "stats": self.last_stats},
+            {"html": inner, "state": browser_state, "stats": self.last_stats},
             encoder=StateEncoder,
         )
 
+    # -- the steps of an event, shared by the POST and the WebSocket --------
+    def restore(self, request: HttpRequest, view_id: str) -> None:
+        """Set the public attributes the last event (or ``mount``) left;
+        BadEvent when the id is unknown, expired or another browser's."""
+        restored = state.load(request, type(self), view_id)
+        if restored is None:
+            raise BadEvent("unknown or expired view id: reload the page")
+        for name, value in restored.items():
+            setattr(self, name, value)
+
+    def render_update(self, request: HttpRequest, view_id: str) -> tuple[str, dict[str, Any]]:
+        """Render after a change, store the state under ``view_id``; return
+        the new inner HTML of the dj-root element and the browser state."""
+        page, browser_state = self.render_page(request)
+        state.update(request, type(self), view_id, self.public_state())
+        return html.root_inner_html(page), browser_state
+
+    # -- server push (djust.consumers) ---------------------------------------
+    # The consumer serving this view's page over a WebSocket, if any.
+    _djust_socket = None
+    # Group names this view re-renders for (``djust.broadcast``).
+    subscriptions: tuple[str, ...] = ()
+
+    def get_subscriptions(self) -> list[str]:
+        """The broadcast groups this page listens to while its socket is
+        open: ``subscriptions`` by default. Asked again after each event, so
+        it may depend on the view's state (``f"lease-{self.lease_id}"``)."""
+        return list(self.subscriptions)
+
+    def handle_broadcast(self, group: str, message: dict[str, Any]) -> None:
+        """Called for each ``djust.broadcast(group, **message)`` to a group
+        this view subscribes to, before the page is rendered and sent again.
+        Change the view's attributes here (re-read rows, apply the message)."""
+
+    def push(self) -> bool:
+        """Render this view again and send the page the changes, from any
+        code holding the view (an event handler, a thread, a signal).
+
+        Returns False, and does nothing, when the page is not connected by a
+        WebSocket (an HTTP-only page cannot be pushed to). The render runs on
+        the thread that serves the view's events, after any event in progress.
+
+            >>> LiveView().push()
+            False
+        """
+        socket = self._djust_socket
+        if socket is None:
+            return False
+        return socket.schedule_push()
+
     def parse_event(self, request: HttpRequest) -> dict[str, Any]:
-        try:
-            payload = json.loads(request.body.decode("utf-8"),
-                                 parse_constant=_no_constant, parse_float=_finite_float)
-        except BadEvent:
-            raise
-        except RecursionError:
-            raise BadEvent("the request body is nested too deeply") from None
-        # ValueError: malformed JSON, or an integer of more digits than int() reads.
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadEvent(f"the request body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise BadEvent("the request body must be a JSON object")
-        event, view_id = payload.get("event"), payload.get("id")
-        params = payload.get("params", {})
-        if not isinstance(event, str) or not event:
-            raise BadEvent("'event' must be a handler name")
-        # The id becomes part of a cache key: anything but the shape
-        # state.save() makes (a URL-safe token) is refused here, before a
-        # backend such as Memcached could choke on spaces or length.
-        if not isinstance(view_id, str) or not VIEW_ID.fullmatch(view_id):
-            raise BadEvent("'id' must be the page's view id")
-        if not isinstance(params, dict):
-            raise BadEvent("'params' must be an object")
-        return {"event": event, "id": view_id, "params": params}
+        return check_event(read_json(request.body))
 
     def bind_handler(self, name: str, params: dict[str, Any]):
         method = getattr(type(self), name, None) if not name.startswith("_") else None

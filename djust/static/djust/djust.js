@@ -1,13 +1,19 @@
-/* djust client: sends dj-click / dj-submit / dj-change events to the view's
-   own URL and morphs the inside of the dj-root element into the new HTML
-   with idiomorph (vendor/idiomorph-0.7.3.js, which this script loads), so
-   that focus, caret, scroll, open <details> and typed values survive an
-   update. Without idiomorph it replaces the HTML, as it did before. */
+/* djust client: sends dj-click / dj-submit / dj-change ... events to the
+   view over its WebSocket (data-djust-ws, served by djust.consumers) or,
+   when the socket is not connected, as a JSON POST to the page's own URL;
+   and morphs the inside of the dj-root element into the new HTML with
+   idiomorph (vendor/idiomorph-0.7.3.js, which this script loads), so that
+   focus, caret, scroll, open <details> and typed values survive an update.
+   Without idiomorph it replaces the HTML. Over the socket the server sends a
+   diff against the HTML it sent last (applied by diff.js) and may push a
+   render at any time; a dropped socket reconnects by itself, and events go
+   over HTTP meanwhile. */
 (function () {
   "use strict";
   var root = document.querySelector("[dj-root]");
   if (!root) { return; }
   var MORPHER = "vendor/idiomorph-0.7.3.js";
+  var DIFFER = "diff.js";
   var KEY_ID = "djust-key:";            // prefix of the ids lent to dj-key elements
   var RENDERED = "__djustRendered";     // what the server last rendered, per element
   var NEXT = "__djustNext";             // the new node an element is being morphed into
@@ -23,19 +29,28 @@
     state: stateElement ? JSON.parse(stateElement.textContent) : {},
     pending: 0,
     lastError: null,
-    patcher: "loading"                  // then "idiomorph", or "innerHTML" if it failed to load
+    patcher: "loading",                 // then "idiomorph", or "innerHTML" if it failed to load
+    transport: "http",                  // "connecting", then "websocket" while joined
+    socket: null,
+    received: {renders: 0, diffs: 0, pushes: 0, bytes: 0}
   };
   var submitted = null;                 // the form whose dj-submit is being answered
 
-  var morpherReady = new Promise(function (resolve) {
-    if (window.Idiomorph) { resolve(true); return; }
-    if (!script || !script.src) { resolve(false); return; }
-    var element = document.createElement("script");
-    element.src = new URL(MORPHER, script.src).href;
-    element.onload = function () { resolve(Boolean(window.Idiomorph)); };
-    element.onerror = function () { resolve(false); };
-    (document.head || document.documentElement).appendChild(element);
-  }).then(function (loaded) {
+  // Loads a script beside this one; resolves whether ``ready()`` holds.
+  function load(file, ready) {
+    return new Promise(function (resolve) {
+      if (ready()) { resolve(true); return; }
+      if (!script || !script.src) { resolve(false); return; }
+      var element = document.createElement("script");
+      element.src = new URL(file, script.src).href;
+      element.onload = function () { resolve(Boolean(ready())); };
+      element.onerror = function () { resolve(false); };
+      (document.head || document.documentElement).appendChild(element);
+    });
+  }
+
+  var differReady = load(DIFFER, function () { return Boolean(window.djustDiff); });
+  var morpherReady = load(MORPHER, function () { return Boolean(window.Idiomorph); }).then(function (loaded) {
     djust.patcher = loaded ? "idiomorph" : "innerHTML";
     if (!loaded) {
       console.warn("djust: " + MORPHER + " did not load; updates replace the HTML " +
@@ -250,6 +265,37 @@
     }));
   }
 
+  // -- applying a render ----------------------------------------------------
+  // Renders apply one after another in the order they arrive, whether they
+  // answer an event or were pushed.
+  var applying = Promise.resolve();
+  var lastHtml = null;                  // the inner HTML last received: the base of diffs
+
+  function htmlOf(data) {
+    if (data.diff === undefined) { return data.html; }
+    if (lastHtml === null || !window.djustDiff) { throw new Error("a diff without its base"); }
+    djust.received.diffs += 1;
+    return window.djustDiff.apply(lastHtml, data.diff);
+  }
+
+  function apply(data, form, before) {
+    var run = applying.then(function () {
+      if (before) { before(); }
+      var html = htmlOf(data);
+      lastHtml = html;
+      djust.received.renders += 1;
+      return patch(html, form).then(function () {
+        busy.forEach(paint);            // the morph took the server's attributes
+        djust.state = data.state;
+        djust.stats = data.stats;
+        root.dispatchEvent(new CustomEvent("djust:updated", {detail: data, bubbles: true}));
+      });
+    });
+    applying = run.catch(function () {});
+    return run;
+  }
+
+  // -- HTTP ------------------------------------------------------------------
   function post(record, params, form) {
     var status = 0;
     return fetch(window.location.pathname + window.location.search, {
@@ -273,17 +319,125 @@
       }
       return response.json();
     }).then(function (data) {
-      unpaint(record);
-      return patch(data.html, form).then(function () {
-        busy.forEach(paint);            // the morph took the server's attributes
-        djust.state = data.state;
-        djust.stats = data.stats;
-        root.dispatchEvent(new CustomEvent("djust:updated", {detail: data, bubbles: true}));
-      });
+      return apply(data, form, function () { unpaint(record); });
     }).catch(function (error) {
       if (busy.indexOf(record) >= 0) { unpaint(record); }
       fail(record.event, status, String((error && error.message) || error));
     });
+  }
+
+  // -- the WebSocket ---------------------------------------------------------
+  var SOCKET_URL = root.getAttribute("data-djust-ws");
+  var joined = false;                   // the server attached this socket to the view
+  var everJoined = false;               // so a new socket is a rejoin
+  var refused = false;                  // the server refused the page: no more tries
+  var leaving = false;
+  var attempts = 0;
+  var nextRef = 1;
+  var replies = {};                     // ref -> {resolve, reject}
+
+  function socketError(status, message) {
+    var error = new Error(message);
+    error.status = status;
+    return error;
+  }
+
+  function connect() {
+    if (leaving || refused) { return; }
+    var url = new URL(SOCKET_URL, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    var socket;
+    try {
+      socket = new WebSocket(url.href);
+    } catch (error) {
+      lost(null);
+      return;
+    }
+    djust.socket = socket;
+    if (!everJoined) { djust.transport = "connecting"; }
+    socket.onopen = function () {
+      socket.send(JSON.stringify({
+        t: "join", path: window.location.pathname + window.location.search,
+        id: root.getAttribute("data-djust-id"), csrf: root.getAttribute("data-djust-csrf"),
+        diff: Boolean(window.djustDiff), rejoin: everJoined
+      }));
+    };
+    socket.onmessage = function (message) {
+      if (djust.socket !== socket) { return; }
+      djust.received.bytes += message.data.length;
+      receive(JSON.parse(message.data));
+    };
+    socket.onclose = function () {
+      if (djust.socket === socket) { lost(socket); }
+    };
+  }
+
+  function receive(data) {
+    if (data.t === "joined") {
+      joined = everJoined = true;
+      attempts = 0;
+      djust.transport = "websocket";
+      root.dispatchEvent(new CustomEvent("djust:connected", {bubbles: true}));
+      return;
+    }
+    var waiting = data.ref != null ? replies[data.ref] : null;
+    if (waiting) { delete replies[data.ref]; }
+    if (data.t === "render") {
+      if (waiting) { waiting.resolve(data); return; }
+      djust.received.pushes += 1;
+      apply(data).catch(function (error) { fail("push", 0, String(error.message || error)); });
+    } else if (data.t === "error") {
+      if (waiting) { waiting.reject(socketError(data.status, data.message)); return; }
+      if (!joined) {                    // the join was refused: stay on HTTP
+        refused = true;
+        var socket = djust.socket;
+        djust.socket = null;
+        djust.transport = "http";
+        if (socket) { socket.close(); }
+      }
+      fail(joined ? "push" : "join", data.status, data.message);
+    }
+  }
+
+  function lost(socket) {
+    joined = false;
+    djust.socket = null;
+    djust.transport = "http";
+    Object.keys(replies).forEach(function (ref) {
+      replies[ref].reject(socketError(0, "the connection closed before the answer came"));
+      delete replies[ref];
+    });
+    if (socket) { socket.onclose = socket.onmessage = null; }
+    if (leaving || refused) { return; }
+    // 0.25 s, 0.5 s, 1 s ... at most 10 s between attempts.
+    var wait = Math.min(10000, 250 * Math.pow(2, attempts));
+    attempts += 1;
+    setTimeout(connect, wait);
+  }
+
+  function viaSocket(record, params, form) {
+    var ref = nextRef++;
+    var answered = new Promise(function (resolve, reject) {
+      replies[ref] = {resolve: resolve, reject: reject};
+    });
+    djust.socket.send(JSON.stringify({t: "event", ref: ref, event: record.event, params: params}));
+    return answered.then(function (data) {
+      return apply(data, form, function () { unpaint(record); });
+    }).catch(function (error) {
+      if (busy.indexOf(record) >= 0) { unpaint(record); }
+      fail(record.event, error.status || 0, String((error && error.message) || error));
+    });
+  }
+
+  function deliver(record, params, form) {
+    var socket = djust.socket;
+    if (joined && socket && socket.readyState === 1) { return viaSocket(record, params, form); }
+    return post(record, params, form);
+  }
+
+  window.addEventListener("pagehide", function () { leaving = true; });
+  if (SOCKET_URL && window.WebSocket) {
+    differReady.then(connect);
   }
 
   function send(event, params, elements, form) {
@@ -292,7 +446,7 @@
     paint(record);
     djust.pending += 1;
     var sent = queue.then(function () {
-      return post(record, params, form);
+      return deliver(record, params, form);
     }).catch(function (error) {      // a listener of djust:updated / djust:error threw
       console.warn("djust: " + error);
     }).finally(function () {
