@@ -16,6 +16,9 @@ than one process serves the site.
 ``djust.W002``        (deploy) the state cache is per-process memory
 ``djust.W003``        a ``DjustTemplates`` engine is configured but ``djust``
                       is not in ``INSTALLED_APPS``
+``djust.W004``        (deploy) ``djust.broadcast`` reaches one process only:
+                      no ``CHANNEL_LAYERS``, or the in-memory layer
+``djust.E007``        ``DJUST["WEBSOCKET_URL"]`` is not a path (``/...``)
 ====================  =======================================================
 
 djust.W003 cannot be reported by this module when the app is missing: it is
@@ -150,6 +153,44 @@ def check_state_cache_is_shared(app_configs=None, **kwargs):
         hint="Point DJUST['STATE_CACHE'] at a shared cache (Redis, Memcached or the "
              "database cache) when more than one process serves the site.",
         id="djust.W002",
+    )]
+
+
+IN_MEMORY_LAYERS = {"channels.layers.InMemoryChannelLayer"}
+
+
+@register(Tags.compatibility, deploy=True)
+def check_channel_layer_is_shared(app_configs=None, **kwargs):
+    """W004: broadcasts cross processes only through a shared channel layer."""
+    if check_djust_setting() or not conf.get("WEBSOCKET_URL"):
+        return []
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    backend = (layers.get("default") or {}).get("BACKEND")
+    if backend is not None and backend not in IN_MEMORY_LAYERS:
+        return []
+    what = "no CHANNEL_LAYERS" if backend is None else f"the {backend}"
+    return [Warning(
+        f"djust.broadcast() and LiveView pushes between processes need a shared channel "
+        f"layer, and this project has {what}: a broadcast reaches only the pages "
+        "connected to the process that sends it.",
+        hint="Set CHANNEL_LAYERS['default'] to channels_redis.core.RedisChannelLayer "
+             "when more than one process serves the site or sends broadcasts.",
+        id="djust.W004",
+    )]
+
+
+@register(Tags.compatibility)
+def check_websocket_url(app_configs=None, **kwargs):
+    if check_djust_setting():
+        return []
+    url = conf.get("WEBSOCKET_URL")
+    if url is None or (isinstance(url, str) and url.startswith("/") and url.strip("/")
+                       and " " not in url):
+        return []
+    return [Error(
+        f"DJUST['WEBSOCKET_URL'] is {url!r}: it must be a path such as '/djust/live/', "
+        "or None to keep every page on HTTP.",
+        id="djust.E007",
     )]
 
 

@@ -175,6 +175,11 @@ def test_the_test_settings_pass_every_ordinary_check():
      "djust.E005"),
     ({"STATIC_URL": None}, "djust.W001"),
     ({"CACHES": {"default": {"BACKEND": LOCMEM}}}, "djust.W002"),
+    ({"CHANNEL_LAYERS": {}}, "djust.W004"),
+    ({"CHANNEL_LAYERS": {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}},
+     "djust.W004"),
+    ({"DJUST": {"WEBSOCKET_URL": "djust/live/"}}, "djust.E007"),
+    ({"DJUST": {"WEBSOCKET_URL": "/"}}, "djust.E007"),
 ])
 def test_each_check_names_what_is_missing(overrides, expected):
     assert expected in check_ids(**overrides)
@@ -184,6 +189,13 @@ def test_a_per_process_state_cache_is_only_a_deployment_warning():
     locmem = {"default": {"BACKEND": LOCMEM}}
     assert "djust.W002" not in check_ids(deploy=False, CACHES=locmem)
     assert "djust.W002" in check_ids(CACHES=locmem)
+
+
+def test_a_shared_channel_layer_or_no_socket_silences_w004():
+    redis_layer = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    assert "djust.W004" not in check_ids(CHANNEL_LAYERS=redis_layer)
+    assert "djust.W004" not in check_ids(CHANNEL_LAYERS={}, DJUST={"WEBSOCKET_URL": None})
+    assert "djust.W004" not in check_ids(deploy=False, CHANNEL_LAYERS={})
 
 
 def test_manage_check_fails_without_the_csrf_middleware():
@@ -196,7 +208,7 @@ def test_the_check_table_in_the_docstring_lists_every_check():
     source = Path(checks.__file__).read_text()
     raised = set(re.findall(r'id="(djust\.[EW]\d{3})"', source))
     listed = set(re.findall(r"``(djust\.[EW]\d{3})``", checks.__doc__))
-    assert raised == listed and len(raised) == 9
+    assert raised == listed and len(raised) == 11
 
 
 @override_settings(CSRF_USE_SESSIONS=True)
