@@ -54,16 +54,16 @@ Transports. The client talks to the server through a *transport*:
 for the page and a CSRF-protected JSON POST to the page's URL for each event.
 A transport has two methods, ``mount(path, data, follow, extra) -> Reply`` and
 ``send(page, event, params) -> Reply``; a ``Reply`` is transport-neutral
-(status, inner HTML, state, stats, error text, captured queries). A
-WebSocket transport slots in as ``LiveViewTestClient(transport=...)``: its
-``mount`` still GETs the page over HTTP (the page and the view id come from
-the GET, the session cookie from the client), then opens a connection (for
-Channels, a ``WebsocketCommunicator`` on the page's URL with the client's
-cookies), and its ``send`` writes the same ``{"id", "event", "params"}``
-frame and turns the answer frame into a ``Reply``. Query capture must run
-where the handler runs: ``capture_queries()`` covers this thread's
-connections, so a WebSocket transport either runs the consumer's database
-work in the test's thread or captures inside it and fills ``Reply.queries``.
+(status, inner HTML, state, stats, error text, captured queries).
+``SocketTransport`` is the WebSocket's: its ``mount`` GETs the page over
+HTTP (the page, the view id and the cookies come from the GET), then joins
+through djust's consumer on this thread, with the session and user the
+handshake would carry, so the join's checks (CSRF, origin, the view's
+dispatch, the state's owner) run; its ``send`` sends the socket's event
+message, and the reply, a diff after the first, is applied to the HTML the
+page holds. Queries are captured on this thread, where the consumer's view
+code runs. Over the socket a handler's exception is the 500 the socket
+answers (logged on ``djust.consumers``), not an exception in the test.
 Nothing in ``LivePage`` knows which transport answered.
 
 Nothing here touches Django before a test runs: the plugin can be loaded
@@ -75,6 +75,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
@@ -582,6 +583,144 @@ class HttpTransport:
         data = response.json()
         return Reply(status=200, html=data["html"], state=data["state"],
                      stats=data.get("stats"), queries=queries, response=response)
+
+
+class SocketTransport:
+    """The WebSocket's transport without a server: the page comes from a GET
+    (``HttpTransport.mount``), then each page joins and sends its events
+    through djust's consumer (``djust.consumers.LiveConsumer``) on this
+    thread, with the cookies, session and user the socket's handshake would
+    carry; each reply crosses JSON, and a diff is applied to the HTML held,
+    as djust.js does. Only the asynchronous wrapper (the ASGI server, the
+    channel layer) is left out; ``push()`` renders at once, and the pushes
+    are kept in ``pushed`` (replies, oldest first).
+
+        live = LiveViewTestClient(transport=SocketTransport(client))
+    """
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.http = HttpTransport(client)
+        self.sockets: dict[str, Any] = {}     # view id -> consumer
+        self.pushed: list[Reply] = []
+
+    def mount(self, path: str, data: dict | None, follow: bool,
+              extra: dict[str, Any]) -> Reply:
+        reply = self.http.mount(path, data, follow, extra)
+        if reply.status != 200 or reply.error:
+            return reply
+        socket = _test_socket(self, self._scope())
+        with capture_queries() as queries:
+            answer = self._call(socket, socket._join, {
+                "t": "join", "path": reply.url, "id": reply.view_id,
+                "csrf": reply.csrf_token, "diff": True})
+        reply.queries.extend(queries)
+        if answer[0].status != 200:
+            return answer[0]
+        socket.held = reply.html
+        self.sockets[reply.view_id] = socket
+        return reply
+
+    def send(self, page: LivePage, event: str, params: dict[str, Any]) -> Reply:
+        from djust.live import check_event, read_json
+
+        socket = self.sockets[page.view_id]
+        with capture_queries() as queries:
+            try:
+                # Through JSON, as the browser's message travels.
+                payload = check_event(read_json(json.dumps(
+                    {"event": event, "params": params})), with_id=False)
+                replies = self._call(socket, socket._event, None, payload)
+            except Exception as exc:
+                replies = [_refusal(exc)]
+        replies[0].queries = queries
+        return replies[0]
+
+    def _call(self, socket, step, *args) -> list[Reply]:
+        from djust.consumers import Refused
+        from djust.live import BadEvent
+
+        try:
+            result, groups = step(*args)
+        except (BadEvent, Refused) as exc:
+            return [_refusal(exc)]
+        socket.joined_groups = set(groups)
+        messages = result if isinstance(result, list) else [result]
+        return [socket.reply(message) for message in messages]
+
+    def _scope(self) -> dict[str, Any]:
+        from django.conf import settings
+        from django.contrib.auth import get_user
+        from django.http import HttpRequest
+
+        cookies = "; ".join(f"{name}={morsel.value}"
+                            for name, morsel in self.client.cookies.items())
+        scope: dict[str, Any] = {
+            "type": "websocket", "scheme": "ws", "path": "/", "root_path": "",
+            "headers": [(b"host", b"testserver"), (b"origin", b"http://testserver"),
+                        (b"cookie", cookies.encode("latin1"))],
+            "client": ("127.0.0.1", 0), "server": ("testserver", 80)}
+        if "django.contrib.sessions" in settings.INSTALLED_APPS:
+            from importlib import import_module
+
+            store = import_module(settings.SESSION_ENGINE).SessionStore
+            key = self.client.cookies.get(settings.SESSION_COOKIE_NAME)
+            scope["session"] = store(key.value if key else None)
+            if "django.contrib.auth" in settings.INSTALLED_APPS:
+                holder = HttpRequest()
+                holder.session = scope["session"]
+                scope["user"] = get_user(holder)
+        return scope
+
+
+def _refusal(exc: Exception) -> Reply:
+    return Reply(status=getattr(exc, "status", 400), error=str(exc))
+
+
+def _test_socket(transport: SocketTransport, scope: dict[str, Any]):
+    from djust.consumers import LiveConsumer
+
+    class TestSocket(LiveConsumer):
+        held: str | None = None
+
+        def schedule_push(self) -> bool:
+            if self.view is None:
+                return False
+            if self.event_thread == threading.get_ident():
+                return True
+            message, _groups = self._rerender(None, None)
+            transport.pushed.append(self.reply(message))
+            return True
+
+        def reply(self, message: dict[str, Any]) -> Reply:
+            from djust.diff import apply_diff
+
+            message = json.loads(json.dumps(message, cls=_state_encoder()))
+            if message["t"] == "joined":
+                return Reply(status=200)
+            if message["t"] == "error":
+                return Reply(status=message["status"], error=message["message"])
+            if "diff" in message:
+                self.held = apply_diff(self.held, message["diff"])
+            else:
+                self.held = message["html"]
+            return Reply(status=200, html=self.held, state=message["state"],
+                         stats=message.get("stats"))
+
+    socket = TestSocket()
+    socket.scope = scope
+    socket.view = socket.view_id = socket.request = socket.sent = None
+    socket.diffs = False
+    socket.joined_groups = set()
+    socket.event_thread = None
+    socket.closed = False
+    return socket
+
+
+def _state_encoder():
+    from djust.context import StateEncoder
+
+    return StateEncoder
 
 
 def _body_text(response) -> str:

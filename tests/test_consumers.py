@@ -539,3 +539,19 @@ def test_broadcast_checks_its_arguments():
         await djust.abroadcast("board", n=1)  # no page listens: nothing happens
 
     run(from_async_code)
+
+
+def test_the_test_clients_socket_transport_sees_pushes_and_diffs(client):
+    from djust.testing import LiveViewTestClient, SocketTransport
+
+    transport = SocketTransport(client)
+    live = LiveViewTestClient(client, transport=transport)
+    page = live.get("/counter/")
+    page = page.event("inc", by=2).event("touch_row", index=3)
+    assert page.element("#n").text == "2" and "changed 3" in page.html
+    view = transport.sockets[page.view_id].view
+    view.n = 7
+    assert view.push() is True
+    (pushed,) = transport.pushed
+    assert pushed.state["n"] == 7 and '<p id="n">7</p>' in pushed.html
+    assert "changed 3" in pushed.html  # rebuilt from a diff against the held HTML

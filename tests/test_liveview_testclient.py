@@ -107,9 +107,18 @@ def rentals():
     seed(scale=0.02)
 
 
-@pytest.fixture
-def live():
-    return LiveViewTestClient()
+@pytest.fixture(params=["http", "socket"])
+def live(request):
+    """Every test of a page runs over both transports (djust.js's two)."""
+    if request.param == "http":
+        return LiveViewTestClient()
+    pytest.importorskip("channels", reason="channels comes with the live extra")
+    from django.test import Client
+
+    from djust.testing import SocketTransport
+
+    client = Client(enforce_csrf_checks=True)
+    return LiveViewTestClient(client, transport=SocketTransport(client))
 
 
 def shown_queries(html: str) -> tuple[int, int]:
@@ -203,10 +212,21 @@ def test_click_needs_an_element_with_that_event(live):
     assert live.click("reset").element("#count").text == "0"
 
 
-def test_handler_errors_reach_the_test(live):
+def over_socket(live) -> bool:
+    return type(live.transport).__name__ == "SocketTransport"
+
+
+def test_handler_errors_reach_the_test(live, caplog):
     page = live.get("/counter/")
-    with pytest.raises(RuntimeError, match="the handler broke"):
-        page.event("crash")
+    if not over_socket(live):
+        with pytest.raises(RuntimeError, match="the handler broke"):
+            page.event("crash")
+        return
+    # Over the socket, the page gets the 500 the socket answers; the log has
+    # the exception.
+    failed = page.event("crash", expect_error="server error")
+    assert failed.status == 500 and failed.html == page.html
+    assert "the handler broke" in caplog.text
 
 
 # -- refusals ------------------------------------------------------------------
@@ -239,7 +259,20 @@ def test_expect_error_returns_the_refusal_and_keeps_the_page(live):
         page.event("increment", expect_error=True)
 
 
-def test_csrf_failure_is_a_refusal(live):
+def test_csrf_failure_is_a_refusal(live, monkeypatch):
+    if over_socket(live):
+        # The socket checks the token once, when the page joins.
+        get_page = HttpTransport.mount
+
+        def with_a_wrong_token(self, *args):
+            reply = get_page(self, *args)
+            reply.csrf_token = "wrong" * 8
+            return reply
+
+        monkeypatch.setattr(HttpTransport, "mount", with_a_wrong_token)
+        with pytest.raises(AssertionError, match=r"answered 403: CSRF check failed"):
+            live.get("/counter/")
+        return
     page = live.get("/counter/")
     page.csrf_token = "wrong" * 8
     refused = page.event("reset", expect_error=True)
