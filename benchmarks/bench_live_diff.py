@@ -2,17 +2,21 @@
 
 Run: ``python -m benchmarks.bench_live_diff`` from the repository root. It
 configures Django itself (in-memory SQLite, the rentals app seeded at scale
-1.0), mounts the rentals dashboard with ``djust.testing.LiveViewTestClient``
-and sends it events. For each, the inner HTML before (what the client has)
-and after (what today's response sends in full) are compared:
+1.0, the demo's data, then 11.0, a dashboard of about 100 KB), mounts the
+rentals dashboard with ``djust.testing.LiveViewTestClient`` and sends it
+events. For each, the inner HTML before (what the client has) and after
+(``HTML chars``: what today's response sends in full) are compared:
 
-- ``full``: the ``html`` field as the JSON response encodes it today;
-- ``diff``: ``json.dumps(html_diff(old, new))``, what a transport that
-  remembers the last HTML it sent would send instead;
-- both gzip-compressed (WebSocket permessage-deflate may compress frames;
-  each compressed on its own, without a shared window);
+- ``full B``: the ``html`` field as the JSON response encodes it today;
+- ``diff B``: ``json.dumps(html_diff(old, new), separators=(",", ":"))``,
+  what a transport that remembers the last HTML it sent would send instead;
+- ``gz``: both gzip-compressed (WebSocket permessage-deflate may compress
+  frames; each compressed on its own, without a window shared across
+  messages);
+- ``ops``: the patch's items;
 - the median time of ``html_diff`` beside the median time of the view's
-  ``render_page`` for that event (queries, serialization, template).
+  ``render_page`` for that event (queries, serialization, template), both
+  in this process.
 
 The cases:
 
@@ -102,7 +106,7 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def sizes(old: str, new: str, patch: list) -> dict[str, int]:
+def sizes(new: str, patch: list) -> dict[str, int]:
     full = json.dumps(new)  # as JsonResponse encodes the html field (ASCII)
     diff = json.dumps(patch, separators=(",", ":"))
     return {"full": len(full), "diff": len(diff),
@@ -121,17 +125,16 @@ def measure(label: str, old: str, new: str, render_ms: list[float]) -> dict:
         started = time.perf_counter()
         html_diff(old, new)
         times.append((time.perf_counter() - started) * 1000)
-    return {"label": label, "page": len(new), **sizes(old, new, patch),
+    return {"label": label, "page": len(new), **sizes(new, patch),
             "diff_ms": statistics.median(times), "render_ms": statistics.median(render_ms),
             "ops": len(patch)}
 
 
 def event_pair(event: str, params: dict, before=None) -> tuple[str, str, list[float]]:
     """(old, new, render times): the inner HTML after mounting and after the
-    event, over RUNS mounts."""
+    event (the last of RUNS mounts), and the event's render times."""
     from djust.testing import LiveViewTestClient
 
-    pairs = []
     renders = []
     for _ in range(RUNS):
         live = LiveViewTestClient()
@@ -141,8 +144,6 @@ def event_pair(event: str, params: dict, before=None) -> tuple[str, str, list[fl
         render_times().clear()
         new = live.event(event, params).html
         renders.extend(render_times())
-        pairs.append((old, new))
-    old, new = pairs[-1]
     return old, new, renders
 
 

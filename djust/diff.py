@@ -56,11 +56,13 @@ a counter or a timing changed somewhere in a large, mostly identical text.
 5. Copies too short to pay for themselves between two changes are folded
    into the change.
 
-The size rule: the patch is returned only when its compact JSON
-(``json.dumps(patch, separators=(",", ":"))``) is shorter than that of
-``[new]``; otherwise ``html_diff`` returns the full replacement ``[new]``
+The size rule: the patch is returned only when its JSON, as ``json.dumps``
+writes it by default (ASCII, ``", "`` between items), is shorter than that
+of ``[new]``; otherwise ``html_diff`` returns the full replacement ``[new]``
 (``[]`` when ``new`` is empty). Either way the JSON of the result is never
-longer than that of ``[new]``.
+longer than that of ``[new]``, written with the default separators or the
+compact ones (``separators=(",", ":")``, a few bytes less per item: what a
+transport should use).
 
 An ``old`` string that contains surrogate code points (not valid Unicode,
 only possible in a Python ``str``) gets the full replacement: JavaScript would
@@ -89,7 +91,6 @@ CALL_COST = 20
 SHORT_COPY = 4
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _TOKEN = re.compile(r"[^<>]+|<[^<>]*>?|>")
 _COMPACT = (",", ":")
 _SWAPPED = {"insert": "delete", "delete": "insert"}
@@ -104,6 +105,16 @@ def utf16_len(text: str) -> int:
     if text.isascii():
         return len(text)
     return len(text) + len(_ASTRAL.findall(text))
+
+
+def _has_surrogates(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")  # faster than a regular expression's search
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def html_diff(old: str, new: str) -> list:
@@ -126,7 +137,7 @@ def html_diff(old: str, new: str) -> list:
     if old == new:
         return [utf16_len(old)] if old else []
     full = [new] if new else []
-    if not old or not new or (not old.isascii() and _SURROGATE.search(old)):
+    if not old or not new or _has_surrogates(old):
         return full
     prefix = _common_prefix(old, new)
     suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
@@ -137,10 +148,11 @@ def html_diff(old: str, new: str) -> list:
     if suffix:
         ops.copy(old[len(old) - suffix:])
     patch = ops.finish()
-    encoded = len(json.dumps(patch, separators=_COMPACT))
+    # As json.dumps writes it by default: ", " between items.
+    encoded = len(json.dumps(patch, separators=_COMPACT)) + len(patch) - 1
     # json.dumps([new]) is at least len(new) + 4 characters long: encoding
     # it is needed only when the patch is not clearly shorter.
-    if encoded >= len(new) + 4 and encoded >= len(json.dumps(full, separators=_COMPACT)):
+    if encoded >= len(new) + 4 and encoded >= len(json.dumps(full)):
         return full
     return patch
 
@@ -372,8 +384,9 @@ def _increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _diff_tokens(old: str, new: str, ops: _Ops) -> None:
-    if 2 * (old.count("<") + new.count("<")) > ops.budget:
-        # About as many tokens as the budget allows steps: not even split.
+    if not old or not new or 2 * (old.count("<") + new.count("<")) > ops.budget:
+        # Nothing to match, or about as many tokens as the budget allows
+        # steps: not even split.
         ops.change(old, new)
         return
     a = _TOKEN.findall(old)

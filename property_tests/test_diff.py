@@ -32,6 +32,7 @@ def check(old: str, new: str) -> None:
     encoded = json.dumps(patch, separators=COMPACT)
     assert json.loads(encoded) == patch
     assert len(encoded) <= len(json.dumps([new], separators=COMPACT))
+    assert len(json.dumps(patch)) <= len(json.dumps([new]))
     # The counts never read past the old text, and the patch is canonical:
     # no empty strings, no zero counts, no trailing skip.
     units = len(old.encode("utf-16-le")) // 2

@@ -16,6 +16,7 @@ def roundtrip(old: str, new: str) -> list:
     # JSON-serializable, and read back the same.
     assert json.loads(json.dumps(patch)) == patch
     assert len(json.dumps(patch, separators=COMPACT)) <= len(json.dumps([new], separators=COMPACT))
+    assert len(json.dumps(patch)) <= len(json.dumps([new]))
     return patch
 
 
@@ -73,6 +74,10 @@ def test_a_patch_not_shorter_than_the_new_text_is_the_full_replacement():
     old = "<p>" + "a" * 50 + "</p>"
     new = "<i>" + "b" * 50 + "</i>"
     assert roundtrip(old, new) == [new]
+    # [2, "x", 1] is 11 characters as json.dumps writes it, like ["abxd"]:
+    # not shorter.
+    assert roundtrip("abcd", "abxd") == ["abxd"]
+    assert roundtrip("abcdefghijklmnop", "abcxefghijklmnop") == [3, -1, "x", 12]
 
 
 def test_astral_characters_count_two_units():
