@@ -30,6 +30,13 @@ class DjustConfig(AppConfig):
         store.install()
         for module in PRELOADED:
             importlib.import_module(module)
+        if self.apps.is_installed("django.contrib.auth"):
+            # A logout ends the sockets of the session it flushes.
+            from django.contrib.auth.signals import user_logged_out
+
+            from djust.live import end_sockets_of_session
+
+            user_logged_out.connect(end_sockets_of_session, dispatch_uid="djust.logout")
         if self.apps.is_installed("django.contrib.contenttypes"):
             # Every access tree looks for generic relations (tree._generic_classes).
             importlib.import_module("django.contrib.contenttypes.fields")

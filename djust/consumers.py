@@ -50,6 +50,7 @@ from django.http import Http404, HttpRequest, QueryDict
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import Resolver404, resolve
+from django.utils.crypto import salted_hmac
 
 from djust.context import StateEncoder
 from djust.live import BadEvent, LiveView, check_event, is_view_id, read_json
@@ -57,6 +58,7 @@ from djust.live import BadEvent, LiveView, check_event, is_view_id, read_json
 logger = logging.getLogger("djust.consumers")
 
 GROUP_PREFIX = "djust."
+SESSION_PREFIX = "djust-session."
 # Channels' rule for group names (letters, digits, -_.), less our prefix.
 _GROUP = re.compile(r"[A-Za-z0-9_.-]{1,90}")
 
@@ -164,6 +166,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.sent: str | None = None          # the inner HTML the page holds
         self.diffs = False                    # whether the page applies diffs
         self.joined_groups: set[str] = set()  # as told to the channel layer
+        self.session_group: str | None = None  # closed by a logout of the session
         self.lock = asyncio.Lock()
         self.push_pending = False
         self.event_thread: int | None = None  # the thread running an event
@@ -177,6 +180,24 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.view is not None:
             self.view._djust_socket = None
         await self._sync_groups(set())
+        await self._follow_session(None)
+
+    async def djust_logout(self, message: dict[str, Any]) -> None:
+        """The session this page joined with was logged out."""
+        if self.closed:
+            return
+        self.closed = True
+        await self.close(4001)
+
+    async def _follow_session(self, group: str | None) -> None:
+        layer, before = self.channel_layer, self.session_group
+        self.session_group = group
+        if layer is None or group == before:
+            return
+        if before is not None:
+            await layer.group_discard(before, self.channel_name)
+        if group is not None:
+            await layer.group_add(group, self.channel_name)
 
     # -- messages ------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
@@ -214,6 +235,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def join(self, message: dict[str, Any]) -> None:
         async with self.lock:
             replies, groups = await database_sync_to_async(self._join)(message)
+            key = getattr(getattr(self.request, "session", None), "session_key", None)
+            await self._follow_session(session_group(key) if key else None)
             for reply in replies:
                 await self.send_json(reply)
         await self._sync_groups(groups)
@@ -366,6 +389,41 @@ class LiveConsumer(AsyncWebsocketConsumer):
         logger.error("djust: %s failed on its socket", type(self.view).__name__
                      if self.view is not None else "a view", exc_info=exc)
         return Refused(500, "server error")
+
+
+def session_group(session_key: str) -> str:
+    """The channel layer group of a session's sockets (a hash: the key
+    itself never travels through the layer)."""
+    digest = salted_hmac("djust.consumers.session", session_key, algorithm="sha256")
+    return SESSION_PREFIX + digest.hexdigest()[:40]
+
+
+def end_session(session_key: str) -> None:
+    """Close every socket joined with this session, in every process the
+    channel layer reaches (called on logout)."""
+    from channels.layers import get_channel_layer
+
+    group = session_group(session_key)
+    for socket in open_sockets():
+        if socket.session_group == group and socket.loop.is_running():
+            asyncio.run_coroutine_threadsafe(socket.djust_logout({}), socket.loop)
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "djust.logout"}
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return  # async code: this process's sockets are closed above
+    from channels.layers import InMemoryChannelLayer
+
+    if isinstance(layer, InMemoryChannelLayer):
+        return  # this process only, done above
+    from asgiref.sync import async_to_sync
+
+    async_to_sync(layer.group_send)(group, message)
 
 
 def open_sockets() -> list[LiveConsumer]:

@@ -555,3 +555,32 @@ def test_the_test_clients_socket_transport_sees_pushes_and_diffs(client):
     (pushed,) = transport.pushed
     assert pushed.state["n"] == 7 and '<p id="n">7</p>' in pushed.html
     assert "changed 3" in pushed.html  # rebuilt from a diff against the held HTML
+
+
+@pytest.mark.parametrize("layers", [
+    None,
+    {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
+])
+def test_a_logout_closes_the_sessions_sockets(client, application, django_user_model, layers):
+    from asgiref.sync import sync_to_async
+
+    user = django_user_model.objects.create_user("cat", password="pw")
+    client.force_login(user)
+    page = mount(client)
+    stranger = Client()
+    other_page = mount(stranger)
+
+    async def scenario():
+        mine, theirs = connect(application, client), connect(application, stranger)
+        for socket, its_page in ((mine, page), (theirs, other_page)):
+            await socket.connect()
+            assert await join(socket, its_page) == {"t": "joined"}
+        await sync_to_async(client.logout)()
+        closed = await mine.receive_output(10)
+        assert closed == {"type": "websocket.close", "code": 4001}
+        # Another session's page goes on.
+        assert (await event(theirs, 1, "inc"))["state"]["n"] == 1
+        await theirs.disconnect()
+
+    with override_settings(CHANNEL_LAYERS=layers or {}):
+        run(scenario)
