@@ -436,6 +436,12 @@
   }
 
   window.addEventListener("pagehide", function () { leaving = true; });
+  // A page restored from the back/forward cache lost its socket: rejoin.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted || !SOCKET_URL || !window.WebSocket) { return; }
+    leaving = false;
+    if (!djust.socket) { attempts = 0; connect(); }
+  });
   if (SOCKET_URL && window.WebSocket) {
     differReady.then(connect);
   }
