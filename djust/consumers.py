@@ -340,7 +340,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 handler(**params)
             finally:
                 self.event_thread = None
-            return self._render(ref, view)
+            reply = self._render(ref, view)
+            self._save_session()
+            return reply
         except BadEvent:
             raise
         except Exception as exc:
@@ -373,6 +375,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
         from djust.diff import html_diff
 
         return {"diff": html_diff(before, inner)}
+
+    def _save_session(self) -> None:
+        # What SessionMiddleware does after a POST, for a session the browser
+        # already has: a socket cannot set the cookie of a new one.
+        session = getattr(self.request, "session", None)
+        if session is None or not getattr(session, "modified", False):
+            return
+        if session.session_key is None:
+            logger.warning("djust: %s changed request.session over its socket, but the "
+                           "browser has no session yet: the change is not kept",
+                           type(self.view).__name__)
+            return
+        session.save()
 
     def _discard_changes(self) -> None:
         # As after a failed POST: the next event starts from the stored state.

@@ -67,6 +67,10 @@ class Counter(LiveView):
         raise PermissionDenied
 
     @event_handler
+    def remember(self, note: str):
+        self.request.session["note"] = note
+
+    @event_handler
     def push_self(self):
         self.n += 100
         assert self.push() is True  # from the handler: the event's own render sends it
@@ -584,3 +588,22 @@ def test_a_logout_closes_the_sessions_sockets(client, application, django_user_m
 
     with override_settings(CHANNEL_LAYERS=layers or {}):
         run(scenario)
+
+
+def test_session_changes_in_a_socket_event_are_saved(client, application):
+    client.get("/counter/")
+    session = client.session
+    session["seen"] = True  # the browser has a session
+    session.save()
+    client.cookies["sessionid"] = session.session_key
+    page = mount(client)
+
+    async def scenario():
+        socket = connect(application, client)
+        await socket.connect()
+        await join(socket, page)
+        assert (await event(socket, 1, "remember", note="kept"))["t"] == "render"
+        await socket.disconnect()
+
+    run(scenario)
+    assert client.session["note"] == "kept"
