@@ -230,7 +230,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.send_json({"t": "error", "ref": ref, "status": status, "message": message})
 
     async def send_json(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(content, cls=StateEncoder))
+        await self.send(text_data=json.dumps(content, cls=StateEncoder, separators=(",", ":")))
 
     async def join(self, message: dict[str, Any]) -> None:
         async with self.lock:

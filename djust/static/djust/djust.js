@@ -273,9 +273,17 @@
 
   function htmlOf(data) {
     if (data.diff === undefined) { return data.html; }
-    if (lastHtml === null || !window.djustDiff) { throw new Error("a diff without its base"); }
-    djust.received.diffs += 1;
-    return window.djustDiff.apply(lastHtml, data.diff);
+    try {
+      if (lastHtml === null || !window.djustDiff) { throw new Error("a diff without its base"); }
+      var html = window.djustDiff.apply(lastHtml, data.diff);
+      djust.received.diffs += 1;
+      return html;
+    } catch (error) {
+      // The page no longer holds what the server diffs against: a new
+      // socket's rejoin sends the whole HTML again.
+      if (djust.socket) { djust.socket.close(); }
+      throw error;
+    }
   }
 
   function apply(data, form, before) {
