@@ -19,10 +19,21 @@ against the baseline:
 - ``expert`` (the baseline): hand-written ``values_list()`` queries, dict
   comprehensions and ``json.dumps``.
 
-The three texts must be equal after ``json.loads``, or the run stops. On
-PostgreSQL the database's own time for the sqljson query is the median
-``Execution Time`` of ``EXPLAIN (ANALYZE, FORMAT JSON)``; SQLite runs in
-the process, so only wall time is reported there.
+The three texts must be equal after ``json.loads``, or the run stops.
+
+Beside each median wall time it reports where the CPU went, averaged over
+the runs: the client's (this process, ``time.process_time``) and, on
+PostgreSQL, the database's: the CPU time the kernel charged to the server
+process serving this connection (``utime + stime`` of
+``/proc/<pg_backend_pid()>/stat``, read before and after each run; the
+kernel counts it in clock ticks, so the per-run figure is the mean over
+all the runs, not a median), which covers parsing, planning, executing and
+sending the rows. It is read only when the server runs on this machine
+(``scripts/pgserver.py``); else the column says n/a. For the sqljson query
+the median ``Execution Time`` of ``EXPLAIN (ANALYZE, TIMING OFF)`` (the
+executor alone) is printed too. Ratios are medians of per-round ratios
+against the expert measured in the same round. SQLite runs in the process:
+its CPU is the client's.
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ import uuid
 from decimal import Decimal
 
 N = 10_000
-RUNS = 9
+RUNS = 15
 
 
 def configure_django() -> str:
@@ -170,10 +181,34 @@ def expert_s3() -> str:
 # ------------------------------------------------------------ timing
 
 
-def timed(function) -> float:
-    start = time.perf_counter()
-    function()
-    return (time.perf_counter() - start) * 1000
+def backend_cpu():
+    """A function giving the CPU milliseconds the kernel has charged so far
+    to the PostgreSQL server process of this connection, or None when that
+    process is not on this machine (or the database is SQLite)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    path = f"/proc/{pid}/stat"
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    try:
+        with open(f"/proc/{pid}/comm", encoding="ascii") as comm:
+            if comm.read().strip() not in ("postgres", "postmaster"):
+                return None
+    except OSError:
+        return None
+
+    def read() -> float:
+        with open(path, encoding="ascii") as stat:
+            # Fields after the command's closing parenthesis start at the
+            # 3rd (state); utime and stime are the 14th and 15th.
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * tick_ms
+
+    return read
 
 
 def database_ms(sql: str, params) -> float | None:
@@ -182,7 +217,7 @@ def database_ms(sql: str, params) -> float | None:
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return plan[0]["Execution Time"]
@@ -206,23 +241,45 @@ def run(scenario, expert) -> None:
     loaded = {name: json.loads(text) for name, text in texts.items()}
     if not (loaded["sqljson"] == loaded["many+dumps"] == loaded["expert"]):
         sys.exit(f"{scenario.name}: the three JSON texts differ")
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+    server = backend_cpu()
+    wall: dict[str, list[float]] = {name: [] for name in contenders}
+    client = dict.fromkeys(contenders, 0.0)
+    database = dict.fromkeys(contenders, 0.0)
     for _ in range(RUNS):
         for name, function in contenders.items():
-            times[name].append(timed(function))
+            served = server() if server else 0.0
+            used = time.process_time()
+            start = time.perf_counter()
+            function()
+            wall[name].append((time.perf_counter() - start) * 1000)
+            client[name] += (time.process_time() - used) * 1000
+            database[name] += (server() - served) if server else 0.0
     sql, params = sqljson.compile_query(serializer, queryset())
-    database = [database_ms(sql, params) for _ in range(RUNS)]
-    baseline = statistics.median(times["expert"])
+    executor = [database_ms(sql, params) for _ in range(RUNS)]
     print(f"\n{scenario.name} ({scenario.title}): {len(loaded['expert'])} rows, "
           f"{len(texts['sqljson']):,} characters of JSON; paths {list(paths)}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:<11} {median:9.1f} ms  {baseline / median:5.2f}x faster than expert")
-    if database[0] is not None:
-        print(f"  sqljson database execution time (EXPLAIN ANALYZE): "
-              f"{statistics.median(database):.1f} ms")
-    else:
-        print("  (SQLite runs in this process: wall time only)")
+    print(f"  {'':<11} {'wall':>9}  {'vs expert':>10}  {'client CPU':>10}  {'DB CPU':>8}")
+    for name, values in wall.items():
+        ratio = statistics.median(e / v for e, v in zip(wall["expert"], values, strict=True))
+        db = f"{database[name] / RUNS:6.1f} ms" if server else "     n/a"
+        print(f"  {name:<11} {statistics.median(values):6.1f} ms  {ratio:6.2f}x     "
+              f"{client[name] / RUNS:6.1f} ms  {db}")
+    if executor[0] is not None:
+        print(f"  sqljson executor time (EXPLAIN ANALYZE, TIMING OFF): "
+              f"{statistics.median(executor):.1f} ms")
+    if not server:
+        print("  (DB CPU: SQLite runs in this process, or the server is not on this machine)")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or ""
 
 
 def main() -> None:
@@ -235,7 +292,7 @@ def main() -> None:
     seed()
     version = connection.cursor().connection.info.server_version if engine == "postgresql" \
         else __import__("sqlite3").sqlite_version
-    print(f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
+    print(f"{platform.machine()} {cpu_model()}, {os.cpu_count()} cores; "
           f"CPython {platform.python_version()}, {engine} {version}; N = {N:,}; "
           f"{RUNS} runs, medians (seeded in {time.perf_counter() - started:.0f} s)")
     run(S1, expert_s1)

@@ -4,7 +4,9 @@ For generated worlds of the fuzz schema (every field type, aware and naive
 datetimes in several time zones, decimals of several shapes, any finite
 float, JSON documents) and path sets drawn from what the database can
 express (columns, choices displays, forward steps, to-many rows, counts and
-``exists``), ``sqljson.json_text`` after ``json.loads`` must equal
+``exists``, up to three levels deep, below nullable forward steps too),
+over querysets filtered, sliced, reordered or matching nothing,
+``sqljson.json_text`` after ``json.loads`` must equal
 ``json.loads(json.dumps(serializer.many(queryset), cls=DjangoJSONEncoder))``
 with the same JSON types (``1`` is not ``1.0``, ``true`` is not ``1``), on
 SQLite and on PostgreSQL (``DJUST_TEST_DB=postgres``).
@@ -115,11 +117,15 @@ def assert_parity(model, paths, queryset) -> None:
 def test_sqljson_parity(grammar, spec, data):
     with world_of(spec):
         name = data.draw(st.sampled_from(ROOTS), label="root model")
-        paths = data.draw(st.lists(expressed_path(name), min_size=1, max_size=6), label="paths")
+        depth = data.draw(st.sampled_from([2, 2, 3]), label="depth")
+        paths = data.draw(st.lists(expressed_path(name, depth), min_size=1, max_size=6),
+                          label="paths")
         model = S.MODELS[name]
         queryset = data.draw(st.sampled_from([
             model.objects.all(), model.objects.order_by("-pk"), model.objects.all()[1:3],
             model.objects.filter(pk__gt=0).order_by("pk")[:2],
+            # A query matching no row, and rows read from the end.
+            model.objects.filter(pk__lt=0), model.objects.order_by("-pk")[1:],
         ]), label="queryset")
         assert_parity(model, paths, queryset)
 
@@ -185,4 +191,10 @@ def test_sqljson_leaf_edges(use_tz, zone, data):
         for fields in data.draw(st.lists(edge_items(use_tz), min_size=1, max_size=4),
                                 label="items"):
             fz.Item.objects.create(title="t", owner=owner, **fields)
+        fz.Owner.objects.create(username="none")
         assert_parity(fz.Item, EDGE_PATHS, fz.Item.objects.all())
+        # The same leaves inside a to-many level (PostgreSQL joins it in
+        # grouped by owner), beside its count, and an owner with no item.
+        assert_parity(fz.Owner, ["username", "items.count",
+                                 *(f"items.all.*.{path}" for path in EDGE_PATHS)],
+                      fz.Owner.objects.all())

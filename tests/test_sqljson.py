@@ -245,3 +245,43 @@ def test_user_annotations_and_filters_on_relations_are_kept(rentals):
     assert sqljson.json_text(serializer, queryset) is None
     assert_same(Property, ["name", "units.all.*.number"],
                 Property.objects.filter(units__number__endswith="-1").order_by("-name"))
+
+
+def test_to_many_below_a_nullable_forward_step(rentals):
+    # PostgreSQL joins to-many levels in grouped by parent key, except below
+    # a nullable step (a CASE cannot hold the join): correlated there.
+    assert Lease.objects.filter(unit=None).exists()
+    assert_same(Lease, ["unit.number", "unit.maintenance_requests.all.*.title",
+                        "unit.maintenance_requests.count", "property.units.count",
+                        "property.units.all.*.maintenance_requests.all.*.status"])
+
+
+def test_counts_beside_rows_and_repeated_parents(rentals):
+    # A filter across a to-many relation repeats the parent rows; the count
+    # is read before the rows in the tree, and beside an exists.
+    queryset = Property.objects.filter(units__bedrooms__gte=0).order_by("-name", "pk")
+    assert queryset.count() > Property.objects.count()
+    assert_same(Property, ["units.count", "units.exists", "units.all.*.number",
+                           "units.all.*.maintenance_requests.count", "name"], queryset)
+
+
+def test_a_related_manager_matching_nothing_gives_empty_levels(rentals, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the grouped levels are PostgreSQL's")
+    from djust.compiler import relations
+
+    real = relations.related_queryset
+    monkeypatch.setattr(relations, "related_queryset",
+                        lambda model: model.objects.none() if model is Unit else real(model))
+    serializer = compile_serializer(Property, ["name", "units.all.*.number", "units.count"])
+    got = json.loads(sqljson.json_text(serializer, Property.objects.all()))
+    assert got and all(row["units"] == {"all": [], "count": 0} for row in got)
+
+
+def test_the_postgresql_query_reads_each_level_once(rentals):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite reads to-many levels as correlated subqueries")
+    serializer = compile_serializer(Property, ["units.all.*.maintenance_requests.all.*.title"])
+    sql, _ = sqljson.compile_query(serializer, Property.objects.all())
+    assert sql.startswith("WITH ") and "OuterRef" not in sql
+    assert sql.count('FROM "rentals_maintenancerequest"') == 1
