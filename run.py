@@ -7,8 +7,10 @@ virtual environment under ``.venv/`` (created on first use, refreshed when
 ``demo [--port N] [--database PATH]`` migrates and seeds the rentals
 example's SQLite database (``examples/rentals.sqlite3`` unless ``--database``
 names another file) and serves the dashboard on 127.0.0.1, port 8000 unless
-``--port`` says otherwise. Ctrl-C or SIGTERM stops the server and exits with
-130 or 143. ``demo explain TEMPLATE ...`` runs ``python -m djust`` instead.
+``--port`` says otherwise, with uvicorn (``examples/asgi.py``: the pages over
+HTTP, their events over a WebSocket). Ctrl-C or SIGTERM stops the server and
+exits with 130 or 143. ``demo explain TEMPLATE ...`` runs ``python -m djust``
+instead.
 
 ``test`` runs ruff and then the whole suite (``tests/`` and
 ``property_tests/``) on SQLite on every target of ``TEST_TARGETS``: Python
@@ -244,9 +246,13 @@ def serve_demo(python: str, options: argparse.Namespace) -> int:
         if code != 0:
             say(f"{step[0]} failed (exit {code})")
             return code
-    return run_child([*django, "runserver", f"127.0.0.1:{options.port}", "--noreload"],
-                     f"the rentals dashboard is at http://127.0.0.1:{options.port}/ "
-                     "(Ctrl-C stops it)", cwd=ROOT, env=env)
+    # One uvicorn process serves the pages and their WebSockets
+    # (examples/asgi.py); the in-memory channel layer reaches its own pages.
+    server = [python, "-m", "uvicorn", "examples.asgi:application", "--host", "127.0.0.1",
+              "--port", str(options.port), "--ws", "wsproto", "--http", "h11",
+              "--lifespan", "off"]
+    return run_child(server, f"the rentals dashboard is at http://127.0.0.1:{options.port}/ "
+                             "(events over a WebSocket; Ctrl-C stops it)", cwd=ROOT, env=env)
 
 
 def run_demo(args: list[str]) -> int:

@@ -53,3 +53,17 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+
+# djust.broadcast() between the dashboard's pages: the in-memory layer
+# reaches the pages of the one process `run.py demo` runs. With
+# DJUST_DEMO_REDIS_URL (redis://127.0.0.1:6379/0) the layer is channels-redis,
+# so a broadcast from another process (`python -m django shell`) reaches them.
+if os.environ.get("DJUST_DEMO_REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["DJUST_DEMO_REDIS_URL"]]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

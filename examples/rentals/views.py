@@ -27,6 +27,9 @@ STATS_MARK = "<!--djust-stats-->"
 
 class Dashboard(LiveView):
     template_name = "rentals/dashboard.html"
+    # While its WebSocket is open, the page re-reads its rows on
+    # djust.broadcast("leases") (from a handler, a thread, a task).
+    subscriptions = ("leases",)
 
     def mount(self, request):
         self.status = "active"
@@ -45,6 +48,9 @@ class Dashboard(LiveView):
         self.properties = properties
         self.cities = sorted(set(Property.objects.values_list("city", flat=True)))
         self.open_requests = MaintenanceRequest.objects.filter(status="open")[:30]
+
+    def handle_broadcast(self, group, message):
+        self.load()
 
     @event_handler
     def filter_status(self, status: str):
