@@ -242,10 +242,13 @@ def run(scenario, expert) -> None:
     if not (loaded["sqljson"] == loaded["many+dumps"] == loaded["expert"]):
         sys.exit(f"{scenario.name}: the three JSON texts differ")
     server = backend_cpu()
+    sql, params = sqljson.compile_query(serializer, queryset())
+    executor = []
     wall: dict[str, list[float]] = {name: [] for name in contenders}
     client = dict.fromkeys(contenders, 0.0)
     database = dict.fromkeys(contenders, 0.0)
     for _ in range(RUNS):
+        executor.append(database_ms(sql, params))
         for name, function in contenders.items():
             served = server() if server else 0.0
             used = time.process_time()
@@ -254,8 +257,6 @@ def run(scenario, expert) -> None:
             wall[name].append((time.perf_counter() - start) * 1000)
             client[name] += (time.process_time() - used) * 1000
             database[name] += (server() - served) if server else 0.0
-    sql, params = sqljson.compile_query(serializer, queryset())
-    executor = [database_ms(sql, params) for _ in range(RUNS)]
     print(f"\n{scenario.name} ({scenario.title}): {len(loaded['expert'])} rows, "
           f"{len(texts['sqljson']):,} characters of JSON; paths {list(paths)}")
     print(f"  {'':<11} {'wall':>9}  {'vs expert':>10}  {'client CPU':>10}  {'DB CPU':>8}")
@@ -265,7 +266,7 @@ def run(scenario, expert) -> None:
         print(f"  {name:<11} {statistics.median(values):6.1f} ms  {ratio:6.2f}x     "
               f"{client[name] / RUNS:6.1f} ms  {db}")
     if executor[0] is not None:
-        print(f"  sqljson executor time (EXPLAIN ANALYZE, TIMING OFF): "
+        print(f"  sqljson executor time (EXPLAIN ANALYZE, TIMING OFF, in the same rounds): "
               f"{statistics.median(executor):.1f} ms")
     if not server:
         print("  (DB CPU: SQLite runs in this process, or the server is not on this machine)")

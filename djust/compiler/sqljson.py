@@ -825,7 +825,8 @@ class _TextBuilder(_Builder):
 # PostgreSQL reads each to-many level once for all its parents, instead of
 # once per parent row: a level's rows (restricted to the parents' keys the
 # level above holds) come ordered by parent key, then by their related
-# manager's ordering, and are grouped by parent key into array texts, which
+# manager's ordering (every row of the table when the level above holds all
+# of its own), and are grouped by parent key into array texts, which
 # the level above joins on its key. ``string_agg`` keeps the order of the
 # rows of its sorted subquery (PostgreSQL's documented way to order an
 # aggregate's input, safe when that query level only groups, as here;
@@ -873,7 +874,7 @@ class _Levels:
         present = [i for i, segment in enumerate(segments) if segment]
         return sql, list(params), present, holes
 
-    def rows(self, queryset, pieces: list, cte: str, keyed: bool):
+    def rows(self, queryset, pieces: list, cte: str, keyed: bool, whole: bool):
         """Add ``cte``: the rows of ``queryset`` (already in the order
         wanted), numbered; return the joins (over alias ``x``) bringing the
         holes' arrays in and the text expression of a row. Raises
@@ -889,7 +890,7 @@ class _Levels:
             if hole.count_of is not None:
                 continue
             try:
-                grouped = self.level(hole, cte, f"_djust_h{i}")
+                grouped = self.level(hole, cte, f"_djust_h{i}", whole)
             except EmptyResultSet:
                 # The related manager's queryset matches no row: every array is empty.
                 values[id(hole)] = None
@@ -915,14 +916,19 @@ class _Levels:
                             if alias else "'false'")
         return " ".join(joins), " || ".join(text) or "''"
 
-    def level(self, hole: _Hole, parent_cte: str, parent_column: str) -> str:
-        """Add the CTE of ``hole``'s array texts keyed by parent: its name."""
+    def level(self, hole: _Hole, parent_cte: str, parent_column: str, whole: bool) -> str:
+        """Add the CTE of ``hole``'s array texts keyed by parent: its name.
+        ``whole``: the parent level holds every row of its table, so every
+        related row may be grouped (no parent's key left out to filter on)."""
         from django.db.models.expressions import RawSQL
 
         relation = hole.relation
         each = hole.child.children[0]
-        rows = relations.related_queryset(relation.model).annotate(
-            _djust_k=F(relation.lookup)).filter(_djust_k__in=RawSQL(
+        rows = relations.related_queryset(relation.model)
+        complete = whole and not rows.query.where
+        rows = rows.annotate(_djust_k=F(relation.lookup))
+        if not whole:
+            rows = rows.filter(_djust_k__in=RawSQL(
                 f'SELECT "{parent_column}" FROM "{parent_cte}"', ()))
         rows = rows.order_by("_djust_k", *_ordering(rows))
         pieces = _TextBuilder(self.backend, holes=True).object(each, relation.model, ())
@@ -935,7 +941,7 @@ class _Levels:
                 "AS \"_djust_j\", count(*) AS \"_djust_n\" "
                 f"FROM ({sql}) x GROUP BY x.\"_djust_k\""), params))
             return grouped
-        joins, text = self.rows(rows, pieces, alias, keyed=True)
+        joins, text = self.rows(rows, pieces, alias, keyed=True, whole=complete)
         self.ctes.append((grouped, (
             "SELECT y.\"_djust_k\", '[' || string_agg(y.\"_djust_t\", ',') || ']' "
             "AS \"_djust_j\", count(*) AS \"_djust_n\" "
@@ -963,7 +969,10 @@ def compile_query(serializer, queryset) -> tuple[str, tuple] | None:
         if any(isinstance(piece, _Hole) for piece in pieces):
             levels = _Levels(backend, queryset.db)
             try:
-                joins, text = levels.rows(queryset, pieces, "_djust_top", keyed=False)
+                query = queryset.query
+                whole = not query.where and not query.low_mark and query.high_mark is None
+                joins, text = levels.rows(queryset, pieces, "_djust_top", keyed=False,
+                                          whole=whole)
             except EmptyResultSet:
                 return "", ()
             with_sql = ", ".join(f'"{name}" AS ({sql})' for name, sql, _ in levels.ctes)
