@@ -187,6 +187,48 @@ def test_levels_equal_the_instance_serializer(model, paths, queryset, mode):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["json", "python"])
+@pytest.mark.parametrize(("model", "paths", "queryset"), [
+    (Property, S3, lambda: Property.objects.all()),
+    (Amenity, ["name", "properties.count", "properties.all.*.name"],
+     lambda: Amenity.objects.all()),
+    (Tenant, ["phone", "leases.all.*.signed_at", "leases.all.*.end_date",
+              "maintenance_requests.all.*.resolved_in"], lambda: Tenant.objects.order_by("pk")),
+    (Author, ["name", "books.all.*.title", "books.all.*.chapters.all.*.title",
+              "books.all.*.tags.all.*.label", "books.all.*.chapters.count"],
+     lambda: Author.objects.all()),
+])
+def test_levels_of_many_keys_run_djangos_queries(model, paths, queryset, mode, monkeypatch):
+    """Many parent keys (``MANY_KEYS``, lowered to 2): the level's SQL is
+    written from Django's for one key and two, and is Django's for all of
+    them, custom managers and through models included."""
+    from djust.compiler import projection
+
+    seed(scale=0.05)
+    factories.library(4)
+    serializer = compile_serializer(model, paths, mode=mode)
+    written = []
+    original = projection._many_keys_rows
+
+    def spy(*arguments):
+        rows = original(*arguments)
+        written.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(projection, "_many_keys_rows", spy)
+    runs = []
+    for threshold in (10 ** 9, 2):
+        monkeypatch.setattr(projection, "MANY_KEYS", threshold)
+        with CaptureQueriesContext(connection) as captured:
+            output = serializer.many(queryset())
+        runs.append((output, [query["sql"] for query in captured.captured_queries]))
+    assert runs[0] == runs[1]
+    assert len(runs[1][1]) == 1 + len(serializer.build_projection()[1].levels)
+    # Each level with two keys or more took the written query.
+    assert written and all(written)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(("model", "paths"), [
     (Author, ["name", "books.count", "books.all.*.title", "books.all.*.chapters.all.*.title",
               "books.all.*.tags.all.*.label", "books.all.*.chapters.count"]),

@@ -6,6 +6,7 @@ runs them."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import uuid
@@ -18,7 +19,7 @@ from django.db.models import ExpressionWrapper, F
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from djust.compiler import compile_serializer
-from djust.compiler.projection import column_reader, read_rows
+from djust.compiler.projection import column_reader, read_rows, text_rows
 from property_tests.fuzzapp import models as fz
 
 pytestmark = pytest.mark.django_db
@@ -145,7 +146,9 @@ def test_many_equals_values_list_rows_serialized(mode):
         serializer = compile_serializer(fz.Item, paths, mode=mode)
         project, spec = serializer.build_projection()
         queryset = fz.Item.objects.order_by("id")
-        expected = project(list(queryset.values_list(*spec.columns)))
+        # JSON mode takes its date, datetime and decimal columns as text.
+        expected = project(text_rows(list(queryset.values_list(*spec.columns)), spec.text))
+        assert bool(spec.text) is (mode == "json")
         with CaptureQueriesContext(connection) as queries:
             assert serializer.many(queryset.all()) == expected
         assert len(queries) == 1
@@ -161,3 +164,102 @@ def test_zone_of_the_connection_is_read_per_query():
             assert (moment.tzinfo is not None) is use_tz
             if use_tz:
                 assert moment.tzinfo in (datetime.UTC, zoneinfo.ZoneInfo("UTC"))
+
+
+# ------------------------------------------------------------ JSON text columns
+
+TEXT_COLUMNS = ("price", "whole", "precise", "day", "moment")
+
+
+def _text_of(columns):
+    from djust.compiler.projection import Text, text_kind
+
+    return tuple(Text(position, text_kind(type(fz.Item._meta.get_field(name))),
+                      strict=not fz.Item._meta.get_field(name).null)
+                 for position, name in enumerate(columns))
+
+
+def _encoded(value):
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return None if value is None else DjangoJSONEncoder().default(value)
+
+
+def _outcome(function):
+    try:
+        return "rows", function()
+    except Exception as error:  # compared with Django's
+        return "raised", type(error)
+
+
+@contextlib.contextmanager
+def _database_zone(name):
+    """The connection's own TIME_ZONE (DATABASES), its cached zone cleared."""
+    saved = connection.settings_dict.get("TIME_ZONE")
+    connection.settings_dict["TIME_ZONE"] = name
+    for cached in ("timezone", "timezone_name"):
+        connection.__dict__.pop(cached, None)
+    try:
+        yield
+    finally:
+        connection.settings_dict["TIME_ZONE"] = saved
+        for cached in ("timezone", "timezone_name"):
+            connection.__dict__.pop(cached, None)
+
+
+# What SQLite may hold in a decimal, datetime and date column: values a
+# field stores, others raw SQL wrote (more places than the field's, ties,
+# ints, huge values, datetimes with an offset or sub-millisecond parts).
+ODD = [
+    (1.015, 3, None, "2024-01-01 10:00:00", "2024-02-29"),
+    (-0.0, -0.0, 0.1 + 0.2, "2024-01-01 10:00:00.000001", "0001-01-01"),
+    (2.675, 99999, 12345.0000000001, "2024-01-01 10:00:00.5", "9999-12-31"),
+    (5, 12.5, -1e-10, "2024-01-01 10:00:00+05:45", "2024-01-01"),
+    (9999999999.995, 0, 3, "2024-06-30 23:59:59.999999", "2024-01-01"),
+    (1e20, 0, None, "2024-01-01 10:00:00", "2024-01-01"),
+]
+
+
+@pytest.mark.parametrize("database_zone", [None, "Asia/Kathmandu"])
+@pytest.mark.parametrize("use_tz", [True, False])
+@pytest.mark.parametrize("odd", ODD)
+def test_text_columns_are_django_values_encoded(use_tz, database_zone, odd):
+    """``read_rows(..., text)`` gives DjangoJSONEncoder's text of Django's
+    own values (or raises what Django raises), whatever the column holds,
+    with USE_TZ on and off and the connection in UTC or another zone."""
+    if connection.vendor != "sqlite" and (odd != ODD[0] or database_zone):
+        pytest.skip("raw values and the connection's zone: SQLite's conversions")
+    with override_settings(USE_TZ=use_tz), _database_zone(database_zone):
+        _items(aware=use_tz)
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {fz.Item._meta.db_table} SET price = %s, whole = %s, "
+                               "precise = %s, moment = %s, day = %s", list(odd))
+        queryset = fz.Item.objects.order_by("id").values_list(*TEXT_COLUMNS)
+        text = _text_of(TEXT_COLUMNS)
+        django = _outcome(lambda: list(queryset.all()))
+        ours = _outcome(lambda: read_rows(queryset.all(), text))
+        if django[0] == "raised":
+            assert ours == django
+            return
+        assert ours == ("rows", [tuple(_encoded(value) for value in row) for row in django[1]])
+        assert text_rows(django[1], text) == ours[1]
+
+
+def test_text_columns_take_the_short_ways():
+    """The columns of S1's kinds are written without their Python objects:
+    the generated read pass checks the driver's class and formats it."""
+    from djust.compiler import projection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's converters")
+    queryset = fz.Item.objects.values_list("price", "day", "moment")
+    compiler = queryset.query.get_compiler(queryset.db)
+    compiler.as_sql()
+    fields = [selected[0] for selected in compiler.select[:compiler.col_count]]
+    converters = compiler.get_converters(fields)
+    with override_settings(USE_TZ=True):
+        templates = [projection._column_expression(connection, *converters[position], text)[0]
+                     for position, text in enumerate(_text_of(("price", "day", "moment")))]
+    assert "%" in templates[0] and "isoformat()" in templates[1]
+    assert ":=" in templates[2] and "'Z'" in templates[2]

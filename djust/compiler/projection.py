@@ -48,9 +48,12 @@ returns None.
 from __future__ import annotations
 
 import ast
+import builtins
 import datetime
+import re
 from dataclasses import dataclass, field
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable
 from django.db.models.sql.constants import CURSOR
@@ -219,6 +222,8 @@ class Level:
     key: int
     # Names a stand-in of this level's own rows reads through the class.
     runs: frozenset[str] = frozenset()
+    # Columns given as their JSON text (JSON mode).
+    text: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,8 @@ class Projection:
 
     ``runs``: the names a stand-in of the queryset's own rows (of exactly
     ``model``) reads through the class; ``code``: what runs on stand-ins,
-    for ``explain()``.
+    for ``explain()``; ``text``: the columns the function takes as their
+    JSON text (``read_rows``, ``text_rows``).
     """
 
     columns: tuple[str, ...]
@@ -235,6 +241,7 @@ class Projection:
     model: type | None = None
     runs: frozenset[str] = frozenset()
     code: tuple[str, ...] = ()
+    text: tuple[Text, ...] = ()
 
 
 def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
@@ -259,7 +266,8 @@ def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
     if any(level.runs & names_set_on_rows(start)
            for level, start in zip(spec.levels, starts, strict=True)):
         return None
-    fetched: list[list[tuple]] = [read_rows(queryset.values_list(*spec.columns))]
+    fetched: list[list[tuple]] = [read_rows(queryset.values_list(*spec.columns), spec.text)]
+    models = [queryset.model, *(level.model for level in spec.levels)]
     for level, start in zip(spec.levels, starts, strict=True):
         parents = fetched[level.parent]
         keys = [row[level.key] for row in parents]
@@ -270,9 +278,82 @@ def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
         if not unique:
             fetched.append([])
             continue
-        rows = start.filter(**{f"{level.lookup}__in": unique})
-        fetched.append(read_rows(rows.values_list(*level.columns)))
+        fetched.append(level_rows(start, level, unique, models[level.parent]._meta.pk))
     return fetched
+
+
+# A level filtered by this many parent keys or more has its SQL written from
+# Django's own SQL for one key and for two (``_many_keys_rows``).
+MANY_KEYS = 64
+
+
+def level_rows(start: QuerySet, level: Level, keys: set, key_field) -> list[tuple]:
+    """``read_rows`` of ``start.filter(<lookup>__in=keys).values_list(
+    *columns)``: ``keys`` are the parents' primary keys (``key_field``'s
+    values), a set without None."""
+    keyed = f"{level.lookup}__in"
+    if len(keys) >= MANY_KEYS and all(key.__class__ is int for key in keys):
+        rows = _many_keys_rows(start, keyed, level, list(keys), key_field)
+        if rows is not None:
+            return rows
+    return read_rows(start.filter(**{keyed: keys}).values_list(*level.columns), level.text)
+
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def _placeholders(sql: str) -> int:
+    return sum(token == "%s" for token in _PLACEHOLDER.findall(sql))
+
+
+def _many_keys_rows(start: QuerySet, keyed: str, level: Level, keys: list,
+                    key_field) -> list[tuple] | None:
+    """The rows of the level's query for many int keys, read as ``read_rows``
+    reads them, or None to let Django write the query.
+
+    Django's ``In`` lookup prepares each key through several calls and
+    writes ``IN (%s, %s, ...)``, one placeholder and one parameter per key
+    (after dropping None and repeats: none here), the rest of the query not
+    depending on how many. Its SQL and parameters for the first key and for
+    the first two then say where the placeholders and the keys go; they
+    must differ by exactly one placeholder and one parameter, the two keys'
+    parameters being what ``key_field.get_db_prep_value(key, connection,
+    prepared=True)`` (the call Django makes per key) gives, which writes
+    every key's parameter. The same SQL and parameters as Django's, on the
+    same kind of cursor: the same query, counted once.
+    """
+    one = start.filter(**{keyed: keys[:1]}).values_list(*level.columns)
+    two = start.filter(**{keyed: keys[:2]}).values_list(*level.columns)
+    compiler = one.query.get_compiler(one.db)
+    connection = compiler.connection
+    if connection.ops.max_in_list_size() is not None:
+        return None  # Django splits long lists (Oracle)
+    try:
+        sql, params = compiler.as_sql()
+        sql_two, params_two = two.query.get_compiler(two.db).as_sql()
+    except EmptyResultSet:
+        return None
+    params, params_two = list(params), list(params_two)
+    # Where sql_two has ", %s" more: right after the first key's placeholder.
+    at = next((i for i, (a, b) in enumerate(zip(sql, sql_two, strict=False)) if a != b),
+              len(sql))
+    if (sql_two != sql[:at] + ", %s" + sql[at:] or not sql[:at].endswith("%s")
+            or _placeholders(sql) != len(params) or _placeholders(sql_two) != len(params_two)):
+        return None
+    first = _placeholders(sql[:at]) - 1  # the first key's parameter
+    prepare = key_field.get_db_prep_value
+    written = [prepare(key, connection, prepared=True) for key in keys]
+    expected = [*params[:first + 1], written[1], *params[first + 1:]]
+    if params_two != expected or params[first] != written[0] or [
+            type(value) for value in params_two] != [type(value) for value in expected] or (
+            type(params[first]) is not type(written[0])):
+        return None
+    sql = sql[:at] + ", %s" * (len(keys) - 1) + sql[at:]
+    params = [*params[:first], *written, *params[first + 1:]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return _converted(compiler, rows, level.text)
 
 
 # ------------------------------------------------------------ raw rows
@@ -342,12 +423,13 @@ def _sqlite_datetime(ops, convert, converter, expression):
     return datetime_value
 
 
-def _sqlite_decimal(ops, convert, converter, expression):
-    """SQLite's decimal converter for a column: ``create(value).quantize(
-    quantize_value, context=field.context)``, ``create`` being the closure's
-    ``create_decimal`` (Django 5.2) or ``ops._create_decimal`` (6.1); the
-    quantum and the create function are the closure's own objects, and the
-    field's ``context`` a cached property, read once."""
+def _decimal_parts(ops, converter, expression):
+    """``(create, quantum, context)`` of SQLite's decimal converter for a
+    column: it returns ``create(value).quantize(quantum, context=context)``,
+    ``create`` being the closure's ``create_decimal`` (Django 5.2) or
+    ``ops._create_decimal`` (6.1); the quantum and the create function are
+    the closure's own objects, and the field's ``context`` a cached
+    property, read once. None for any other closure."""
     cells = dict(zip(converter.__code__.co_freevars,
                      (cell.cell_contents for cell in converter.__closure__ or ()),
                      strict=True))
@@ -359,8 +441,16 @@ def _sqlite_decimal(ops, convert, converter, expression):
         create = type(ops)._create_decimal
     else:
         return None
-    quantum = cells["quantize_value"]
-    context = expression.output_field.context
+    return create, cells["quantize_value"], expression.output_field.context
+
+
+def _sqlite_decimal(ops, convert, converter, expression):
+    """SQLite's decimal converter for a column (``_decimal_parts``), the
+    same calls without the generic loop."""
+    parts = _decimal_parts(ops, converter, expression)
+    if parts is None:
+        return None
+    create, quantum, context = parts
 
     def decimal_value(value):
         if value is not None:
@@ -398,7 +488,7 @@ def _known(connection, converter):
         return None
     if name not in known:
         return None
-    from django.db.backends.sqlite3.operations import DatabaseOperations
+    from django.db.backends.sqlite3.base import DatabaseOperations
 
     # A subclass overriding the method: its own code, called as Django calls it.
     if getattr(type(ops), name) is not getattr(DatabaseOperations, name):
@@ -407,6 +497,11 @@ def _known(connection, converter):
             converter.__module__ != DatabaseOperations.__module__):
         return None
     return known[name]
+
+
+def _known_only(connection, converters):
+    """The maker of the equivalent of a column's one known converter, or None."""
+    return _known(connection, converters[0]) if len(converters) == 1 else None
 
 
 def column_reader(connection, converters, expression):
@@ -419,47 +514,285 @@ def column_reader(connection, converters, expression):
             value = converter(value, expression, connection)
         return value
 
-    if len(converters) == 1:
+    maker = _known_only(connection, converters)
+    if maker is not None:
         only = converters[0]
-        maker = _known(connection, only)
-        if maker is not None:
-            reader = maker(connection.ops, lambda value: only(value, expression, connection),
-                           only, expression)
-            if reader is not None:
-                return reader
+        reader = maker(connection.ops, lambda value: only(value, expression, connection),
+                       only, expression)
+        if reader is not None:
+            return reader
     return convert
 
 
-_CONVERTING: dict[tuple[int, tuple[int, ...]], object] = {}
+# ------------------------------------------------------------ JSON text columns
+#
+# In JSON mode a column read only as a date, datetime or decimal field's
+# value is given to the projection function as its JSON text (``Text``): the
+# column's converters and the mode's encoding in one step, written where it
+# is provably equal without the Python object in between. A column any other
+# code reads (a stand-in's method, a choices table, a relation's key) keeps
+# its Python value.
+
+# Field classes (exactly these: a subclass may convert and encode its own
+# way) whose JSON-mode values a column may carry as text.
+_TEXT_KINDS = {"DateField": "date", "DateTimeField": "datetime", "DecimalField": "decimal"}
 
 
-def _converting(width: int, positions: tuple[int, ...]):
-    """``convert(rows, f_i, ...)``: the rows with column i passed through f_i
-    (None left as None only where the converter leaves it)."""
-    key = (width, positions)
+@dataclass(frozen=True)
+class Text:
+    """Column ``position`` of a level's rows arrives as JSON text: the
+    ``kind`` field's encoding (``modes.JSON``) of the converted value.
+    ``strict``: a None is encoded too, as the function did for a non-null
+    field; otherwise it stays None, as for a nullable one."""
+
+    position: int
+    kind: str
+    strict: bool = False
+
+
+def text_kind(field_class) -> str | None:
+    """'date', 'datetime' or 'decimal' for the field classes whose columns
+    may arrive as text, else None."""
+    from django.db import models
+
+    kind = _TEXT_KINDS.get(getattr(field_class, "__name__", None))
+    if kind is None or getattr(models, field_class.__name__) is not field_class:
+        return None
+    return kind
+
+
+def _encoder(kind: str):
+    """The JSON mode's encoding of a ``kind`` field's value, as generated
+    code writes it (``modes.JSON``)."""
+    from django.db import models
+
+    from djust.compiler import runtime
+
+    leaf = modes.JSON.field_leaf(getattr(models, {v: k for k, v in _TEXT_KINDS.items()}[kind]))
+    if leaf.how == "method":
+        name = leaf.name
+        return lambda value: getattr(value, name)()
+    if leaf.how == "builtin":
+        return getattr(builtins, leaf.name)
+    return runtime.HELPERS[leaf.name]
+
+
+# Rounding modes that give the nearest value: a decimal of 15 significant
+# digits or fewer is recovered from the nearest double by any of them.
+_NEAREST = frozenset({"ROUND_HALF_EVEN", "ROUND_HALF_UP", "ROUND_HALF_DOWN"})
+# Signals that may be trapped: none is raised on the values the short way takes.
+_HARMLESS_TRAPS = frozenset({"InvalidOperation", "DivisionByZero", "Overflow",
+                             "FloatOperation"})
+
+
+def _plain_context(context) -> bool:
+    import decimal
+
+    trapped = {signal.__name__ for signal, on in context.traps.items() if on}
+    return (isinstance(context, decimal.Context) and context.rounding in _NEAREST
+            and trapped <= _HARMLESS_TRAPS and not context.clamp
+            and context.Emax >= 16 and context.Emin <= -16)
+
+
+def _decimal_text_format(ops, converter, expression):
+    """``(format, bound)`` when SQLite's decimal converter, then ``str``,
+    gives ``format % value`` for a float or int ``value`` with ``-bound <
+    value < bound`` and ``float(format % value) == value``; else None.
+
+    Why: ``format`` is ``"%.<p>f"`` for the field's ``p`` decimal places
+    (``p <= 6``), and ``bound`` ``10 ** (min(max_digits, 15) - p)``. The
+    text ``s = format % value`` is then a decimal ``D`` of at most 15
+    significant digits whose nearest double is ``value``; rounding the
+    double to 15 significant digits (``create``: a context of precision 15
+    rounding to nearest) gives back ``D`` (a decimal of 15 digits or fewer
+    survives the round trip through the nearest double), quantizing ``D``
+    to ``p`` places is exact (no digit dropped but zeros, no more than
+    ``max_digits`` digits, so no InvalidOperation) and ``str()`` of a
+    decimal whose exponent is ``-p >= -6`` is fixed-point, the text ``s``
+    (a negative zero included: ``-0.00``). Django 6.1 makes an int an exact
+    Decimal, of at most 15 digits here, the same number.
+    """
+    import decimal
+
+    from django.db.backends.sqlite3.base import DatabaseOperations
+
+    parts = _decimal_parts(ops, converter, expression)
+    if parts is None:
+        return None
+    create, quantum, context = parts
+    sign, digits, exponent = quantum.as_tuple()
+    if sign or digits != (1,) or not isinstance(exponent, int) or not -6 <= exponent <= 0:
+        return None
+    places = -exponent
+    own = DatabaseOperations.__dict__.get("_create_decimal")
+    if getattr(create, "__name__", None) == "create_decimal_from_float" and isinstance(
+            getattr(create, "__self__", None), decimal.Context):
+        creating = create.__self__  # Django 5.2: Context(prec=15).create_decimal_from_float
+    elif isinstance(own, staticmethod) and create is own.__func__:
+        creating = decimal.Context(prec=15)  # Django 6.1: a fresh context per value
+    else:
+        return None
+    if creating.prec != 15 or not _plain_context(creating) or not _plain_context(context):
+        return None
+    width = min(context.prec, 15) - places
+    if width < 0:
+        return None
+    return f"%.{places}f", 10 ** width
+
+
+# ------------------------------------------------------------ the read pass
+#
+# Each converted column is one expression of the driver's value ``{v}`` in
+# a comprehension generated per shape of row (``_converting``), the
+# arguments ``{a0}``, ``{a1}``... given per query; ``{t}`` names a
+# temporary. A short way guarded by the value's exact class, else the exact
+# reader (``column_reader`` or ``_text_reader``): no call where the class
+# check settles it.
+
+
+def _text_reader(convert, kind: str, strict: bool):
+    """The converted value's JSON text: the mode's encoding, None kept as
+    it is unless ``strict`` (what the function did with the value)."""
+    encode = _encoder(kind)
+
+    def text_value(value):
+        value = convert(value)
+        if value is None and not strict:
+            return None
+        return encode(value)
+
+    return text_value
+
+
+def _identity(value):
+    return value
+
+
+def _column_expression(connection, converters, expression, text: Text | None):
+    """``(template, arguments)`` of one column's expression, or None for a
+    column left as the driver gave it."""
+    maker = _known_only(connection, converters) if converters else None
+    if text is None:
+        if not converters:
+            return None
+        reader = column_reader(connection, converters, expression)
+        if maker is _sqlite_date:
+            return "({v} if {v}.__class__ is {a0} else {a1}({v}))", (datetime.date, reader)
+        if maker is _sqlite_datetime and reader.__name__ == "datetime_value":
+            zone = _zone(connection)
+            if zone is None:
+                return ("({v} if {v}.__class__ is {a0} or {v} is None else {a1}({v}))",
+                        (datetime.datetime, reader))
+            return ("(None if {v} is None else {v}.replace(tzinfo={a0}) "
+                    "if {v}.__class__ is {a1} and {v}.tzinfo is None else {a2}({v}))",
+                    (zone, datetime.datetime, reader))
+        if maker is _sqlite_decimal and reader.__name__ == "decimal_value":
+            create, quantum, context = _decimal_parts(connection.ops, converters[0], expression)
+            return ("(None if {v} is None else {a0}({v}).quantize({a1}, context={a2}))",
+                    (create, quantum, context))
+        return "{a0}({v})", (reader,)
+    convert = column_reader(connection, converters, expression) if converters else _identity
+    slow = _text_reader(convert, text.kind, text.strict)
+    keep_none = "" if text.strict else "None if {v} is None else "
+    if text.kind == "date" and (not converters or maker is _sqlite_date):
+        # A date is left as it is by both; its text is isoformat().
+        return "({v}.isoformat() if {v}.__class__ is {a0} else {a1}({v}))", (datetime.date, slow)
+    if text.kind == "datetime" and maker is _sqlite_datetime:
+        # The driver's naive datetime (Django's storage: UTC, or local time
+        # without USE_TZ): made aware in UTC, DjangoJSONEncoder writes its
+        # isoformat() cut to milliseconds, "+00:00" as "Z"; left naive, the
+        # same text without "Z". Another zone: the exact way.
+        zone = _zone(connection)
+        if zone is datetime.UTC:
+            suffix = " + 'Z'"
+        elif zone is None:
+            suffix = ""
+        else:
+            return "{a0}({v})", (slow,)
+        return ("(" + keep_none + "({t}[:23]" + suffix + " if {v}.microsecond else {t}" + suffix
+                + ") if {v}.__class__ is {a0} and {v}.tzinfo is None "
+                "and ({t} := {v}.isoformat()) else {a1}({v}))", (datetime.datetime, slow))
+    if text.kind == "decimal" and maker is _sqlite_decimal:
+        shape = _decimal_text_format(connection.ops, converters[0], expression)
+        if shape is None:
+            return "{a0}({v})", (slow,)
+        fmt, bound = shape
+        return ("({t} if {v}.__class__ in {a0} and {a1} < {v} < {a2} "
+                "and {a3}({t} := {a4} % {v}) == {v} else {a5}({v}))",
+                ((float, int), -bound, bound, float, fmt, slow))
+    if not converters:
+        # No converter: the encoding alone, as the function wrote it.
+        return "(" + keep_none + "{a0}({v}))", (_encoder(text.kind),)
+    return "{a0}({v})", (slow,)
+
+
+def _zone(connection):
+    """The zone SQLite's converter makes naive datetimes aware in, or None
+    (``_sqlite_datetime``)."""
+    from django.conf import settings
+
+    return connection.timezone if settings.USE_TZ else None
+
+
+_CONVERTING: dict[tuple, object] = {}
+
+
+def _converting(width: int, templates: tuple[tuple[int, str, int], ...]):
+    """``convert(rows, *arguments)``: the rows with column i written as its
+    template (``(position, template, number of arguments)``)."""
+    key = (width, templates)
     function = _CONVERTING.get(key)
     if function is None:
         names = [f"c{i}" for i in range(width)]
-        items = [f"f{i}({name})" if i in positions else name for i, name in enumerate(names)]
-        arguments = ", ".join(f"f{i}" for i in positions)
-        source = (f"def convert(rows, {arguments}):\n"
+        items = list(names)
+        arguments: list[str] = []
+        for position, template, count in templates:
+            own = [f"a{position}_{k}" for k in range(count)]
+            arguments += own
+            items[position] = template.format(
+                v=names[position], t=f"t{position}",
+                **{f"a{k}": name for k, name in enumerate(own)})
+        source = (f"def convert(rows, {', '.join(arguments)}):\n"
                   f"    return [({', '.join(items)},) for ({', '.join(names)},) in rows]\n")
         namespace: dict = {}
-        exec(compile(source, f"<djust row converter {width} {positions}>", "exec"), namespace)
+        exec(compile(source, f"<djust row converter {width} {len(_CONVERTING)}>", "exec"),
+             namespace)
         function = _CONVERTING[key] = namespace["convert"]
     return function
 
 
-def read_rows(queryset: QuerySet) -> list[tuple]:
+def _convert_rows(rows: list[tuple], width: int, expressions: dict) -> list[tuple]:
+    if not expressions or not rows:
+        return rows
+    templates = tuple((position, template, len(arguments))
+                      for position, (template, arguments) in sorted(expressions.items()))
+    arguments = [argument for _, (_, own) in sorted(expressions.items()) for argument in own]
+    return _converting(width, templates)(rows, *arguments)
+
+
+def text_rows(rows: list[tuple], text: tuple[Text, ...] = ()) -> list[tuple]:
+    """Rows Django already converted (``values_list()``'s), with the
+    ``text`` columns written as their JSON text, as ``read_rows`` gives
+    them: what the JSON-mode projection function takes."""
+    if not text or not rows:
+        return rows
+    width = len(rows[0])
+    expressions = {column.position: _column_expression(None, [], None, column)
+                   for column in text}
+    return _convert_rows(rows, width, expressions)
+
+
+def read_rows(queryset: QuerySet, text: tuple[Text, ...] = ()) -> list[tuple]:
     """``list(queryset)`` for a ``values_list()`` queryset (not flat, not
-    named), read on its compiler's cursor: the same SQL, the same values.
+    named), read on its compiler's cursor: the same SQL, the same values;
+    the ``text`` columns as their JSON text (``text_rows``).
 
         >>> from examples.rentals.models import Unit
         >>> read_rows(Unit.objects.none().values_list("number"))
         []
     """
     if queryset._iterable_class is not ValuesListIterable or queryset._result_cache is not None:
-        return list(queryset)
+        return text_rows(list(queryset), text)
     compiler = queryset.query.get_compiler(queryset.db)
     cursor = compiler.execute_sql(CURSOR)
     if cursor is None:  # EmptyResultSet: no query, as Django runs none
@@ -468,20 +801,30 @@ def read_rows(queryset: QuerySet) -> list[tuple]:
         rows = cursor.fetchall()
     finally:
         cursor.close()
+    return _converted(compiler, rows, text)
+
+
+def _converted(compiler, rows: list[tuple], text: tuple[Text, ...]) -> list[tuple]:
+    """The rows ``compiler``'s query fetched, as ``values_list()`` gives them."""
     width = compiler.col_count
     if compiler.has_extra_select:
         rows = [row[:width] for row in rows]
     fields = [selected[0] for selected in compiler.select[:width]]
     if compiler.has_composite_fields(fields):
         # Composite keys: Django's own conversion of the rows just fetched.
-        return list(compiler.results_iter(results=[rows], tuple_expected=True))
-    converters = compiler.get_converters(fields)
-    if not converters or not rows:
+        return text_rows(list(compiler.results_iter(results=[rows], tuple_expected=True)), text)
+    if not rows:
         return rows
+    converters = compiler.get_converters(fields)
     connection = compiler.connection
-    positions = tuple(sorted(converters))
-    readers = [column_reader(connection, *converters[position]) for position in positions]
-    return _converting(width, positions)(rows, *readers)
+    as_text = {column.position: column for column in text}
+    expressions = {}
+    for position in sorted(set(converters) | set(as_text)):
+        found, expression = converters.get(position, ([], fields[position]))
+        made = _column_expression(connection, found, expression, as_text.get(position))
+        if made is not None:
+            expressions[position] = made
+    return _convert_rows(rows, width, expressions)
 
 
 # ------------------------------------------------------------ lowering
@@ -505,11 +848,16 @@ class _Level:
     optional: list[tuple[str, ...]] = field(default_factory=list)
     # Names stand-ins of the level's own rows read through the class.
     runs: set[str] = field(default_factory=set)
+    # Columns something reads as their Python value (not only as JSON text).
+    raw: set[str] = field(default_factory=set)
 
-    def add(self, lookup: str) -> str:
-        """The row variable holding column ``lookup``."""
+    def add(self, lookup: str, raw: bool = True) -> str:
+        """The row variable holding column ``lookup``; ``raw``: read as its
+        Python value."""
         if lookup not in self.names:
             self.names.append(lookup)
+        if raw:
+            self.raw.add(lookup)
         return self.variable(self.names.index(lookup))
 
     # The projection's own names never end in "_<digits>": the lowerer's
@@ -547,6 +895,10 @@ class _Projector(NodeVisitor):
         self.stand_ins: list[_StandIn] = []
         # How many functions are called directly on stand-ins.
         self.functions = 0
+        # Field values a column's JSON text may stand for (JSON mode):
+        # placeholder name -> (level, lookup, Text kind and strictness,
+        # the expression encoding the Python value).
+        self.texts: dict[str, tuple[_Level, str, Text, ast.expr]] = {}
 
     def mapping(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
                 keys: tuple[str, ...] = (), guard: tuple[str, ...] = ()) -> ast.expr:
@@ -604,13 +956,29 @@ class _Projector(NodeVisitor):
 
     def visit_field(self, node: Node, model, prefix: tuple[str, ...], level: _Level,
                     keys: tuple[str, ...], guard: tuple[str, ...]) -> ast.expr:
-        column = level.add(ORM_SEPARATOR.join((*prefix, node.field or node.segment)))
+        lookup = ORM_SEPARATOR.join((*prefix, node.field or node.segment))
+        kind = None if self.mode.renders else text_kind(node.field_class)
+        # A non-null field below a nullable relation is encoded only when
+        # the relation's row exists: kept as a Python value.
+        if kind is not None and (node.nullable or not guard):
+            column = level.add(lookup, raw=False)
+        else:
+            kind = None
+            column = level.add(lookup)
         converter = self.lowerer.field_converter(node.field_class)
         if converter is None:
             return load(column)
         if not node.nullable:
-            return converter(load(column))
-        return none_or(column, converter(load(column)))
+            encoded = converter(load(column))
+        else:
+            encoded = none_or(column, converter(load(column)))
+        if kind is None:
+            return encoded
+        # Decided once every use of the column is known (``_texts``).
+        placeholder = f"text_placeholder{len(self.texts)}"
+        self.texts[placeholder] = (level, lookup, Text(0, kind, strict=not node.nullable),
+                                   encoded)
+        return load(placeholder)
 
     def to_many(self, node: Node, model, prefix: tuple[str, ...], level: _Level) -> ast.expr:
         relation = to_many_relation(model, node.segment)
@@ -792,6 +1160,32 @@ def _flag_statements(level: _Level) -> list[ast.stmt]:
     return [assign(level.dropped(), ast.Constant(False))]
 
 
+class _Texts(ast.NodeTransformer):
+    """Each placeholder of ``_Projector.texts`` made the column itself when
+    the column arrives as text, else the expression encoding its value."""
+
+    def __init__(self, chosen: dict[str, ast.expr]) -> None:
+        self.chosen = chosen
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self.chosen.get(node.id, node)
+
+
+def _texts(projector: _Projector) -> dict[int, tuple[Text, ...]]:
+    """Which columns arrive as JSON text, per level index: those read only
+    as the value of fields of one kind and strictness."""
+    uses: dict[tuple[int, str], set[Text]] = {}
+    for level, lookup, text, _ in projector.texts.values():
+        uses.setdefault((level.index, lookup), set()).add(text)
+    chosen: dict[tuple[int, str], Text] = {}
+    for (index, lookup), texts in uses.items():
+        level = projector.levels[index]
+        if len(texts) == 1 and lookup not in level.raw:
+            (text,) = texts
+            chosen[index, lookup] = Text(level.names.index(lookup), text.kind, text.strict)
+    return chosen
+
+
 def _choice_map(fields: dict):
     return lambda helper: choice_labels(fields[helper])
 
@@ -839,11 +1233,22 @@ def lower_projection(tree: Node, mode: str | modes.Mode, *, name: str):
         )))
     arguments = [_rows_argument(level) for level in projector.levels]
     function = astbuild.function(name, arguments, body)
+    texts = _texts(projector)
+    function = _Texts({
+        placeholder: (load(level.variable(texts[level.index, lookup].position))
+                      if (level.index, lookup) in texts else encoded)
+        for placeholder, (level, lookup, _, encoded) in projector.texts.items()
+    }).visit(function)
+    text_of = {index: tuple(sorted((text for (at, _), text in texts.items() if at == index),
+                                   key=lambda text: text.position))
+               for index in range(len(projector.levels))}
     namespace = projector.lowerer.namespace()
     levels = tuple(
         Level(model=level.model, lookup=level.lookup, columns=tuple(level.names),
-              parent=level.parent, key=level.key, runs=frozenset(level.runs))
+              parent=level.parent, key=level.key, runs=frozenset(level.runs),
+              text=text_of[level.index])
         for level in projector.levels[1:])
     spec = Projection(columns, levels, model=tree.model, runs=frozenset(root.runs),
-                      code=tuple(stand_in.described for stand_in in projector.stand_ins))
+                      code=tuple(stand_in.described for stand_in in projector.stand_ins),
+                      text=text_of[0])
     return ast.Module(body=[function], type_ignores=[]), namespace, spec

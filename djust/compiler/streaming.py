@@ -191,7 +191,8 @@ def fetch_levels(chunk: list[tuple], spec: projection.Projection,
                  starts: list[QuerySet]) -> list[list[tuple]]:
     """``chunk`` (rows of the queryset's ``values_list``) and the rows of
     each level below it: one query per level, filtered by this chunk's
-    parent keys (none for a level whose parents have no key)."""
+    parent keys (none for a level whose parents have no key), their
+    ``text`` columns as JSON text (``projection.text_rows``)."""
     fetched = [chunk]
     for level, start in zip(spec.levels, starts, strict=True):
         keys = {row[level.key] for row in fetched[level.parent]}
@@ -200,7 +201,8 @@ def fetch_levels(chunk: list[tuple], spec: projection.Projection,
             fetched.append([])
             continue
         rows = start.filter(**{f"{level.lookup}__in": keys})
-        fetched.append(list(rows.values_list(*level.columns)))
+        fetched.append(projection.text_rows(list(rows.values_list(*level.columns)),
+                                            level.text))
     return fetched
 
 
@@ -212,6 +214,8 @@ def _projected_chunks(project, spec: projection.Projection, starts: list[QuerySe
         chunk = list(islice(source, chunk_size))
         if not chunk:
             return None
+        # JSON mode: date, datetime and decimal columns as the function takes them.
+        chunk = projection.text_rows(chunk, spec.text)
         if not spec.levels:
             return _in_slices(project, chunk)
         return project(*fetch_levels(chunk, spec, starts))
