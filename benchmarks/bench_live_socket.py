@@ -19,10 +19,16 @@ process opened and handed over. Then, as a browser would:
 The events cycle ``filter_status`` pending → active, ``sort_by`` rent →
 end date; each goes to A and then B (or B then A, alternating), so the two
 transports are measured side by side, in one run, on the same states. The
-round trip is from the send to the whole reply received; p50, p99 and the
-events per second of one sequential client. Then ``--connections`` clients
-at once (each its own page) send as many events again over each transport:
-the events per second of the one server process.
+round trip is from the send to the whole reply received (its JSON not yet
+read, on either transport); p50, p99, and the same less the server's render
+of the page (timed in the server, sent in the reply's ``stats``): the
+transport's share, with the state's storing, the diff and the HTTP request
+handling. Events per second of one sequential client are the inverse of the
+mean round trip. Then ``--connections`` clients at once (each its own page)
+send as many events again over each transport, in four rounds taking turns:
+the events per second of the one server process, and its CPU time per event
+meanwhile (``/proc``; less
+sensitive than the clock to other work on the machine).
 
 Bytes per event, medians: the WebSocket's reply message (its JSON text: a
 diff against the HTML the socket sent last, after the first render) and
@@ -99,18 +105,31 @@ def serve(fd: int, as_demo: bool) -> None:
     """The server process: uvicorn on the listening socket ``fd``."""
     import uvicorn
 
-    from examples.asgi import application  # sets Django up
+    import examples.asgi  # sets Django up, before the imports below
+    from djust.live import LiveView
+    from examples.rentals.views import Dashboard
 
-    if not as_demo:
-        from djust.live import LiveView
-        from examples.rentals.views import Dashboard
-
-        # The LiveView the dashboard subclasses, without the comparison render.
-        Dashboard.render_page = LiveView.render_page
+    # Without --as-demo, the LiveView the dashboard subclasses, without the
+    # comparison render; either way timed, in the reply's stats.
+    Dashboard.render_page = timed_render(
+        Dashboard.render_page if as_demo else LiveView.render_page)
     listener = socket.socket(fileno=fd)
-    config = uvicorn.Config(application, ws="wsproto", http="h11", lifespan="off",
+    config = uvicorn.Config(examples.asgi.application, ws="wsproto", http="h11", lifespan="off",
                             loop="asyncio", log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[listener])
+
+
+def timed_render(render_page):
+    """``render_page`` reporting its milliseconds as ``stats["render_ms"]``."""
+
+    def timed(view, request):
+        started = time.perf_counter()
+        page, browser_state = render_page(view, request)
+        view.last_stats = dict(view.last_stats or {},
+                               render_ms=(time.perf_counter() - started) * 1000)
+        return page, browser_state
+
+    return timed
 
 
 class Server:
@@ -128,6 +147,14 @@ class Server:
         self.process = subprocess.Popen(command, cwd=ROOT, pass_fds=[listener.fileno()],
                                         stdout=self.log, stderr=subprocess.STDOUT, env=env)
         listener.close()
+
+    def cpu_seconds(self) -> float | None:
+        """The server's CPU time so far (user + system), where /proc says."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def output(self) -> str:
         self.log.seek(0)
@@ -255,6 +282,9 @@ class SocketClient:
         self.sock.sendall(self.ws.send(Message(data=json.dumps(message))))
 
     def receive(self) -> dict:
+        return json.loads(self.receive_text())
+
+    def receive_text(self) -> str:
         from wsproto.events import CloseConnection, Ping, TextMessage
 
         parts = []
@@ -263,8 +293,7 @@ class SocketClient:
             if isinstance(event, TextMessage):
                 parts.append(event.data)
                 if event.message_finished:
-                    self.last_text = "".join(parts)
-                    return json.loads(self.last_text)
+                    return "".join(parts)
             elif isinstance(event, Ping):
                 self.sock.sendall(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
@@ -275,12 +304,13 @@ class SocketClient:
         self.ref += 1
         started = time.perf_counter()
         self.send({"t": "event", "ref": self.ref, "event": name, "params": params})
-        reply = self.receive()
-        elapsed = (time.perf_counter() - started) * 1000
+        text = self.receive_text()
+        elapsed = (time.perf_counter() - started) * 1000  # as for the POST: JSON not read
+        reply = json.loads(text)
         if reply.get("t") != "render" or reply.get("ref") != self.ref:
             raise RuntimeError(f"event {name}: unexpected reply {reply}")
         self.apply(reply)
-        return elapsed, reply, len(self.last_text.encode()), self.wire
+        return elapsed, reply, len(text.encode()), self.wire
 
     def apply(self, reply: dict) -> str:
         """The page's inner HTML after a render (an event's or a push's), as
@@ -307,6 +337,8 @@ class SocketClient:
 class Results:
     def __init__(self) -> None:
         self.ms = {"websocket": [], "http": []}
+        # The round trip less the server's render: the transport's share.
+        self.outside = {"websocket": [], "http": []}
         self.bytes: dict[str, dict[str, list[int]]] = collections.defaultdict(
             lambda: {"ws message": [], "ws wire": [], "ws diff": [], "state": [],
                      "http body": [], "http response": []})
@@ -332,6 +364,8 @@ def pair(results: Results, case: str, ws: SocketClient, web: HttpClient, name: s
     if timed:
         results.ms["websocket"].append(ws_ms)
         results.ms["http"].append(http_ms)
+        results.outside["websocket"].append(ws_ms - ws_reply["stats"]["render_ms"])
+        results.outside["http"].append(http_ms - http_reply["stats"]["render_ms"])
     sizes = results.bytes[case]
     sizes["ws message"].append(ws_message)
     sizes["ws wire"].append(ws_wire)
@@ -368,9 +402,11 @@ def change_one_row() -> None:
     Lease.objects.filter(pk=shown_lease().pk).update(monthly_rent=F("monthly_rent") + 1)
 
 
-def concurrent(port: int, jar: dict[str, str], transport: str, connections: int,
-               events: int) -> float:
-    """Events per second of ``connections`` clients at once, each its own page."""
+def concurrent(server: Server, jar: dict[str, str], transport: str, connections: int,
+               events: int) -> tuple[float, float | None]:
+    """Events per second of ``connections`` clients at once, each its own
+    page, and the server's CPU milliseconds per event meanwhile."""
+    port = server.port
     clients = []
     for _ in range(connections):
         page = Page(port, jar)
@@ -392,16 +428,41 @@ def concurrent(port: int, jar: dict[str, str], transport: str, connections: int,
     threads = [threading.Thread(target=run, args=(client,)) for client in clients]
     for thread in threads:
         thread.start()
+    cpu_before = server.cpu_seconds()
     barrier.wait()
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu_after = server.cpu_seconds()
     for client in clients:
         client.close()
     if failures:
         raise failures[0]
-    return each * connections / elapsed
+    cpu = None if cpu_before is None or cpu_after is None else (
+        (cpu_after - cpu_before) * 1000 / (each * connections))
+    return each * connections / elapsed, cpu
+
+
+def concurrent_rounds(server: Server, jar: dict[str, str], options: argparse.Namespace,
+                      rounds: int = 4) -> dict[str, tuple[float, float | None]]:
+    """``concurrent`` for each transport in turn, over ``rounds`` rounds
+    (the order swapped each round), so that other work on the machine
+    weighs on both alike: events per second and CPU ms per event."""
+    events = max(options.connections, options.events // rounds)
+    totals = {"websocket": [0.0, 0.0, 0], "http": [0.0, 0.0, 0]}  # seconds, CPU ms, events
+    cpu_known = True
+    for index in range(rounds):
+        order = ("websocket", "http") if index % 2 == 0 else ("http", "websocket")
+        for transport in order:
+            rate, cpu = concurrent(server, jar, transport, options.connections, events)
+            done = max(1, events // options.connections) * options.connections
+            totals[transport][0] += done / rate
+            totals[transport][1] += (cpu or 0.0) * done
+            totals[transport][2] += done
+            cpu_known = cpu_known and cpu is not None
+    return {transport: (count / seconds, cpu_ms / count if cpu_known else None)
+            for transport, (seconds, cpu_ms, count) in totals.items()}
 
 
 def percentile(values: list[float], rank: float) -> float:
@@ -437,9 +498,7 @@ def measure(server: Server, options: argparse.Namespace) -> dict:
         ws.close()
         web.close()
     sequential = {transport: len(ms) / (sum(ms) / 1000) for transport, ms in results.ms.items()}
-    parallel = {transport: concurrent(server.port, jar, transport, options.connections,
-                                      options.events)
-                for transport in ("websocket", "http")} if options.connections > 1 else {}
+    parallel = concurrent_rounds(server, jar, options) if options.connections > 1 else {}
     results.bytes.pop("warm-up")
     return {
         "events": options.events, "rows": options.rows, "connections": options.connections,
@@ -447,9 +506,15 @@ def measure(server: Server, options: argparse.Namespace) -> dict:
         "round_trip_ms": {transport: {"p50": percentile(ms, 50), "p99": percentile(ms, 99),
                                       "mean": statistics.fmean(ms)}
                           for transport, ms in results.ms.items()},
+        "outside_render_ms": {transport: {"p50": percentile(ms, 50),
+                                          "p99": percentile(ms, 99)}
+                              for transport, ms in results.outside.items()},
         "events_per_second": {"1 sequential": sequential,
-                              **({f"{options.connections} concurrent": parallel}
+                              **({f"{options.connections} concurrent": {
+                                  transport: rate for transport, (rate, _cpu) in parallel.items()}}
                                  if parallel else {})},
+        "server_cpu_ms_per_event": {transport: cpu for transport, (_rate, cpu)
+                                    in parallel.items() if cpu is not None},
         "bytes": {case: {kind: statistics.median(values) for kind, values in sizes.items()}
                   for case, sizes in results.bytes.items()},
     }
@@ -474,9 +539,14 @@ def prepare_database(path: Path, scale: float) -> int:
 def machine() -> str:
     import django
 
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return (f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
             f"{platform.release()}; CPython {platform.python_version()}, Django "
-            f"{django.get_version()}")
+            f"{django.get_version()}; load average {load} at the end")
+
+
+def ratio(a: float, b: float, digits: int = 2) -> str:
+    return f"{a / b:.{digits}f}x" if b else "-"
 
 
 def print_report(figures: dict, options: argparse.Namespace, leases: int) -> None:
@@ -492,17 +562,26 @@ def print_report(figures: dict, options: argparse.Namespace, leases: int) -> Non
     print(f"{'round trip (ms)':<26}{'WebSocket':>11}{'HTTP POST':>11}{'WS/HTTP':>9}")
     for name in ("p50", "p99", "mean"):
         ws, web = times["websocket"][name], times["http"][name]
-        print(f"  {name:<24}{ws:>11.2f}{web:>11.2f}{ws / web:>8.2f}x")
+        print(f"  {name:<24}{ws:>11.2f}{web:>11.2f}{ratio(ws, web):>9}")
+    outside = figures["outside_render_ms"]
+    for name in ("p50", "p99"):
+        ws, web = outside["websocket"][name], outside["http"][name]
+        print(f"  {name + ' less the render':<24}{ws:>11.2f}{web:>11.2f}{ratio(ws, web):>9}")
     print(f"{'events per second':<26}")
     for label, rates in figures["events_per_second"].items():
         ws, web = rates["websocket"], rates["http"]
-        print(f"  {label + ' client(s)':<24}{ws:>11.0f}{web:>11.0f}{ws / web:>8.2f}x")
+        print(f"  {label + ' client(s)':<24}{ws:>11.0f}{web:>11.0f}{ratio(ws, web):>9}")
+    cpu = figures["server_cpu_ms_per_event"]
+    if cpu:
+        ws, web = cpu["websocket"], cpu["http"]
+        print(f"{'server CPU ms per event':<26}{ws:>11.2f}{web:>11.2f}{ratio(ws, web):>9}"
+              "  (during the concurrent clients' events)")
     print()
     print(f"{'bytes per event (median)':<26}{'WS message':>11}{'WS/HTTP':>9}{'HTTP body':>11}"
           f"{'of which: diff':>16}{'state':>7}{'WS wire':>9}{'HTTP+headers':>14}")
     for case, sizes in figures["bytes"].items():
         message, body = sizes["ws message"], sizes["http body"]
-        print(f"  {case:<24}{message:>11.0f}{message / body:>8.3f}x{body:>11.0f}"
+        print(f"  {case:<24}{message:>11.0f}{ratio(message, body, 3):>9}{body:>11.0f}"
               f"{sizes['ws diff']:>16.0f}{sizes['state']:>7.0f}{sizes['ws wire']:>9.0f}"
               f"{sizes['http response']:>14.0f}")
     print("  (WS message: the reply's JSON text; of which the diff (or the first HTML) and\n"
