@@ -130,7 +130,7 @@ def test_projection_parity(grammar, spec, data):
 @pytest.mark.django_db
 @given(spec=S.worlds(), data=st.data())
 def test_many_keys_queries_are_djangos(grammar, spec, data):
-    """A to-many level's query written from Django's SQL for one and two
+    """A to-many level's query written from Django's SQL for two of its
     parent keys (``projection.MANY_KEYS``, lowered here to 1 so that every
     level takes it) is Django's own query for all the keys: the same SQL
     and parameters, so the same rows and output, the same query count."""

@@ -200,7 +200,7 @@ def test_levels_equal_the_instance_serializer(model, paths, queryset, mode):
 ])
 def test_levels_of_many_keys_run_djangos_queries(model, paths, queryset, mode, monkeypatch):
     """Many parent keys (``MANY_KEYS``, lowered to 2): the level's SQL is
-    written from Django's for one key and two, and is Django's for all of
+    written from Django's for two of the keys, and is Django's for all of
     them, custom managers and through models included."""
     from djust.compiler import projection
 
@@ -384,3 +384,30 @@ def test_a_relation_named_like_a_level_variable_keeps_its_own_name():
     rows = serializer.many(User.objects.order_by("username"))
     assert rows == [serializer(user) for user in User.objects.order_by("username")]
     assert rows[0]["groups"] == {"count": 1, "all": [{"name": "staff"}]}
+
+
+@pytest.mark.django_db
+def test_many_keys_sql_is_written_only_where_the_key_list_is_unambiguous():
+    """The two keys' parameters found at two places (the level's own
+    queryset filters on the same values): Django writes the query."""
+    from djust.compiler import projection
+
+    seed(scale=0.2)
+    keys = list(Property.objects.values_list("pk", flat=True))
+    assert len(keys) > 2
+    level = projection.Level(model=Unit, lookup="property", columns=("property", "number"),
+                             parent=0, key=0)
+    pk = Property._meta.pk
+    plain = Unit.objects.order_by("pk")
+    rows = projection._many_keys_rows(plain, "property__in", level, keys, pk)
+    with CaptureQueriesContext(connection) as captured:
+        expected = list(plain.filter(property__in=keys).values_list("property", "number"))
+    assert rows == expected and rows
+    with CaptureQueriesContext(connection) as ours:
+        projection._many_keys_rows(plain, "property__in", level, keys, pk)
+    assert [q["sql"] for q in ours.captured_queries] == [
+        q["sql"] for q in captured.captured_queries]
+    twice = Unit.objects.filter(property__in=keys[:2])
+    assert projection._many_keys_rows(twice, "property__in", level, keys, pk) is None
+    assert projection.level_rows(twice, level, set(keys), pk) == list(
+        twice.filter(property__in=keys).values_list("property", "number"))

@@ -50,6 +50,7 @@ from __future__ import annotations
 import ast
 import builtins
 import datetime
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -283,7 +284,7 @@ def fetch(queryset: QuerySet, spec: Projection) -> list[list[tuple]] | None:
 
 
 # A level filtered by this many parent keys or more has its SQL written from
-# Django's own SQL for one key and for two (``_many_keys_rows``).
+# Django's own SQL for two of them (``_many_keys_rows``).
 MANY_KEYS = 64
 
 
@@ -292,7 +293,7 @@ def level_rows(start: QuerySet, level: Level, keys: set, key_field) -> list[tupl
     *columns)``: ``keys`` are the parents' primary keys (``key_field``'s
     values), a set without None."""
     keyed = f"{level.lookup}__in"
-    if len(keys) >= MANY_KEYS and all(key.__class__ is int for key in keys):
+    if len(keys) >= MANY_KEYS and set(map(type, keys)) == {int}:
         rows = _many_keys_rows(start, keyed, level, list(keys), key_field)
         if rows is not None:
             return rows
@@ -302,54 +303,46 @@ def level_rows(start: QuerySet, level: Level, keys: set, key_field) -> list[tupl
 _PLACEHOLDER = re.compile(r"%%|%s")
 
 
-def _placeholders(sql: str) -> int:
-    return sum(token == "%s" for token in _PLACEHOLDER.findall(sql))
-
-
 def _many_keys_rows(start: QuerySet, keyed: str, level: Level, keys: list,
                     key_field) -> list[tuple] | None:
     """The rows of the level's query for many int keys, read as ``read_rows``
     reads them, or None to let Django write the query.
 
     Django's ``In`` lookup prepares each key through several calls and
-    writes ``IN (%s, %s, ...)``, one placeholder and one parameter per key
-    (after dropping None and repeats: none here), the rest of the query not
-    depending on how many. Its SQL and parameters for the first key and for
-    the first two then say where the placeholders and the keys go; they
-    must differ by exactly one placeholder and one parameter, the two keys'
-    parameters being what ``key_field.get_db_prep_value(key, connection,
-    prepared=True)`` (the call Django makes per key) gives, which writes
-    every key's parameter. The same SQL and parameters as Django's, on the
-    same kind of cursor: the same query, counted once.
+    writes ``IN (%s, %s, ...)``: one placeholder and one parameter per key
+    (None and repeats dropped: there are none), each parameter
+    ``key_field.get_db_prep_value(key, connection, prepared=True)``, the
+    rest of the query the same whatever their number. Its SQL and
+    parameters for the first two keys then say where the list goes: the two
+    keys' parameters, found next to each other at exactly one place, their
+    placeholders written ``(%s, %s)``. Put every key there and it is
+    Django's query for all of them, run on the same kind of cursor: the
+    same query, counted once (the tests compare the SQL with Django's).
     """
-    one = start.filter(**{keyed: keys[:1]}).values_list(*level.columns)
     two = start.filter(**{keyed: keys[:2]}).values_list(*level.columns)
-    compiler = one.query.get_compiler(one.db)
+    compiler = two.query.get_compiler(two.db)
     connection = compiler.connection
     if connection.ops.max_in_list_size() is not None:
         return None  # Django splits long lists (Oracle)
     try:
         sql, params = compiler.as_sql()
-        sql_two, params_two = two.query.get_compiler(two.db).as_sql()
     except EmptyResultSet:
         return None
-    params, params_two = list(params), list(params_two)
-    # Where sql_two has ", %s" more: right after the first key's placeholder.
-    at = next((i for i, (a, b) in enumerate(zip(sql, sql_two, strict=False)) if a != b),
-              len(sql))
-    if (sql_two != sql[:at] + ", %s" + sql[at:] or not sql[:at].endswith("%s")
-            or _placeholders(sql) != len(params) or _placeholders(sql_two) != len(params_two)):
+    spots = [match for match in _PLACEHOLDER.finditer(sql) if match.group() == "%s"]
+    if len(spots) != len(params):
         return None
-    first = _placeholders(sql[:at]) - 1  # the first key's parameter
-    prepare = key_field.get_db_prep_value
-    written = [prepare(key, connection, prepared=True) for key in keys]
-    expected = [*params[:first + 1], written[1], *params[first + 1:]]
-    if params_two != expected or params[first] != written[0] or [
-            type(value) for value in params_two] != [type(value) for value in expected] or (
-            type(params[first]) is not type(written[0])):
+    written = list(map(functools.partial(key_field.get_db_prep_value, connection=connection,
+                                         prepared=True), keys))
+    pair = [(type(value), value) for value in written[:2]]
+    found = [at for at in range(1, len(params))
+             if [(type(value), value) for value in params[at - 1:at + 1]] == pair]
+    if len(found) != 1:
         return None
-    sql = sql[:at] + ", %s" * (len(keys) - 1) + sql[at:]
-    params = [*params[:first], *written, *params[first + 1:]]
+    first, second = spots[found[0] - 1], spots[found[0]]
+    if sql[first.start() - 1:second.end() + 1] != "(%s, %s)":
+        return None
+    sql = sql[:first.start()] + ", ".join(["%s"] * len(keys)) + sql[second.end():]
+    params = [*params[:found[0] - 1], *written, *params[found[0] + 1:]]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
