@@ -35,6 +35,7 @@ a push, a broadcast and an event from interleaving their renders and sends.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import re
@@ -75,6 +76,14 @@ class Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def on_loop(coroutine, loop: asyncio.AbstractEventLoop):
+    """Run ``coroutine`` on the sockets' loop from any thread, in a fresh
+    context: a copy of the caller's (an event handler's, a view's under
+    ASGI) would carry asgiref's mark of being inside its single thread, and
+    the view code the coroutine runs there would refuse to deadlock."""
+    return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coroutine, loop)
 
 
 def group_name(group: str) -> str:
@@ -237,9 +246,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             replies, groups = await database_sync_to_async(self._join)(message)
             key = getattr(getattr(self.request, "session", None), "session_key", None)
             await self._follow_session(session_group(key) if key else None)
+            # In the groups before the page hears it joined: a broadcast sent
+            # once the page knows it is connected reaches it.
+            await self._sync_groups(groups)
             for reply in replies:
                 await self.send_json(reply)
-        await self._sync_groups(groups)
 
     async def event(self, ref: int | None, message: dict[str, Any]) -> None:
         if self.view is None:
@@ -259,7 +270,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return True  # the running event's own render sends the change
         if not self.push_pending:
             self.push_pending = True
-            asyncio.run_coroutine_threadsafe(self.push_render(), self.loop)
+            on_loop(self.push_render(), self.loop)
         return True
 
     async def push_render(self) -> None:
@@ -421,7 +432,7 @@ def end_session(session_key: str) -> None:
     group = session_group(session_key)
     for socket in open_sockets():
         if socket.session_group == group and socket.loop.is_running():
-            asyncio.run_coroutine_threadsafe(socket.djust_logout({}), socket.loop)
+            on_loop(socket.djust_logout({}), socket.loop)
     layer = get_channel_layer()
     if layer is None:
         return
@@ -453,7 +464,7 @@ def close_all(code: int = 1012) -> int:
     loop = _server_loop
     for socket in sockets:
         if loop is not None and loop.is_running():
-            asyncio.run_coroutine_threadsafe(socket.close(code), loop)
+            on_loop(socket.close(code), loop)
     return len(sockets)
 
 
@@ -464,7 +475,7 @@ def broadcast_locally(group: str, message: dict[str, Any]) -> int:
     if loop is None or not loop.is_running():
         return 0
     for socket in targets:
-        asyncio.run_coroutine_threadsafe(
+        on_loop(
             socket.djust_broadcast({"group": group, "message": message}), loop)
     return len(targets)
 
@@ -506,7 +517,7 @@ def broadcast(group: str, **message: Any) -> None:
     loop = _server_loop
     if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
         # The in-memory layer's queues belong to the server's loop.
-        asyncio.run_coroutine_threadsafe(layer.group_send(name, payload), loop).result()
+        on_loop(layer.group_send(name, payload), loop).result()
         return
     from asgiref.sync import async_to_sync
 

@@ -186,8 +186,8 @@ def notes_are(page, notes, timeout=None):
 @pytest.fixture
 def subscribed(monkeypatch):
     """``subscribed(group, n)`` waits until ``n`` sockets of this process
-    listen to ``group``: the page hears "joined" before its consumer joins
-    the groups, and a broadcast in between would not reach it."""
+    listen to ``group`` (a socket joins its groups before it tells its
+    page "joined"; this waits on the server side, whatever the page says)."""
     changed = threading.Condition()
     original = LiveConsumer._sync_groups
 
@@ -390,22 +390,8 @@ def test_a_killed_socket_falls_back_to_http_and_rejoins(monkeypatch):
 
 
 # -- 5. two browsers, one group ----------------------------------------------
-# djust/consumers.py, broadcast_locally and LiveConsumer.schedule_push: the
-# coroutine given to run_coroutine_threadsafe runs in a copy of the caller's
-# contextvars. Called from an event handler (run by database_sync_to_async,
-# as is a view under ASGI), that copy holds asgiref's deadlock_context, so the
-# database_sync_to_async of djust_broadcast / push_render raises
-# "Single thread executor already being used, would deadlock", and the
-# broadcast or push is lost without a log (nothing reads the future).
-CONTEXT_BUG = ("djust/consumers.py schedules broadcast_locally's and schedule_push's "
-               "coroutines in the calling handler's context: asgiref refuses their "
-               "database_sync_to_async (would deadlock)")
 
-
-@pytest.mark.parametrize("layer", [
-    pytest.param(None, marks=pytest.mark.xfail(strict=True, reason=CONTEXT_BUG)),
-    "in-memory",
-])
+@pytest.mark.parametrize("layer", [None, "in-memory"])
 def test_two_browsers_on_one_group_both_update(layer, subscribed, no_board):
     layers = ({"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
               if layer else {})
@@ -435,7 +421,6 @@ def test_two_browsers_on_one_group_both_update(layer, subscribed, no_board):
         assert errors == []
 
 
-@pytest.mark.xfail(strict=True, reason=CONTEXT_BUG)
 def test_a_push_from_another_pages_handler_updates_the_page():
     with asgi_server() as base, browser_page() as (page_a, errors):
         page_b = page_a.context.browser.new_context().new_page()
