@@ -21,8 +21,9 @@ PostgreSQL writes each row's JSON *text* by concatenation (``||`` of the
 literal keys and punctuation and each value's text: ``to_json(col)::text``
 for strings, dates and UUIDs, ``to_char`` for datetimes, casts for numbers),
 about twice as fast as ``json_build_object``; each to-many level is read
-once for all its parents (a CTE restricted to the parents' keys, grouped by
-parent key into array texts with ``string_agg``, joined to the level above),
+once for all its parents (restricted to the parents' keys unless the level
+above holds every row of its table, grouped by parent key into array texts
+with ``string_agg``, joined to the level above),
 not once per parent row, except below a nullable forward step, where it is
 a correlated subquery. SQLite writes each row with ``json_object``, to-many
 levels with ``json_group_array`` over the ordered related rows in correlated
