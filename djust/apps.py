@@ -34,7 +34,7 @@ class DjustConfig(AppConfig):
             # A logout ends the sockets of the session it flushes.
             from django.contrib.auth.signals import user_logged_out
 
-            from djust.live import end_sockets_of_session
+            from djust.routing import end_sockets_of_session
 
             user_logged_out.connect(end_sockets_of_session, dispatch_uid="djust.logout")
         if self.apps.is_installed("django.contrib.contenttypes"):

@@ -18,14 +18,17 @@ client → server
 
 server → client
     ``{"t": "joined"}``; ``{"t": "render", "ref": 7 | null, "html" | "diff",
-    "state", "stats"}`` (``ref`` null for a push or broadcast);
+    "stext" | "sdiff" | nothing, "stats"}`` (``ref`` null for a push or
+    broadcast; the browser state's JSON text, then diffs of it, nothing
+    when it did not change; ``html`` and ``state`` whole to a page that
+    joined without ``"diff": true``);
     ``{"t": "error", "ref", "status", "message"}`` with the POST's statuses.
 
 The view stays in memory while its socket is open; after each change its
 state is stored as after a POST, so the HTTP fallback and a reconnect both
 start from it. A render sends the new inner HTML of the dj-root element the
 first time, then a diff against the last HTML sent (``djust.diff``) when the
-page can apply one.
+page can apply one; the browser state likewise.
 
 View code runs on the thread Django gives synchronous code under ASGI
 (``database_sync_to_async``), one message at a time per socket; a lock keeps
@@ -173,6 +176,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.view_id: str | None = None
         self.request: SocketRequest | None = None
         self.sent: str | None = None          # the inner HTML the page holds
+        self.sent_state: str | None = None    # the state's JSON text it holds
         self.diffs = False                    # whether the page applies diffs
         self.joined_groups: set[str] = set()  # as told to the channel layer
         self.session_group: str | None = None  # closed by a logout of the session
@@ -333,7 +337,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.view._djust_socket = None
         self.view, self.view_id, self.request = view, view_id, request
         self.diffs = message.get("diff") is True
-        self.sent = None
+        self.sent = self.sent_state = None
         view._djust_socket = self
         replies = [{"t": "joined"}]
         if message.get("rejoin") is True:
@@ -374,9 +378,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     def _render(self, ref: int | None, view: LiveView):
         inner, browser_state = view.render_update(self.request, self.view_id)
-        reply: dict[str, Any] = {"t": "render", "ref": ref, "state": browser_state,
-                                 "stats": view.last_stats}
+        reply: dict[str, Any] = {"t": "render", "ref": ref, "stats": view.last_stats}
         reply.update(self._changes(inner))
+        reply.update(self._state_changes(browser_state))
         return reply, set(view.get_subscriptions())
 
     def _changes(self, inner: str) -> dict[str, Any]:
@@ -386,6 +390,22 @@ class LiveConsumer(AsyncWebsocketConsumer):
         from djust.diff import html_diff
 
         return {"diff": html_diff(before, inner)}
+
+    def _state_changes(self, browser_state: dict[str, Any]) -> dict[str, Any]:
+        """The browser state as the POST sends it to a page without diffs;
+        else its JSON text the first time (``stext``), then nothing when it
+        is unchanged, or a diff of that text (``sdiff``)."""
+        if not self.diffs:
+            return {"state": browser_state}
+        text = json.dumps(browser_state, cls=StateEncoder, separators=(",", ":"))
+        before, self.sent_state = self.sent_state, text
+        if before is None:
+            return {"stext": text}
+        if before == text:
+            return {}
+        from djust.diff import html_diff
+
+        return {"sdiff": html_diff(before, text)}
 
     def _save_session(self) -> None:
         # What SessionMiddleware does after a POST, for a session the browser

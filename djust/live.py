@@ -311,23 +311,6 @@ def is_view_id(value: Any) -> bool:
     return isinstance(value, str) and VIEW_ID.fullmatch(value) is not None
 
 
-def end_sockets_of_session(sender=None, request=None, **kwargs) -> None:
-    """``user_logged_out`` receiver: close the WebSockets of the session
-    being flushed, in every process the channel layer reaches, so a page
-    left open does not go on acting as the user who logged out (its
-    reconnect is then refused, as its POST would be)."""
-    if not _socket_routed and not conf.get("WEBSOCKET_URL"):
-        return
-    key = getattr(getattr(request, "session", None), "session_key", None)
-    if not key:
-        return
-    try:
-        from djust.consumers import end_session
-    except ImportError:  # Channels is not installed: there are no sockets
-        return
-    end_session(key)
-
-
 def require_djust_app() -> None:
     """Refuse to serve a LiveView when ``djust`` is not an installed app.
 

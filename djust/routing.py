@@ -42,6 +42,23 @@ def is_routed() -> bool:
     return live._socket_routed
 
 
+def end_sockets_of_session(sender=None, request=None, **kwargs) -> None:
+    """``user_logged_out`` receiver: close the WebSockets of the session
+    being flushed, in every process the channel layer reaches, so a page
+    left open does not go on acting as the user who logged out (its
+    reconnect is then refused, as its POST would be)."""
+    if not conf.get("WEBSOCKET_URL"):
+        return
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if not key:
+        return
+    try:
+        from djust.consumers import end_session
+    except ImportError:  # Channels is not installed: there are no sockets
+        return
+    end_session(key)
+
+
 def _urlpatterns() -> list:
     from djust.consumers import LiveConsumer
 

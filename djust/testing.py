@@ -681,7 +681,8 @@ def _test_socket(transport: SocketTransport, scope: dict[str, Any]):
     from djust.consumers import LiveConsumer
 
     class TestSocket(LiveConsumer):
-        held: str | None = None
+        held: str | None = None         # the inner HTML the page holds
+        held_state: str = "{}"          # the state's JSON text it holds
 
         def schedule_push(self) -> bool:
             if self.view is None:
@@ -704,12 +705,16 @@ def _test_socket(transport: SocketTransport, scope: dict[str, Any]):
                 self.held = apply_diff(self.held, message["diff"])
             else:
                 self.held = message["html"]
-            return Reply(status=200, html=self.held, state=message["state"],
+            if "sdiff" in message:
+                self.held_state = apply_diff(self.held_state, message["sdiff"])
+            elif "stext" in message:
+                self.held_state = message["stext"]
+            return Reply(status=200, html=self.held, state=json.loads(self.held_state),
                          stats=message.get("stats"))
 
     socket = TestSocket()
     socket.scope = scope
-    socket.view = socket.view_id = socket.request = socket.sent = None
+    socket.view = socket.view_id = socket.request = socket.sent = socket.sent_state = None
     socket.diffs = False
     socket.joined_groups = set()
     socket.event_thread = None

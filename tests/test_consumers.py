@@ -173,10 +173,21 @@ class Socket(ApplicationCommunicator):
     async def send_json_to(self, data):
         await self.send_to(json.dumps(data))
 
+    state_text = None
+
     async def receive_json_from(self, timeout=10):
+        """The next message; a render also gets ``_state``, the browser
+        state rebuilt from its ``stext``/``sdiff`` as djust.js does."""
         message = await self.receive_output(timeout)
         assert message["type"] == "websocket.send", message
-        return json.loads(message["text"])
+        data = json.loads(message["text"])
+        if "stext" in data:
+            self.state_text = data["stext"]
+        elif "sdiff" in data:
+            self.state_text = apply_diff(self.state_text, data["sdiff"])
+        if data.get("t") == "render":
+            data["_state"] = data.get("state") or json.loads(self.state_text)
+        return data
 
     async def disconnect(self, code=1000):
         await self.send_input({"type": "websocket.disconnect", "code": code})
@@ -223,11 +234,17 @@ def test_join_then_events_render_html_then_diffs_equal_to_the_post(client, appli
         first = await event(socket, 1, "inc")
         assert first["t"] == "render" and first["ref"] == 1
         assert '<p id="n">1</p>' in first["html"] and "diff" not in first
-        assert first["state"] == {"n": 1, "rows": [f"row {i}" for i in range(40)]}
+        assert json.loads(first["stext"]) == {"n": 1, "rows": [f"row {i}" for i in range(40)]}
+        assert first["_state"]["n"] == 1
         second = await event(socket, 2, "touch_row", index=7)
         assert "html" not in second
         rebuilt = apply_diff(first["html"], second["diff"])
         assert "<li>changed 7</li>" in rebuilt
+        # The state travels as a diff of its text too, and not at all unchanged.
+        assert "stext" not in second and second["_state"]["rows"][7] == "changed 7"
+        unchanged = await event(socket, 3, "touch_row", index=7)
+        assert unchanged["diff"] == [len(rebuilt)] or len(unchanged["diff"]) <= 1
+        assert not {"state", "stext", "sdiff"} & set(unchanged)
         # Less travels than the whole page.
         assert len(json.dumps(second["diff"])) < len(json.dumps(rebuilt)) / 4
         await socket.disconnect()
@@ -402,7 +419,7 @@ def test_bad_messages_are_refused_and_change_nothing(client, application, text, 
         assert refusal["t"] == "error" and refusal["status"] == status
         assert words in refusal["message"]
         after = await event(socket, 9, "inc")
-        assert after["state"]["n"] == 1
+        assert after["_state"]["n"] == 1
         await socket.disconnect()
 
     run(scenario)
@@ -436,7 +453,7 @@ def test_a_failing_handler_answers_500_and_its_changes_are_dropped(client, appli
         denied = await event(socket, 3, "forbidden")
         assert denied["status"] == 403
         after = await event(socket, 4, "inc")
-        assert after["state"]["n"] == 2      # not 999 + 1, nor 555 + 1
+        assert after["_state"]["n"] == 2      # not 999 + 1, nor 555 + 1
         await socket.disconnect()
 
     run(scenario)
@@ -468,7 +485,7 @@ def test_push_from_a_thread_and_from_a_handler(client, application):
         assert '<p id="n">42</p>' in html
         # A push inside a handler is the event's own render: one message.
         own = await event(socket, 2, "push_self")
-        assert own["ref"] == 2 and own["state"]["n"] == 142
+        assert own["ref"] == 2 and own["_state"]["n"] == 142
         assert (await event(socket, 3, "inc"))["ref"] == 3  # no push render came between
         await socket.disconnect()
         # Closed: nothing to push to.
@@ -583,7 +600,7 @@ def test_a_logout_closes_the_sessions_sockets(client, application, django_user_m
         closed = await mine.receive_output(10)
         assert closed == {"type": "websocket.close", "code": 4001}
         # Another session's page goes on.
-        assert (await event(theirs, 1, "inc"))["state"]["n"] == 1
+        assert (await event(theirs, 1, "inc"))["_state"]["n"] == 1
         await theirs.disconnect()
 
     with override_settings(CHANNEL_LAYERS=layers or {}):

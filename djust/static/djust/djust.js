@@ -286,15 +286,37 @@
     }
   }
 
+  // The browser state: whole over HTTP; over the socket its JSON text, then
+  // diffs of that text, or nothing when it did not change.
+  var lastStateText = null;
+
+  function stateOf(data) {
+    if (data.state !== undefined) { return data.state; }
+    if (data.stext !== undefined) {
+      lastStateText = data.stext;
+    } else if (data.sdiff !== undefined) {
+      try {
+        lastStateText = window.djustDiff.apply(lastStateText, data.sdiff);
+      } catch (error) {
+        if (djust.socket) { djust.socket.close(); }
+        throw error;
+      }
+    } else {
+      return djust.state;
+    }
+    return JSON.parse(lastStateText);
+  }
+
   function apply(data, form, before) {
     var run = applying.then(function () {
       if (before) { before(); }
       var html = htmlOf(data);
+      var state = stateOf(data);
       lastHtml = html;
       djust.received.renders += 1;
       return patch(html, form).then(function () {
         busy.forEach(paint);            // the morph took the server's attributes
-        djust.state = data.state;
+        djust.state = state;
         djust.stats = data.stats;
         root.dispatchEvent(new CustomEvent("djust:updated", {detail: data, bubbles: true}));
       });
