@@ -62,7 +62,10 @@ if os.environ.get("DJUST_DEMO_REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["DJUST_DEMO_REDIS_URL"]]},
+            # socket_timeout None: redis-py 8 would time idle reads out after
+            # 5 s and drop every idle page's socket (django/channels_redis#422).
+            "CONFIG": {"hosts": [{"address": os.environ["DJUST_DEMO_REDIS_URL"],
+                                  "socket_timeout": None}]},
         }
     }
 else:
