@@ -210,6 +210,14 @@ async def join(socket, page, **extra):
     return await socket.receive_json_from(timeout=10)
 
 
+async def joined(application, client, page):
+    """A socket that joined ``page``."""
+    socket = connect(application, client)
+    await socket.connect()
+    assert await join(socket, page) == {"t": "joined"}
+    return socket
+
+
 async def event(socket, ref, name, **params):
     await socket.send_json_to({"t": "event", "ref": ref, "event": name, "params": params})
     return await socket.receive_json_from(timeout=10)
@@ -411,9 +419,7 @@ def test_bad_messages_are_refused_and_change_nothing(client, application, text, 
     page = mount(client)
 
     async def scenario():
-        socket = connect(application, client)
-        await socket.connect()
-        await join(socket, page)
+        socket = await joined(application, client, page)
         await socket.send_to(text_data=text)
         refusal = await socket.receive_json_from(timeout=10)
         assert refusal["t"] == "error" and refusal["status"] == status
@@ -430,9 +436,7 @@ def test_a_message_over_djangos_upload_limit_is_refused(client, application):
     page = mount(client)
 
     async def scenario():
-        socket = connect(application, client)
-        await socket.connect()
-        await join(socket, page)
+        socket = await joined(application, client, page)
         refusal = await event(socket, 1, "inc", padding="x" * 2000)
         assert refusal["status"] == 413
         await socket.disconnect()
@@ -444,9 +448,7 @@ def test_a_failing_handler_answers_500_and_its_changes_are_dropped(client, appli
     page = mount(client)
 
     async def scenario():
-        socket = connect(application, client)
-        await socket.connect()
-        await join(socket, page)
+        socket = await joined(application, client, page)
         await event(socket, 1, "inc")
         failed = await event(socket, 2, "explode")
         assert failed == {"t": "error", "ref": 2, "status": 500, "message": "server error"}
@@ -466,9 +468,7 @@ def test_push_from_a_thread_and_from_a_handler(client, application):
     async def scenario():
         from djust.consumers import open_sockets
 
-        socket = connect(application, client)
-        await socket.connect()
-        await join(socket, page)
+        socket = await joined(application, client, page)
         first = await event(socket, 1, "inc")
         view = next(s.view for s in open_sockets() if s.view_id == page["id"])
 
@@ -533,9 +533,7 @@ def test_rejoin_renders_again_from_the_stored_state(client, application):
     page = mount(client)
 
     async def scenario():
-        socket = connect(application, client)
-        await socket.connect()
-        await join(socket, page)
+        socket = await joined(application, client, page)
         await event(socket, 1, "inc", by=5)
         await socket.disconnect()
         again = connect(application, client)
@@ -616,9 +614,7 @@ def test_session_changes_in_a_socket_event_are_saved(client, application):
     page = mount(client)
 
     async def scenario():
-        socket = connect(application, client)
-        await socket.connect()
-        await join(socket, page)
+        socket = await joined(application, client, page)
         assert (await event(socket, 1, "remember", note="kept"))["t"] == "render"
         await socket.disconnect()
 
