@@ -11,6 +11,7 @@ the test checks it was the path taken.
 from __future__ import annotations
 
 import datetime
+import decimal
 import functools
 import warnings
 
@@ -372,3 +373,141 @@ def test_date_text_is_the_converter_then_isoformat(value, strict, known):
     else:
         assert convert([(value,)], *arguments) == [
             (None if value is None else value.isoformat(),)]
+
+
+# ------------------------------------------------------------ text written by the database
+
+_EDGE_DATES = st.sampled_from([datetime.date(1, 1, 1), datetime.date(99, 3, 4),
+                               datetime.date(999, 12, 31), datetime.date(9999, 12, 31)])
+_EDGE_MOMENTS = st.sampled_from([
+    datetime.datetime(1, 1, 2, 0, 0, 0), datetime.datetime(999, 5, 6, 7, 8, 9, 1),
+    datetime.datetime(2026, 1, 2, 3, 4, 5, 999999), datetime.datetime(2026, 1, 2, 3, 4, 5, 999),
+    datetime.datetime(2026, 1, 2, 3, 4, 5), datetime.datetime(9999, 12, 30, 23, 59, 59, 999999)])
+_EDGE_PRICES = st.sampled_from([decimal.Decimal(text) for text in (
+    "0", "-0.01", "0.10", "-9999999999.99", "9999999999.99", "1234567.5", "-1")])
+
+
+@pytest.mark.django_db
+@given(day=st.one_of(st.none(), st.dates(), _EDGE_DATES),
+       moment=st.one_of(st.none(), st.datetimes(datetime.datetime(1, 1, 2),
+                                                datetime.datetime(9999, 12, 30)), _EDGE_MOMENTS),
+       price=st.one_of(S.decimals(12, 2), _EDGE_PRICES),
+       whole=st.one_of(S.decimals(5, 0), st.sampled_from([decimal.Decimal(0),
+                                                          decimal.Decimal(-99999)])),
+       bonus=S.decimals(8, 3, nullable=True),
+       zone=st.sampled_from(["UTC", "none", "Asia/Kathmandu"]))
+def test_database_text_is_djangos_text(day, moment, price, whole, bonus, zone):
+    """The date, datetime and decimal columns as text, written by the
+    database where ``read_rows`` asks it to (PostgreSQL with the connection
+    in UTC; the exact way elsewhere): years below 1000 and 9999, datetimes
+    with and without microseconds, negative, zero and large decimals and
+    NULLs give DjangoJSONEncoder's text of Django's values, strict columns
+    included; the query count is Django's."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    from djust.compiler.projection import Text, read_rows, text_rows
+    from property_tests.fuzzapp.models import Item, Owner, SpecialItem
+
+    use_tz = zone != "none"
+    if use_tz:
+        moment = moment and moment.replace(tzinfo=datetime.UTC)
+    settings = {"USE_TZ": use_tz, "TIME_ZONE": "UTC" if zone == "none" else zone}
+    with override_settings(**settings), transaction.atomic():
+        owner = Owner.objects.create(username="o")
+        item = SpecialItem.objects.create(title="t", owner=owner, day=day, moment=moment,
+                                          price=price, whole=whole, bonus=bonus)
+        Item.objects.create(title="u", owner=owner)
+        columns = ("day", "moment", "price", "whole", "specialitem__bonus", "pk")
+        text = (Text(0, "date"), Text(1, "datetime"), Text(2, "decimal", strict=True),
+                Text(3, "decimal", strict=True), Text(4, "decimal"))
+        queryset = Item.objects.order_by("pk").values_list(*columns)
+        expected = list(queryset.all())
+        with CaptureQueriesContext(connection) as captured:
+            rows = read_rows(queryset.all(), text)
+        assert len(captured.captured_queries) == 1
+        assert rows == text_rows(expected, text)
+        assert rows[0][:5] == tuple(_django_text(value) for value in expected[0][:5])
+        assert rows[0][5] == item.pk
+        sql = captured.captured_queries[0]["sql"]
+        in_database = connection.vendor == "postgresql"
+        assert ("to_char" in sql) is in_database
+        assert ("::text" in sql) is in_database
+        assert ("AT TIME ZONE" in sql) is (in_database and use_tz)
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("column", ["day", "moment"])
+@pytest.mark.parametrize("stored", ["infinity", "-infinity", "0044-03-15 BC",
+                                    "12000-01-01"])
+def test_database_text_out_of_python_range_raises(column, stored):
+    """A date or datetime Python cannot hold: the driver raises DataError on
+    the exact path, the database raises it where it writes the text."""
+    from django.db import DataError, connection, transaction
+
+    from djust.compiler.projection import Text, read_rows
+    from property_tests.fuzzapp.models import Item, Owner
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL stores what Python cannot hold")
+    owner = Owner.objects.create(username="o")
+    item = Item.objects.create(title="t", owner=owner)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Item._meta.db_table} SET {column} = %s WHERE id = %s",
+                       [stored, item.pk])
+    queryset = Item.objects.filter(pk=item.pk).values_list(column)
+    for read in (list, lambda rows: read_rows(rows, (Text(0, "date" if column == "day"
+                                                           else "datetime"),))):
+        with pytest.raises(DataError), transaction.atomic():
+            read(queryset.all())
+
+
+_STORED = {
+    "day": ["2026-01-02", "0099-03-04", "2026-1-2", "2026-02-29", "0000-01-01", "20260102",
+            "2026-01-02 03:04:05", 12345, 1.5, "", "x"],
+    "moment": ["2026-01-02 03:04:05", "2026-01-02 03:04:05.000000", "2026-01-02 03:04:05.5",
+               "2026-01-02 03:04:05.999999", "2026-01-02T03:04:05", "2026-01-02 03:04:05+05:30",
+               "2026-01-02 03:04:05.123456+00:00", "2026-01-02 24:00:00", "2026-01-02",
+               "0001-01-01 00:00:00.000001", "9999-12-31 23:59:59.999999", 7, 2.5, "x"],
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["UTC", "none", "Asia/Kathmandu"])
+@pytest.mark.parametrize(("column", "stored"), [(column, value) for column, values in
+                                                _STORED.items() for value in values])
+def test_sqlite_stored_text_of_any_form(column, stored, zone):
+    """SQLite keeps whatever was written (other forms, invalid dates,
+    numbers): the read pass's JSON text is the JSON mode's text of Django's
+    value, or it raises what Django's way raises. (The read pass takes
+    SQLite's driver values: ``_in_database`` says why.)"""
+    from django.db import connection
+    from django.test.utils import override_settings
+
+    from djust.compiler.projection import Text, _encoder, read_rows
+    from property_tests.fuzzapp.models import Item, Owner
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite stores any value in any column")
+    settings = {"USE_TZ": zone != "none", "TIME_ZONE": "UTC" if zone == "none" else zone}
+    with override_settings(**settings):
+        owner = Owner.objects.create(username="o")
+        item = Item.objects.create(title="t", owner=owner)
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {Item._meta.db_table} SET {column} = %s WHERE id = %s",
+                           [stored, item.pk])
+        queryset = Item.objects.filter(pk=item.pk).values_list(column)
+        kind = "date" if column == "day" else "datetime"
+        text = (Text(0, kind, strict=True),)
+
+        def outcome(function):
+            try:
+                return "text", function()
+            except Exception as error:  # the exception is compared
+                return "raised", type(error)
+
+        ours = outcome(lambda: read_rows(queryset.all(), text)[0][0])
+        # Strict: a None (the driver's parse failing) is encoded too.
+        django = outcome(lambda: _encoder(kind)(next(iter(queryset.all()))[0]))
+        assert ours == django

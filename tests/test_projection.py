@@ -411,3 +411,31 @@ def test_many_keys_sql_is_written_only_where_the_key_list_is_unambiguous():
     assert projection._many_keys_rows(twice, "property__in", level, keys, pk) is None
     assert projection.level_rows(twice, level, set(keys), pk) == list(
         twice.filter(property__in=keys).values_list("property", "number"))
+
+
+@pytest.mark.django_db
+def test_postgresql_writes_the_json_text_of_dates_decimals_datetimes(postgres_only):
+    """JSON mode on PostgreSQL: S1's dates, rent and signing time come as
+    the database's text (``to_char``, ``::text``), the rest of the query is
+    Django's own (same joins, order, parameters), still one query, and the
+    output is the instance path's."""
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    seed(scale=0.05)
+    serializer = compile_serializer(Lease, S1, mode="json")
+    queryset = Lease.objects.order_by("end_date", "pk")
+    expected = instance_path(serializer, queryset)
+    with CaptureQueriesContext(connection) as captured:
+        projected = serializer.many(queryset)
+    assert json.loads(json.dumps(projected, cls=DjangoJSONEncoder)) == json.loads(
+        json.dumps(expected, cls=DjangoJSONEncoder))
+    (query,) = captured.captured_queries
+    columns = serializer.build_projection()[1].columns
+    django_sql = str(queryset.values_list(*columns).query)
+    assert query["sql"].count("to_char") >= 3
+    assert '"rentals_lease"."monthly_rent"::text' in query["sql"]
+    assert query["sql"].split(" FROM ", 1)[1] == django_sql.split(" FROM ", 1)[1]
+    assert all(type(row["start_date"]) is str and type(row["monthly_rent"]) is str
+               for row in projected)

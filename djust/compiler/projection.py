@@ -51,6 +51,7 @@ import ast
 import builtins
 import datetime
 import functools
+import operator
 import re
 from dataclasses import dataclass, field
 
@@ -343,10 +344,7 @@ def _many_keys_rows(start: QuerySet, keyed: str, level: Level, keys: list,
         return None
     sql = sql[:first.start()] + ", ".join(["%s"] * len(keys)) + sql[second.end():]
     params = [*params[:found[0] - 1], *written, *params[found[0] + 1:]]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return _converted(compiler, rows, level.text)
+    return _run(compiler, sql, params, level.text)
 
 
 # ------------------------------------------------------------ raw rows
@@ -787,6 +785,14 @@ def read_rows(queryset: QuerySet, text: tuple[Text, ...] = ()) -> list[tuple]:
     if queryset._iterable_class is not ValuesListIterable or queryset._result_cache is not None:
         return text_rows(list(queryset), text)
     compiler = queryset.query.get_compiler(queryset.db)
+    if _in_database(compiler.connection, text):
+        try:
+            sql, params = compiler.as_sql()
+            if not sql:
+                raise EmptyResultSet
+        except EmptyResultSet:
+            return []  # no query, as Django runs none
+        return _run(compiler, sql, params, text)
     cursor = compiler.execute_sql(CURSOR)
     if cursor is None:  # EmptyResultSet: no query, as Django runs none
         return []
@@ -797,8 +803,153 @@ def read_rows(queryset: QuerySet, text: tuple[Text, ...] = ()) -> list[tuple]:
     return _converted(compiler, rows, text)
 
 
-def _converted(compiler, rows: list[tuple], text: tuple[Text, ...]) -> list[tuple]:
-    """The rows ``compiler``'s query fetched, as ``values_list()`` gives them."""
+# ------------------------------------------------------------ text written by the database
+#
+# On PostgreSQL the driver parses each date, timestamp and numeric into a
+# Python object that the read pass then writes back as text. Where the
+# database's own text is provably DjangoJSONEncoder's, the SELECT asks for
+# it instead: the same query otherwise (the same FROM, WHERE, ORDER BY and
+# parameters, the select list's other columns as Django wrote them), run
+# on the same cursor, so the same query count. PostgreSQL has no converter
+# for these fields (Django's backend lists none), so the driver's value is
+# Django's value:
+#
+# - a date: ``to_char(d, 'YYYY-MM-DD')``, which pads the year to four digits
+#   as ``date.isoformat()`` does;
+# - a timestamptz, with USE_TZ on and the connection in UTC (the value then
+#   comes as an aware datetime of offset 0): ``to_char`` of the instant in
+#   UTC, with ``.MS`` (milliseconds, cut as the encoder cuts) when the
+#   fraction is not 0, and ``Z``;
+# - a numeric of a DecimalField with at most 6 decimal places: ``::text``.
+#   The column is ``numeric(max_digits, decimal_places)``, every stored
+#   value has that scale, and ``str(Decimal(t))`` is ``t`` for the plain
+#   notation PostgreSQL writes when the exponent is at least -6 (and for
+#   'NaN', 'Infinity', '-Infinity').
+#
+# A date or datetime Python cannot hold (before year 1, after 9999,
+# infinity) makes the driver raise DataError on the exact path; here the
+# database raises it, casting a text that is no date. Otherwise NULL stays
+# NULL; a NULL in a strict column (what the function encodes too) sends
+# the rows through the exact expression.
+
+_OUT_OF_RANGE = "CAST('out of range ' || {c}::text AS date)::text"
+_PG_DATE = ("(CASE WHEN {c} < '0001-01-01' OR {c} >= '10000-01-01' THEN "
+            + _OUT_OF_RANGE + " ELSE to_char({c}, 'YYYY-MM-DD') END)")
+_PG_DATETIME = (
+    "(CASE WHEN {u} < '0001-01-01' OR {u} >= '10000-01-01' THEN "
+    + _OUT_OF_RANGE.format(c="{u}") + " WHEN date_trunc('second', {u}) = {u} THEN "
+    "to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "ELSE to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END)")
+_PG_DECIMAL = "{c}::text"
+# Most decimal places whose values str() writes in plain notation.
+_PLAIN_PLACES = 6
+
+
+def _utc(connection) -> bool:
+    """USE_TZ on and the connection's zone UTC: timestamptz values come as
+    aware datetimes of offset 0."""
+    from django.conf import settings
+
+    zone = connection.timezone if settings.USE_TZ else None
+    return zone is datetime.UTC or (zone is not None and str(zone) in ("UTC", "Etc/UTC"))
+
+
+def _in_database(connection, text: tuple[Text, ...]) -> bool:
+    """PostgreSQL only. On SQLite the validation a stored text needs before
+    it can stand for the encoder's (its form, a real date: the Julian day
+    round trip) costs more in SQL than the driver's parse it saves."""
+    return bool(text) and connection.vendor == "postgresql"
+
+
+def _database_expression(connection, expression, text: Text, column_sql: str,
+                         converters) -> str | None:
+    """The SQL writing ``column_sql`` (the Col ``expression``, its
+    ``converters`` none) as its JSON text, or None to read it the exact
+    way."""
+    from django.db import models
+    from django.db.models.expressions import Col
+
+    if not isinstance(expression, Col) or "%" in column_sql:
+        return None
+    if converters:
+        return None
+    target = type(expression.output_field)
+    if text.kind == "date" and target is models.DateField:
+        return _PG_DATE.format(c=column_sql)
+    if text.kind == "datetime" and target is models.DateTimeField and _utc(connection):
+        return _PG_DATETIME.format(u=f"({column_sql} AT TIME ZONE 'UTC')")
+    if (text.kind == "decimal" and target is models.DecimalField
+            and 0 <= expression.output_field.decimal_places <= _PLAIN_PLACES):
+        return _PG_DECIMAL.format(c=column_sql)
+    return None
+
+
+def _run(compiler, sql: str, params, text: tuple[Text, ...]) -> list[tuple]:
+    """The rows of ``sql`` (``compiler``'s, after ``as_sql()``) as
+    ``read_rows`` gives them; the ``text`` columns the database can write
+    rewritten in its select list (``_rewritten``)."""
+    written: dict[int, Text] = {}
+    if _in_database(compiler.connection, text):
+        sql, written = _rewritten(compiler, sql, text)
+    cursor = compiler.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not written:
+        return _converted(compiler, rows, text)
+    rest = tuple(column for column in text if column.position not in written)
+    strict = [position for position, column in written.items() if column.strict]
+    read = {}
+    if rows and any(None in map(operator.itemgetter(position), rows) for position in strict):
+        # A NULL the function would have encoded: the exact expression.
+        read = {position: ("({v} if {v} is not None else {a0}({v}))",
+                           (_text_reader(_identity, written[position].kind, True),))
+                for position in strict}
+    return _converted(compiler, rows, rest, skip=frozenset(written), read=read)
+
+
+def _rewritten(compiler, sql: str, text: tuple[Text, ...]) -> tuple[str, dict[int, Text]]:
+    """``sql`` with each ``text`` column the database writes replaced in the
+    select list, and those columns by position; ``sql`` unchanged when its
+    select list is not the one ``as_sql`` writes from ``compiler.select``."""
+    query = compiler.query
+    width = compiler.col_count
+    if query.distinct or query.combinator or compiler.has_extra_select:
+        return sql, {}
+    selected = compiler.select[:width]
+    fields = [expression for expression, _, _ in selected]
+    if compiler.has_composite_fields(fields):
+        return sql, {}
+    converters = compiler.get_converters(fields)
+    connection = compiler.connection
+    quote = connection.ops.quote_name
+    columns = [column_sql + (f" AS {quote(alias)}" if alias else "")
+               for _, (column_sql, _), alias in selected]
+    head = "SELECT " + ", ".join(columns)
+    if not (sql.startswith(head + " ") or sql.startswith(head + ", ")):
+        return sql, {}
+    written: dict[int, Text] = {}
+    for column in text:
+        expression, (column_sql, column_params), alias = selected[column.position]
+        if column_params:
+            continue
+        found = converters.get(column.position, ([], expression))[0]
+        made = _database_expression(connection, expression, column, column_sql, found)
+        if made is not None:
+            columns[column.position] = made + (f" AS {quote(alias)}" if alias else "")
+            written[column.position] = column
+    if not written:
+        return sql, {}
+    return "SELECT " + ", ".join(columns) + sql[len(head):], written
+
+
+def _converted(compiler, rows: list[tuple], text: tuple[Text, ...],
+               skip: frozenset[int] = frozenset(), read: dict | None = None) -> list[tuple]:
+    """The rows ``compiler``'s query fetched, as ``values_list()`` gives them;
+    the columns at ``skip`` were written as JSON text by the database
+    (``_rewritten``): taken as they are, or by the expressions of ``read``."""
     width = compiler.col_count
     if compiler.has_extra_select:
         rows = [row[:width] for row in rows]
@@ -812,11 +963,12 @@ def _converted(compiler, rows: list[tuple], text: tuple[Text, ...]) -> list[tupl
     connection = compiler.connection
     as_text = {column.position: column for column in text}
     expressions = {}
-    for position in sorted(set(converters) | set(as_text)):
+    for position in sorted((set(converters) | set(as_text)) - skip):
         found, expression = converters.get(position, ([], fields[position]))
         made = _column_expression(connection, found, expression, as_text.get(position))
         if made is not None:
             expressions[position] = made
+    expressions.update(read or {})
     return _convert_rows(rows, width, expressions)
 
 
