@@ -35,7 +35,9 @@ class Contender:
     """``role``: ``"contender"`` (a way to serialize the template's data),
     ``"reference"`` (the model-instance optimum, a second yardstick) or
     ``"limit"`` (a physical limit: the distance to it is reported, it is
-    not a competitor). ``slow``: left out of ``--quick`` above its
+    not a competitor) or ``"text limit"`` (the raw cursor limit with the
+    database writing the dates, decimals and datetimes as text: a limit
+    too, reported after the others). ``slow``: left out of ``--quick`` above its
     profile's ``slow_max`` rows."""
 
     name: str

@@ -33,9 +33,10 @@ from collections.abc import Callable
 from benchmarks.baseline import iso_datetime
 from benchmarks.compare.base import Contender, Prepared, Unavailable
 from benchmarks.compare.expert import prepare_expert
-from benchmarks.compare.limits import prepare_json_sql, prepare_raw
+from benchmarks.compare.limits import prepare_json_sql, prepare_raw, prepare_raw_text
 
-__all__ = ["BASELINE", "CONTENDERS", "LIMITS", "REFERENCE", "Contender", "Prepared", "Unavailable"]
+__all__ = ["BASELINE", "CONTENDERS", "DISTANCES", "LIMITS", "REFERENCE", "Contender", "Prepared",
+           "Unavailable"]
 
 
 def _from_queryset(queryset_for, build) -> Prepared:
@@ -497,7 +498,17 @@ CONTENDERS = (
               "on PostgreSQL, nested for to-many), dates, decimals and datetimes formatted "
               "by the database as DjangoJSONEncoder writes them; no json.dumps",
               role="limit"),
+    Contender("raw cursor, DB text", prepare_raw_text,
+              "LIMIT, not a competitor: the raw cursor with the database writing the "
+              "dates, decimals and datetimes as their JSON text in its SQL (to_char, "
+              "::text on PostgreSQL; stored text, printf, substr on SQLite), so the "
+              "driver parses none (S2 reads the end date once more for its days); S3 as "
+              "the raw cursor (no such column)",
+              role="text limit"),
 )
 BASELINE = "expert values_list"
 REFERENCE = "hand-written"
 LIMITS = tuple(c.name for c in CONTENDERS if c.role == "limit")
+# Every limit the report gives distances to: the two above, then the raw
+# cursor whose SQL has the database write the text ("text limit").
+DISTANCES = (*LIMITS, *(c.name for c in CONTENDERS if c.role == "text limit"))

@@ -10,6 +10,13 @@ not competitors (nobody writes a view this way):
   and a datetime a naive UTC ``datetime``, both written the way
   ``DjangoJSONEncoder`` writes the ``Decimal`` and aware ``datetime`` the
   ORM would have made), then the same ``json.dumps``.
+- **raw cursor, DB text**: the same, but the SQL (written by hand, the
+  expert's joins and order) has the database write S1's dates, decimal and
+  datetime as their JSON text (``to_char``, ``::text`` on PostgreSQL;
+  the stored text, ``printf``, ``substr`` on SQLite), so the driver parses
+  none of them and the loop copies them (S2 reads the end date once more,
+  as a date, for its days); S3 reads none, its queries are the raw
+  cursor's.
 - **JSON built in SQL**: one query returning the JSON text
   (``json_group_array(json_object(...))`` on SQLite, nested for S3's
   to-many levels; on PostgreSQL the text concatenated with ``||``, a row per
@@ -145,6 +152,114 @@ def prepare_raw(scenario) -> Prepared:
         load, build = raw_properties()
     else:
         load, build = raw_leases(scenario, connection.vendor)
+    return Prepared(load=load, build=build, end_to_end=lambda: build(load()))
+
+
+# --------------------------------------------------------------------------
+# raw cursor, the database writing the text
+
+
+def text_columns(vendor: str) -> dict[str, str]:
+    """S1's and S2's date, decimal and datetime columns as the SQL that
+    writes their JSON text (strings, NULL kept)."""
+    if vendor == "sqlite":
+        # Stored as text; an expression has no declared type, so the driver
+        # parses nothing. The datetime as JSON in SQL writes it.
+        signed = ("CASE WHEN l.signed_at IS NULL THEN NULL "
+                  "WHEN length(l.signed_at) > 19 "
+                  "THEN substr(l.signed_at, 1, 10) || 'T' || substr(l.signed_at, 12, 12) || 'Z' "
+                  "ELSE substr(l.signed_at, 1, 10) || 'T' || substr(l.signed_at, 12) || 'Z' END")
+        return {"end_date": "CAST(l.end_date AS TEXT)",
+                "monthly_rent": "printf('%.2f', l.monthly_rent)",
+                "signed_at": signed, "start_date": "CAST(l.start_date AS TEXT)"}
+    utc = "(l.signed_at AT TIME ZONE 'UTC')"
+    signed = (f"CASE WHEN date_trunc('second', {utc}) = {utc} "
+              f"THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+              f"ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END")
+    return {"end_date": "to_char(l.end_date, 'YYYY-MM-DD')",
+            "monthly_rent": "l.monthly_rent::text", "signed_at": signed,
+            "start_date": "to_char(l.start_date, 'YYYY-MM-DD')"}
+
+
+def raw_text_leases(scenario, vendor: str):
+    """S1 and S2: the expert's joins and order, the dates, decimal and
+    datetime written as their JSON text by the database; the dict loop
+    copies them. S2's days until the end date are the expert's, from the
+    end date read once more as a date."""
+    from django.db import connection
+
+    t = tables()
+    written = text_columns(vendor)
+    extra = ""
+    if scenario.name == "S2":
+        extra = ", us.first_name, us.last_name, l.end_date"
+    sql = f"""
+SELECT {written['end_date']}, l.status, {written['monthly_rent']}, p.name,
+       {written['signed_at']}, {written['start_date']}, us.email, un.number{extra}
+FROM {t['lease']} l
+JOIN {t['property']} p ON p.id = l.property_id
+LEFT JOIN {t['unit']} un ON un.id = l.unit_id
+JOIN {t['tenant']} te ON te.id = l.tenant_id
+JOIN {t['user']} us ON us.id = te.user_id
+ORDER BY l.end_date, l.id"""
+    display = status_display()
+
+    def load():
+        with connection.cursor() as cursor:
+            # No parameters: the driver leaves the SQL's % signs alone.
+            cursor.execute(sql)
+            return cursor.fetchall()
+
+    def build_s1(rows):
+        return [
+            {
+                "end_date": end,
+                "get_status_display": display[status],
+                "monthly_rent": rent,
+                "property": {"name": prop},
+                "signed_at": signed,
+                "start_date": start,
+                "tenant": {"user": {"email": email}},
+                "unit": None if number is None else {"number": number},
+            }
+            for end, status, rent, prop, signed, start, email, number in rows
+        ]
+
+    def build_s2(rows):
+        today = datetime.date.today()
+        out = []
+        append = out.append
+        for end, status, rent, prop, signed, start, email, number, first, last, day in rows:
+            days = (day - today).days
+            append({
+                "days_until_expiration": days,
+                "end_date": end,
+                "get_status_display": display[status],
+                "is_expiring_soon": 0 <= days <= 30,
+                "monthly_rent": rent,
+                "property": {"name": prop},
+                "signed_at": signed,
+                "start_date": start,
+                "tenant": {"user": {"email": email,
+                                    "get_full_name": f"{first} {last}".strip()}},
+                "unit": None if number is None else {"number": number},
+            })
+        return out
+
+    return load, build_s1 if scenario.name == "S1" else build_s2
+
+
+def prepare_raw_text(scenario) -> Prepared:
+    """S1 and S2 with the text written by the database; S3 reads no date,
+    decimal or datetime, so its queries are the raw cursor's."""
+    from django.db import connection
+
+    if connection.vendor not in VENDORS:
+        raise Unavailable(f"no SQL formatting written for {connection.vendor}")
+    if scenario.name == "S3":
+        load, build = raw_properties()
+    else:
+        load, build = raw_text_leases(scenario, connection.vendor)
     return Prepared(load=load, build=build, end_to_end=lambda: build(load()))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.compare.contenders import BASELINE, CONTENDERS, LIMITS
+from benchmarks.compare.contenders import BASELINE, CONTENDERS, DISTANCES
 from benchmarks.compare.harness import MIN_ROUNDS
 from benchmarks.compare.scenarios import SCENARIOS
 
@@ -80,7 +80,10 @@ versions of this report quoted djust against it alone, which measured the
 cost of model instances rather than djust.
 
 **The limits are not competitors**: `raw cursor` (the expert's SQL on
-`connection.cursor()`, the tightest Python dict loop, `json.dumps`) and
+`connection.cursor()`, the tightest Python dict loop, `json.dumps`),
+`raw cursor, DB text` (the same with the database writing the dates,
+decimals and datetimes as their JSON text in the SQL, so the driver parses
+none of them: what djust's JSON mode does on PostgreSQL) and
 `JSON in SQL` (one query whose single value is the JSON text) say how far
 the Python side of any serializer is from what the database and the
 interpreter allow. *Distance* is contender / limit, end to end: the
@@ -181,11 +184,11 @@ def times(value: float | None) -> str:
 def headline_table(results: list[dict]) -> list[str]:
     """djust against the baseline and the reference, and djust's and the
     baseline's distance to each limit, per database, scenario and N."""
-    limits = " | ".join(f"djust / {limit} | expert / {limit}" for limit in LIMITS)
+    limits = " | ".join(f"djust / {limit} | expert / {limit}" for limit in DISTANCES)
     lines = [
         f"| database | scenario | leases N | djust vs expert (speed-up) | "
         f"djust vs instances optimum (speed-up) | {limits} |",
-        "|---|---|---:|---:|---:|" + "---:|---:|" * len(LIMITS),
+        "|---|---|---:|---:|---:|" + "---:|---:|" * len(DISTANCES),
     ]
     for result in results:
         label = result["database"].split(" (")[0]
@@ -198,7 +201,7 @@ def headline_table(results: list[dict]) -> list[str]:
                     if usable(djust) and djust.get("ratio_reference") else None
                 distances = " | ".join(
                     f"{times(distance(cell, 'djust', limit))} | "
-                    f"{times(distance(cell, BASELINE, limit))}" for limit in LIMITS)
+                    f"{times(distance(cell, BASELINE, limit))}" for limit in DISTANCES)
                 lines.append(f"| {label} | {scenario.name} | {cell['leases']:,} | "
                              f"{times(vs_expert)} | {times(vs_reference)} | {distances} |")
     return lines
@@ -436,7 +439,7 @@ def chart(results: list[dict], path: Path) -> None:
                 if not points:
                     continue
                 axis.plot(*zip(*points, strict=True), marker="o", label=contender.name,
-                          linestyle="--" if contender.role == "limit" else "-",
+                          linestyle="--" if contender.role in ("limit", "text limit") else "-",
                           linewidth=2.5 if contender.name in ("djust", BASELINE) else 1.2)
             axis.set_xscale("log")
             axis.set_yscale("log")
