@@ -494,9 +494,10 @@ CONTENDERS = (
               "types as they come), json.dumps", role="limit"),
     Contender("JSON in SQL", prepare_json_sql,
               "LIMIT, not a competitor: one query returning the JSON text "
-              "(json_group_array(json_object()) on SQLite, json_agg(json_build_object()) "
-              "on PostgreSQL, nested for to-many), dates, decimals and datetimes formatted "
-              "by the database as DjangoJSONEncoder writes them; no json.dumps",
+              "(json_group_array(json_object()) on SQLite; on PostgreSQL each row's text "
+              "joined with || and each to-many level read once, grouped by parent key "
+              "with string_agg), dates, decimals and datetimes formatted by the database "
+              "as DjangoJSONEncoder writes them; no json.dumps",
               role="limit"),
     Contender("raw cursor, DB text", prepare_raw_text,
               "LIMIT, not a competitor: the raw cursor with the database writing the "
