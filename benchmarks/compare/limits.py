@@ -143,16 +143,21 @@ def raw_properties():
     return load, group_properties
 
 
-def prepare_raw(scenario) -> Prepared:
+def _prepare_cursor(scenario, leases, missing: str) -> Prepared:
+    """S3 from the raw cursor's queries; S1 and S2 from ``leases``."""
     from django.db import connection
 
     if connection.vendor not in VENDORS:
-        raise Unavailable(f"no conversions written for {connection.vendor}")
+        raise Unavailable(f"no {missing} written for {connection.vendor}")
     if scenario.name == "S3":
         load, build = raw_properties()
     else:
-        load, build = raw_leases(scenario, connection.vendor)
+        load, build = leases(scenario, connection.vendor)
     return Prepared(load=load, build=build, end_to_end=lambda: build(load()))
+
+
+def prepare_raw(scenario) -> Prepared:
+    return _prepare_cursor(scenario, raw_leases, "conversions")
 
 
 # --------------------------------------------------------------------------
@@ -252,15 +257,7 @@ ORDER BY l.end_date, l.id"""
 def prepare_raw_text(scenario) -> Prepared:
     """S1 and S2 with the text written by the database; S3 reads no date,
     decimal or datetime, so its queries are the raw cursor's."""
-    from django.db import connection
-
-    if connection.vendor not in VENDORS:
-        raise Unavailable(f"no SQL formatting written for {connection.vendor}")
-    if scenario.name == "S3":
-        load, build = raw_properties()
-    else:
-        load, build = raw_text_leases(scenario, connection.vendor)
-    return Prepared(load=load, build=build, end_to_end=lambda: build(load()))
+    return _prepare_cursor(scenario, raw_text_leases, "SQL formatting")
 
 
 # --------------------------------------------------------------------------
