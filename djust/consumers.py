@@ -245,25 +245,29 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content, cls=StateEncoder, separators=(",", ":")))
 
-    async def join(self, message: dict[str, Any]) -> None:
+    async def exchange(self, step, *args: Any) -> None:
+        """Run a view step on Django's thread for synchronous code, follow
+        the groups it asks for, then send its replies; one step at a time,
+        so renders and their sends never interleave."""
         async with self.lock:
-            replies, groups = await database_sync_to_async(self._join)(message)
-            key = getattr(getattr(self.request, "session", None), "session_key", None)
-            await self._follow_session(session_group(key) if key else None)
-            # In the groups before the page hears it joined: a broadcast sent
-            # once the page knows it is connected reaches it.
+            if step != self._join and (self.view is None or self.closed):
+                return
+            replies, groups = await database_sync_to_async(step)(*args)
+            # In the groups before the page hears of it: a broadcast sent once
+            # the page knows it is connected reaches it.
             await self._sync_groups(groups)
-            for reply in replies:
+            for reply in replies if isinstance(replies, list) else [replies]:
                 await self.send_json(reply)
+
+    async def join(self, message: dict[str, Any]) -> None:
+        await self.exchange(self._join, message)
+        key = getattr(getattr(self.request, "session", None), "session_key", None)
+        await self._follow_session(session_group(key) if key else None)
 
     async def event(self, ref: int | None, message: dict[str, Any]) -> None:
         if self.view is None:
             raise Refused(409, "join the page before sending events")
-        payload = check_event(message, with_id=False)
-        async with self.lock:
-            reply, groups = await database_sync_to_async(self._event)(ref, payload)
-            await self.send_json(reply)
-        await self._sync_groups(groups)
+        await self.exchange(self._event, ref, check_event(message, with_id=False))
 
     # -- push and broadcast --------------------------------------------------
     def schedule_push(self) -> bool:
@@ -278,23 +282,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return True
 
     async def push_render(self) -> None:
-        async with self.lock:
-            self.push_pending = False
-            if self.view is None or self.closed:
-                return
-            reply, groups = await database_sync_to_async(self._rerender)(None, None)
-            await self.send_json(reply)
-        await self._sync_groups(groups)
+        self.push_pending = False
+        await self.exchange(self._rerender, None, None)
 
     async def djust_broadcast(self, message: dict[str, Any]) -> None:
         """A ``djust.broadcast`` reaching a group this page listens to."""
-        async with self.lock:
-            if self.view is None or self.closed:
-                return
-            reply, groups = await database_sync_to_async(self._rerender)(
-                message.get("group"), message.get("message") or {})
-            await self.send_json(reply)
-        await self._sync_groups(groups)
+        await self.exchange(self._rerender, message.get("group"), message.get("message") or {})
 
     async def _sync_groups(self, wanted: set[str]) -> None:
         layer = self.channel_layer
@@ -306,7 +299,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.joined_groups = set(wanted)
 
     # -- view code (on Django's thread for synchronous code) -----------------
-    def _join(self, message: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    def _join(self, message: dict[str, Any]) -> tuple[list[dict[str, Any]], set[str]]:
         page, view_id = message.get("path"), message.get("id")
         if not isinstance(page, str) or not page.startswith("/"):
             raise BadEvent("'path' must be the page's path")
