@@ -39,6 +39,13 @@ messages = st.one_of(
                            "id": st.text(max_size=70),
                            "csrf": st.text(max_size=70)}).map(json.dumps),
     st.binary(max_size=40).map(lambda b: b.decode("latin1")),
+    # Events of the right shape, some of whose handlers fail half-way.
+    st.fixed_dictionaries({"t": st.just("event"), "ref": st.integers(0, 9),
+                           "event": st.sampled_from(["inc", "explode", "forbidden",
+                                                     "touch_row"]),
+                           "params": st.sampled_from([{}, {"by": 2}, {"index": 3},
+                                                      {"index": 99}, {"by": "x"}])}
+                          ).map(json.dumps),
     st.just('{"t": "event", "ref": 1, "event": "inc", "params": {"by": 1e999}}'),
     st.just("[" * 5000 + "]" * 5000),
 )
