@@ -79,6 +79,17 @@ def tables() -> dict[str, str]:
     }
 
 
+def lease_joins(t: dict[str, str]) -> str:
+    """The FROM and ORDER BY every hand-written lease query shares (the
+    expert's joins, in the expert's order)."""
+    return f"""FROM {t['lease']} l
+JOIN {t['property']} p ON p.id = l.property_id
+LEFT JOIN {t['unit']} un ON un.id = l.unit_id
+JOIN {t['tenant']} te ON te.id = l.tenant_id
+JOIN {t['user']} us ON us.id = te.user_id
+ORDER BY l.end_date, l.id"""
+
+
 def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
@@ -201,12 +212,7 @@ def raw_text_leases(scenario, vendor: str):
     sql = f"""
 SELECT {written['end_date']}, l.status, {written['monthly_rent']}, p.name,
        {written['signed_at']}, {written['start_date']}, us.email, un.number{extra}
-FROM {t['lease']} l
-JOIN {t['property']} p ON p.id = l.property_id
-LEFT JOIN {t['unit']} un ON un.id = l.unit_id
-JOIN {t['tenant']} te ON te.id = l.tenant_id
-JOIN {t['user']} us ON us.id = te.user_id
-ORDER BY l.end_date, l.id"""
+{lease_joins(t)}"""
     display = status_display()
 
     def load():
@@ -322,12 +328,7 @@ SELECT json_group_array(json(item)) FROM (
     'unit', json(CASE WHEN un.id IS NULL THEN NULL ELSE json_object('number', un.number) END)
     {extra}
   ) AS item
-  FROM {t['lease']} l
-  JOIN {t['property']} p ON p.id = l.property_id
-  LEFT JOIN {t['unit']} un ON un.id = l.unit_id
-  JOIN {t['tenant']} te ON te.id = l.tenant_id
-  JOIN {t['user']} us ON us.id = te.user_id
-  ORDER BY l.end_date, l.id)"""
+  {lease_joins(t)})"""
 
 
 def json_string(column: str) -> str:
@@ -399,12 +400,7 @@ SELECT '{{"end_date":"' || l.end_date::text ||
   '","tenant":{{"user":' || {user} || '}}}},"unit":' ||
   CASE WHEN un.id IS NULL THEN 'null' ELSE '{{"number":' || {json_string('un.number')} || '}}' END
   {extra} || '}}'
-FROM {t['lease']} l
-JOIN {t['property']} p ON p.id = l.property_id
-LEFT JOIN {t['unit']} un ON un.id = l.unit_id
-JOIN {t['tenant']} te ON te.id = l.tenant_id
-JOIN {t['user']} us ON us.id = te.user_id
-ORDER BY l.end_date, l.id"""
+{lease_joins(t)}"""
 
 
 JSON_SQL = {"sqlite": sqlite_json, "postgresql": postgres_json}
