@@ -317,17 +317,10 @@ class SocketClient:
     def apply(self, reply: dict) -> str:
         """The page's inner HTML after a render (an event's or a push's), as
         djust.js rebuilds it."""
-        from djust.diff import apply_diff
+        from djust.diff import apply_render
 
-        if "diff" in reply:
-            self.html = apply_diff(self.html, reply["diff"])
-            self.diffs += 1
-        else:
-            self.html = reply["html"]
-        if "sdiff" in reply:
-            self.state_text = apply_diff(self.state_text, reply["sdiff"])
-        elif "stext" in reply:
-            self.state_text = reply["stext"]
+        self.diffs += "diff" in reply
+        self.html, self.state_text = apply_render(self.html, self.state_text, reply)
         self.state = reply["state"] if "state" in reply else json.loads(self.state_text)
         return self.html
 

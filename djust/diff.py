@@ -79,7 +79,7 @@ import json
 import re
 from collections import Counter
 
-__all__ = ["MATCH_BUDGET", "apply_diff", "html_diff", "utf16_len"]
+__all__ = ["MATCH_BUDGET", "apply_diff", "apply_render", "html_diff", "utf16_len"]
 
 # The bound on SequenceMatcher's work in one html_diff, in the units of
 # _match_cost (see the module docstring and benchmarks/bench_live_diff.py).
@@ -271,6 +271,26 @@ class _Ops:
         while patch and not isinstance(patch[-1], str) and patch[-1] < 0:
             patch.pop()  # the rest of old is dropped anyway
         return patch
+
+
+def apply_render(html: str | None, state_text: str | None,
+                 message: dict) -> tuple[str | None, str | None]:
+    """A socket's render message applied to what the page holds, as djust.js
+    applies it: the inner HTML (``html`` whole, or a ``diff`` of it) and the
+    browser state's JSON text (``stext`` whole, an ``sdiff`` of it, or
+    neither when it did not change). Returns the new pair.
+
+    >>> apply_render("<p>1</p>", '{"n":1}', {"diff": [3, -1, "2", 4], "sdiff": [5, -1, "2", 1]})
+    ('<p>2</p>', '{"n":2}')
+    >>> apply_render("<p>2</p>", '{"n":2}', {"html": "<i>new</i>"})
+    ('<i>new</i>', '{"n":2}')
+    """
+    html = apply_diff(html, message["diff"]) if "diff" in message else message["html"]
+    if "sdiff" in message:
+        state_text = apply_diff(state_text, message["sdiff"])
+    elif "stext" in message:
+        state_text = message["stext"]
+    return html, state_text
 
 
 def _common_prefix(a: str, b: str) -> int:

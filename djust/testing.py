@@ -694,21 +694,14 @@ def _test_socket(transport: SocketTransport, scope: dict[str, Any]):
             return True
 
         def reply(self, message: dict[str, Any]) -> Reply:
-            from djust.diff import apply_diff
+            from djust.diff import apply_render
 
             message = json.loads(json.dumps(message, cls=_state_encoder()))
             if message["t"] == "joined":
                 return Reply(status=200)
             if message["t"] == "error":
                 return Reply(status=message["status"], error=message["message"])
-            if "diff" in message:
-                self.held = apply_diff(self.held, message["diff"])
-            else:
-                self.held = message["html"]
-            if "sdiff" in message:
-                self.held_state = apply_diff(self.held_state, message["sdiff"])
-            elif "stext" in message:
-                self.held_state = message["stext"]
+            self.held, self.held_state = apply_render(self.held, self.held_state, message)
             return Reply(status=200, html=self.held, state=json.loads(self.held_state),
                          stats=message.get("stats"))
 
