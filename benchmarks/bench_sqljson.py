@@ -235,11 +235,15 @@ def run(scenario, expert) -> None:
     contenders = {
         "sqljson": lambda: sqljson.json_text(serializer, queryset()),
         "many+dumps": lambda: json.dumps(serializer.many(queryset()), cls=DjangoJSONEncoder),
+        "python text": lambda: serializer.json(queryset(), in_database=False),
         "expert": expert,
     }
     texts = {name: function() for name, function in contenders.items()}
     loaded = {name: json.loads(text) for name, text in texts.items()}
-    if not (loaded["sqljson"] == loaded["many+dumps"] == loaded["expert"]):
+    if texts["python text"] != json.dumps(serializer.many(queryset()), cls=DjangoJSONEncoder):
+        raise SystemExit(f"{scenario.name}: the python text is not json.dumps(many())")
+    if not (loaded["sqljson"] == loaded["many+dumps"] == loaded["python text"]
+            == loaded["expert"]):
         sys.exit(f"{scenario.name}: the three JSON texts differ")
     server = backend_cpu()
     sql, params = sqljson.compile_query(serializer, queryset())

@@ -9,7 +9,9 @@ templates (``benchmarks/compare/scenarios.py``):
 - S1 (fields and FK chains, every lease) and S3 (to-many levels: units,
   their maintenance requests, amenities; every property): the JSON text of
   ``json.dumps(serializer.many(qs), cls=DjangoJSONEncoder)`` (the
-  baseline) vs ``streaming.stream(serializer, qs)`` consumed chunk by chunk,
+  baseline) vs ``serializer.json(qs, in_database=False)`` (the rows written
+  straight to text, all at once) and ``streaming.stream(serializer, qs)``
+  (the same a chunk at a time) consumed chunk by chunk,
   the chunks discarded; median time and ``tracemalloc`` peak of each (the
   texts must be identical, or the run stops);
 - the encoder: the same rows (``many()``'s list) written as text by
@@ -91,14 +93,16 @@ def streaming_report(scenario, chunk_sizes: list[int], runs: int) -> None:
         sys.exit(f"{scenario.name}: the streamed text differs from json.dumps(many()); no timing")
     rows = queryset.count()
     functions = {"many() + json.dumps": lambda: json.dumps(serializer.many(queryset),
-                                                            cls=DjangoJSONEncoder)}
+                                                            cls=DjangoJSONEncoder),
+                 "json(), Python path": lambda: serializer.json(queryset, in_database=False)}
     for size in chunk_sizes:
         functions[f"stream, chunk {size}"] = (
             lambda size=size: consume(stream(serializer, queryset, chunk_size=size)))
     medians = timed(functions, runs)
     peaks = {name: peak(function) for name, function in functions.items()}
     baseline = medians["many() + json.dumps"]
-    how = "projection" if serializer.projection else "instances"
+    how = ("projection written as text" if serializer.text_projection
+           else "projection" if serializer.projection else "instances")
     print(f"\n{scenario.name} ({scenario.title}): {rows:,} rows, {len(scenario.paths())} paths, "
           f"{how}; {len(baseline_text):,} characters of JSON, identical")
     for name, median in medians.items():

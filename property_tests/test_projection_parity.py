@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime
 import decimal
 import functools
+import json
 import warnings
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -26,6 +28,7 @@ from property_tests import reference as ref
 from property_tests import strategies as S
 from property_tests.rendering import world_of
 from property_tests.test_json_parity import assert_same_python, compile_quietly
+from tests.test_projection import as_djangos_sql
 
 ROOTS = ("Item", "Owner", "Comment", "Tag", "Group", "Membership")
 
@@ -126,6 +129,15 @@ def test_projection_parity(grammar, spec, data):
                            ref.reference_many(model.objects.all(), paths, mode="python"))
         # The projection was built and used: many() took no other path.
         assert as_json.projection and as_python.projection
+        # json() in Python: the rows written straight to json.dumps's text,
+        # byte for byte, unless a method or property may leave a key out.
+        for queryset in (model.objects.all(), model.objects.order_by("-pk")[1:]):
+            text = as_json.json(queryset, in_database=False)
+            assert text == json.dumps(as_json.many(queryset), cls=DjangoJSONEncoder)
+            assert json.loads(text) == json.loads(json.dumps(ref.reference_many(queryset, paths),
+                                                             cls=DjangoJSONEncoder))
+        # Written as text exactly when no code runs on stand-ins.
+        assert bool(as_json.text_projection) is not bool(as_json.projection[1].code)
 
 
 @pytest.mark.django_db
@@ -154,7 +166,8 @@ def test_many_keys_queries_are_djangos(grammar, spec, data):
                 with mock.patch.object(projection, "MANY_KEYS", threshold), \
                         CaptureQueriesContext(connection) as queries:
                     output = serializer.many(model.objects.all())
-                runs.append((output, [query["sql"] for query in queries.captured_queries]))
+                runs.append((output, [as_djangos_sql(query["sql"])
+                                      for query in queries.captured_queries]))
             (django_output, django_sql), (output, sql) = runs
             assert sql == django_sql
             if mode == "json":
@@ -511,3 +524,50 @@ def test_sqlite_stored_text_of_any_form(column, stored, zone):
         # Strict: a None (the driver's parse failing) is encoded too.
         django = outcome(lambda: _encoder(kind)(next(iter(queryset.all()))[0]))
         assert ours == django
+
+
+# Columns the text function writes by their usual class (str, int), or
+# through the encoder (floats, booleans, dates...): SQLite keeps any value
+# in any of them.
+_ANY_VALUE_COLUMNS = ("title", "nickname", "status", "count", "small", "big", "level", "ratio",
+                      "flag", "maybe", "price", "day", "moment", "ip")
+_ANY_VALUE_PATHS = [*_ANY_VALUE_COLUMNS, "get_status_display", "get_level_display", "pk",
+                    "owner.username", "tags.count"]
+
+
+@pytest.mark.django_db
+@given(stored=st.lists(st.tuples(
+    st.sampled_from(_ANY_VALUE_COLUMNS),
+    st.one_of(st.text(max_size=8), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False),
+              st.booleans(), st.just("live"), st.just("2026-01-02"), st.sampled_from([1, 2]))),
+    min_size=1, max_size=4),
+    paths=st.lists(st.sampled_from(_ANY_VALUE_PATHS), min_size=1, max_size=5, unique=True))
+def test_text_of_any_stored_value(stored, paths):
+    """SQLite keeps what it is given in any column: whatever a row holds,
+    ``json(queryset, in_database=False)`` (the rows written straight to
+    text, each value by its class) is ``json.dumps(many())``'s text, or
+    raises what it raises."""
+    from django.db import connection
+
+    from property_tests.fuzzapp.models import Item, Owner
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite keeps a value of any type in any column; PostgreSQL refuses it")
+    owner = Owner.objects.create(username="o")
+    items = [Item.objects.create(title="t", owner=owner) for _ in range(2)]
+    with connection.cursor() as cursor:
+        for column, value in stored:
+            cursor.execute(f"UPDATE {Item._meta.db_table} SET {column} = %s WHERE id = %s",
+                           [value, items[0].pk])
+    serializer = compile_quietly(Item, paths, "json")
+    assert serializer.build_text_projection()
+
+    def outcome(function):
+        try:
+            return "text", function()
+        except Exception as error:  # the exception's class is compared
+            return "raised", type(error)
+
+    queryset = Item.objects.all()
+    assert outcome(lambda: serializer.json(queryset, in_database=False)) == outcome(
+        lambda: json.dumps(serializer.many(queryset), cls=DjangoJSONEncoder))

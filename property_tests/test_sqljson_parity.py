@@ -110,6 +110,9 @@ def assert_parity(model, paths, queryset) -> None:
     # None here means the database refused the query (too large for it);
     # the serializer's json() then writes the text through the Python path.
     strict(json.loads(serializer.json(queryset)), expected)
+    # The Python path writes json.dumps's own text, byte for byte.
+    assert serializer.json(queryset, in_database=False) == json.dumps(
+        serializer.many(queryset), cls=DjangoJSONEncoder)
 
 
 @pytest.mark.django_db

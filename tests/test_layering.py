@@ -28,7 +28,7 @@ STAGES = [
     {"relations"},
     {"tree", "extraction"},
     {"plan", "runtime"},
-    {"lowering"},
+    {"lowering", "jsontext"},
     {"projection"},
     # the fast roads to JSON text: chunked streaming, JSON built by the database
     {"streaming", "sqljson"},

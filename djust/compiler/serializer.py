@@ -27,7 +27,16 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 import djust
-from djust.compiler import emit, lowering, modes, projection, shared, sqljson, streaming
+from djust.compiler import (
+    emit,
+    jsontext,
+    lowering,
+    modes,
+    projection,
+    shared,
+    sqljson,
+    streaming,
+)
 from djust.compiler.cache import default_cache, schema_fingerprint
 from djust.compiler.errors import too_complex_as_error
 from djust.compiler.nodes import Node
@@ -66,7 +75,7 @@ class Serializer(Protocol):
 
     def many(self, rows: Iterable) -> list: ...
 
-    def json(self, rows: Iterable) -> str: ...
+    def json(self, rows: Iterable, *, in_database: bool = True) -> str: ...
 
     def stream(self, rows: Iterable, chunk_size: int | None = None) -> Iterator[str]: ...
 
@@ -89,11 +98,15 @@ def make_serializer(function, *, model, paths, mode, tree, plan, source, filenam
     # (function, projection.Projection) reading values_list() rows, or False when the
     # paths need instances; built on the first QuerySet ``many`` sees.
     function.projection = None
+    # The same, its function writing the JSON text (``jsontext``): built on
+    # the first json() or stream() of a QuerySet.
+    function.text_projection = None
     function.many = types.MethodType(many, function)
     function.json = types.MethodType(json_text, function)
     function.stream = types.MethodType(streaming.stream, function)
     function.explain = types.MethodType(explain, function)
     function.build_projection = types.MethodType(build_projection, function)
+    function.build_text_projection = types.MethodType(build_text_projection, function)
     function.release_sources = types.MethodType(release_sources, function)
     return function
 
@@ -106,20 +119,26 @@ def release_sources(serializer, live=()) -> None:
     cached: one of them compiled under the same filename (other sensitive
     settings) gets its source registered again.
     """
-    projected = getattr(serializer, "projection", None)
     removed = emit.forget_source(serializer)
-    if projected and emit.forget_source(projected[0]):
-        removed = True
+    for projected in _projections(serializer):
+        if emit.forget_source(projected[0]):
+            removed = True
     if not removed:
         return
     filename = serializer.filename
     for other in live:
         if getattr(other, "filename", None) == filename:
             emit.restore_source(other)
-            projected = getattr(other, "projection", None)
-            if projected:
+            for projected in _projections(other):
                 emit.restore_source(projected[0])
             break
+
+
+def _projections(serializer) -> list:
+    """The projections built for ``serializer`` (dicts, text)."""
+    return [projected for projected in (getattr(serializer, "projection", None),
+                                        getattr(serializer, "text_projection", None))
+            if projected]
 
 
 def describe(serializer) -> str:
@@ -150,23 +169,32 @@ def many(serializer, rows: Iterable) -> list:
             fetched = projection.fetch(rows, spec)
             if fetched is not None:
                 return project(*fetched)
-        if serializer.plan is not None:
-            # The rows are ours and discarded once serialized: relations
-            # only this serializer reads may load as plain lists.
-            rows = serializer.plan.apply(rows, lists=True)
-        return [serializer(row) for row in rows]
+        return many_instances(serializer, rows)
     instances = list(rows)
     if serializer.plan is not None and instances:
         serializer.plan.apply_to_instances(instances)
     return [serializer(row) for row in instances]
 
 
-def json_text(serializer, rows) -> str:
+def many_instances(serializer, queryset) -> list:
+    """``many()`` of a QuerySet read as model instances, through the plan."""
+    if serializer.plan is not None:
+        # The rows are ours and discarded once serialized: relations
+        # only this serializer reads may load as plain lists.
+        queryset = serializer.plan.apply(queryset, lists=True)
+    return [serializer(row) for row in queryset]
+
+
+def json_text(serializer, rows, *, in_database: bool = True) -> str:
     """``serializer.json(queryset)``: the JSON array text of
     ``serializer.many(queryset)``, written by the database in one query
-    where it can express the paths (``sqljson``), else ``json.dumps`` of
-    ``many()`` with ``DjangoJSONEncoder``; ``explain()`` says which.
-    ``json.loads`` of either is the same. JSON mode only.
+    where it can express the paths (``sqljson``); else, or with
+    ``in_database=False``, written in Python: from the ``values_list()``
+    rows straight to text where ``many()`` would read such rows
+    (``jsontext``: exactly ``json.dumps(serializer.many(queryset),
+    cls=DjangoJSONEncoder)``), else ``json.dumps`` of ``many()``.
+    ``explain()`` says which. ``json.loads`` of any is the same. JSON mode
+    only.
 
         >>> from examples.rentals.models import Unit
         >>> compile_serializer(Unit, ["number"]).json(Unit.objects.none())
@@ -179,9 +207,20 @@ def json_text(serializer, rows) -> str:
         raise TypeError(f"{describe(serializer)}.json() needs a serializer compiled with "
                         f"mode='json'")
     if isinstance(rows, QuerySet):
-        text = sqljson.json_text(serializer, rows)
-        if text is not None:
-            return text
+        if in_database:
+            text = sqljson.json_text(serializer, rows)
+            if text is not None:
+                return text
+        if projection.queryset_accepts_projection(rows):
+            projected = text_projection_of(serializer)
+            if projected:
+                write, spec = projected
+                fetched = projection.fetch(rows, spec)
+                if fetched is not None:
+                    return write(*fetched)
+                # Declined (as many() would decline it): instances.
+                return json.dumps(many_instances(serializer, rows), cls=DjangoJSONEncoder,
+                                  check_circular=False)
     # Rows built fresh are never cyclic: the check would cost a tenth.
     return json.dumps(many(serializer, rows), cls=DjangoJSONEncoder, check_circular=False)
 
@@ -221,6 +260,32 @@ def projection_of(serializer):
     return serializer.projection
 
 
+def text_projection_of(serializer):
+    """``(function, projection.Projection)`` writing values_list() rows as
+    the JSON text of ``many()`` (``jsontext``), or False; built on first
+    use and kept."""
+    if serializer.text_projection is None:
+        serializer.text_projection = build_text_projection(serializer)
+    return serializer.text_projection
+
+
+def build_text_projection(serializer):
+    """``text_projection_of``'s answer, built."""
+    if serializer.mode != "json":
+        return False
+    lowered = projection.lower_projection(serializer.tree, serializer.mode, name="write_rows")
+    if lowered is None:
+        return False
+    module, namespace, spec = lowered
+    written = jsontext.lower_text(module, namespace)
+    if written is None:
+        return False
+    module, namespace = written
+    function, _, _ = emit.build_function(
+        module, namespace, name="write_rows", filename=f"{serializer.filename[:-1]} text>")
+    return function, spec
+
+
 def build_projection(serializer):
     """``(function, projection.Projection)`` serializing values_list() rows
     (``projection.fetch`` gives the function its arguments), or False."""
@@ -243,9 +308,29 @@ def explain(serializer) -> str:
         "query plan:\n" + plan,
         "many(queryset):\n" + describe_many(serializer),
         "json(queryset):\n  " + sqljson.describe(serializer),
+        "in Python (json(queryset, in_database=False), stream()):\n  "
+        + describe_text(serializer),
         "generated source:\n" + serializer.source.rstrip(),
         "verification: " + serializer.verification.report(),
     ])
+
+
+def describe_text(serializer) -> str:
+    """How a QuerySet's JSON text is written in Python.
+
+        >>> from examples.rentals.models import Property
+        >>> print(describe_text(compile_serializer(Property, ["name", "units.count"])))
+        the values_list() rows of many(queryset) written straight to JSON text, a '%' format per row
+    """
+    if serializer.mode != "json":
+        return "(python mode: no JSON text)"
+    if text_projection_of(serializer):
+        return ("the values_list() rows of many(queryset) written straight to JSON text, "
+                "a '%' format per row")
+    if projection_of(serializer):
+        return ("json.dumps of many()'s dicts: code run on stand-ins may leave a key "
+                "out of a row")
+    return "json.dumps of many()'s dicts, built from model instances"
 
 
 def describe_many(serializer) -> str:

@@ -23,9 +23,12 @@ How a chunk is fetched follows ``many()``:
 - any other iterable of instances: taken ``chunk_size`` at a time, each
   chunk completed by ``plan.apply_to_instances``.
 
-The JSON mode only writes JSON values (str, int, float, bool, None, lists
-and dicts with str keys), so the encoder's ``default`` never runs: the rows
-go through one ``DjangoJSONEncoder`` (identical text should something
+Projected rows on which no code runs are written straight to text, a
+chunk per call of the projection's text function (``jsontext``), as
+``serializer.json(queryset, in_database=False)`` writes them. Other rows
+are encoded: the JSON mode only writes JSON values (str, int, float, bool,
+None, lists and dicts with str keys), so the encoder's ``default`` never
+runs: the rows go through one ``DjangoJSONEncoder`` (identical text should something
 else slip through) without the circular-reference bookkeeping, which fresh
 rows never need, ``SLICE`` rows per call, and the texts are joined as
 ``json.dumps`` joins a list's items.
@@ -102,25 +105,22 @@ def stream(serializer, queryset, chunk_size: int | None = None) -> Iterator[str]
     return _text(_chunks(serializer, queryset, chunk_size))
 
 
-def _text(take: Callable[[], Iterable[dict] | None]) -> Iterator[str]:
-    """The rows ``take()`` gives, chunk after chunk until None, written
-    as the parts of one JSON array. Between chunks nothing here holds a
-    chunk's rows or its text: only the consumer holds what was yielded."""
-    rows = take()
-    if rows is None:
+def _text(take: Callable[[], str | None]) -> Iterator[str]:
+    """The chunks' texts ``take()`` gives (each its rows' items of the JSON
+    array), chunk after chunk until None, as the parts of one array.
+    Between chunks nothing here holds a chunk's rows or its text: only the
+    consumer holds what was yielded."""
+    text = take()
+    if text is None:
         yield "[]"
         return
-    text = "[" + _written(rows)
-    del rows
-    yield text
+    yield "[" + text
     del text
     while True:
-        rows = take()
-        if rows is None:
+        text = take()
+        if text is None:
             break
-        text = ", " + _written(rows)
-        del rows
-        yield text
+        yield ", " + text
         del text
     yield "]"
 
@@ -143,20 +143,28 @@ def _written(rows: Iterable[dict]) -> str:
     return ", ".join(parts)
 
 
-def _chunks(serializer, rows, chunk_size: int) -> Callable[[], Iterable[dict] | None]:
-    """A function giving the next chunk's serialized rows, None at the end."""
+def _chunks(serializer, rows, chunk_size: int) -> Callable[[], str | None]:
+    """A function giving the next chunk's rows as text, None at the end."""
     if not isinstance(rows, QuerySet):
         return _instance_chunks(serializer, iter(rows), chunk_size, apply=True)
     if rows.query.combinator:
         return _combined_chunks(serializer, rows, chunk_size)
-    projected = serializer.projection
-    if projected is None:
-        projected = serializer.projection = serializer.build_projection()
-    if projected and projection.queryset_accepts_projection(rows):
-        project, spec = projected
-        starts = level_querysets(rows, spec)
-        if starts is not None:
-            return _projected_chunks(project, spec, starts, rows, chunk_size)
+    if projection.queryset_accepts_projection(rows):
+        # Written straight to text where the rows allow it (``jsontext``).
+        projected = serializer.text_projection
+        if projected is None:
+            projected = serializer.text_projection = serializer.build_text_projection()
+        written = bool(projected)
+        if not projected:
+            projected = serializer.projection
+            if projected is None:
+                projected = serializer.projection = serializer.build_projection()
+        if projected:
+            function, spec = projected
+            starts = level_querysets(rows, spec)
+            if starts is not None:
+                return _projected_chunks(function, spec, starts, rows, chunk_size,
+                                         written=written)
     if serializer.plan is not None:
         # As many(): the rows are ours, relations only the serializer reads
         # load as plain lists; iterator() runs the prefetches once per chunk.
@@ -206,19 +214,24 @@ def fetch_levels(chunk: list[tuple], spec: projection.Projection,
     return fetched
 
 
-def _projected_chunks(project, spec: projection.Projection, starts: list[QuerySet],
-                      queryset: QuerySet, chunk_size: int) -> Callable[[], Iterable[dict] | None]:
+def _projected_chunks(function, spec: projection.Projection, starts: list[QuerySet],
+                      queryset: QuerySet, chunk_size: int, *,
+                      written: bool) -> Callable[[], str | None]:
+    """``written``: ``function`` writes the rows' text (``jsontext``), else
+    it builds their dicts."""
     source = queryset.values_list(*spec.columns).iterator(chunk_size=chunk_size)
 
-    def take() -> Iterable[dict] | None:
+    def take() -> str | None:
         chunk = list(islice(source, chunk_size))
         if not chunk:
             return None
         # JSON mode: date, datetime and decimal columns as the function takes them.
         chunk = projection.text_rows(chunk, spec.text)
+        if written:
+            return function(*fetch_levels(chunk, spec, starts))[1:-1]
         if not spec.levels:
-            return _in_slices(project, chunk)
-        return project(*fetch_levels(chunk, spec, starts))
+            return _written(_in_slices(function, chunk))
+        return _written(function(*fetch_levels(chunk, spec, starts)))
     return take
 
 
@@ -234,25 +247,25 @@ def _in_slices(project, chunk: list[tuple]) -> Iterator[dict]:
 
 def _instance_chunks(serializer, rows: Iterator, chunk_size: int, *, apply: bool,
                      lists: bool = False,
-                     lookups: Iterable = ()) -> Callable[[], Iterable[dict] | None]:
+                     lookups: Iterable = ()) -> Callable[[], str | None]:
     """``rows`` (instances) ``chunk_size`` at a time; ``apply``: complete
     each chunk with the plan (rows not loaded through it), ``lists`` and
     ``lookups`` as for ``plan.apply_to_instances``."""
     plan = serializer.plan if apply else None
 
-    def take() -> Iterable[dict] | None:
+    def take() -> str | None:
         chunk = list(islice(rows, chunk_size))
         if not chunk:
             return None
         if plan is not None:
             plan.apply_to_instances(chunk, lists=lists, lookups=lookups)
         # Serialized as encoded: a chunk's dicts never all exist at once.
-        return map(serializer, chunk)
+        return _written(map(serializer, chunk))
     return take
 
 
 def _combined_chunks(serializer, queryset: QuerySet,
-                     chunk_size: int) -> Callable[[], Iterable[dict] | None]:
+                     chunk_size: int) -> Callable[[], str | None]:
     """``many_combined`` per chunk: rows already fetched are the caller's
     and used as they are; otherwise a copy is iterated, its own prefetch
     lookups run per chunk, and the plan completes each chunk (plain lists

@@ -26,7 +26,7 @@ INDENT = "    "
 
 # Binding strength, weakest first: an operand weaker than its position
 # requires is parenthesized.
-_TEST, _OR, _AND, _NOT, _COMPARE, _ATOM = range(1, 7)
+_TEST, _OR, _AND, _NOT, _COMPARE, _TERM, _ATOM = range(1, 8)
 
 _BOOL_OPS = {ast.Or: (" or ", _OR), ast.And: (" and ", _AND)}
 _COMPARISONS = {
@@ -226,6 +226,10 @@ def _expr(node: ast.expr, required: int) -> str:
             parts.append(_COMPARISONS[op.__class__])
             parts.append(_expr(right, _COMPARE + 1))
         return _parenthesized("".join(parts), _COMPARE, required)
+    if kind is ast.BinOp and node.op.__class__ is ast.Mod:
+        # Left-associative: ``(a % b) % c`` is ``a % b % c``.
+        text = f"{_expr(node.left, _TERM)} % {_expr(node.right, _ATOM)}"
+        return _parenthesized(text, _TERM, required)
     if kind is ast.UnaryOp and node.op.__class__ is ast.Not:
         return _parenthesized("not " + _expr(node.operand, _NOT), _NOT, required)
     raise Unsupported(kind.__name__)
