@@ -15,8 +15,11 @@ from benchmarks.compare import harness, report  # noqa: E402
 from benchmarks.compare.contenders import (  # noqa: E402
     BASELINE,
     CONTENDERS,
+    DISTANCES,
     LIMITS,
+    PYTHON_TEXT,
     REFERENCE,
+    TEXT_LIMIT,
     path_trie,
 )
 from benchmarks.compare.scenarios import S1, S3, SCENARIOS  # noqa: E402
@@ -79,11 +82,15 @@ def test_every_contender_produces_the_same_json(tiny, scenario):
     assert set(cell.texts) == set(NAMES)
     for name, text in cell.texts.items():
         assert harness.comparable(name, text) == expected, name
+    # JSON built in SQL, and djust's json() when it does the same, have no
+    # serialize step: the query writes the text. Nor has djust's Python
+    # path where it falls back to json.dumps of many() (S2's methods).
+    no_serialize = {"JSON in SQL", "djust json()"}
+    if scenario.name == "S2":
+        no_serialize.add(PYTHON_TEXT)
     for name, measures in cell.measures.items():
-        # JSON built in SQL, and djust's json() when it does the same, have no
-        # serialize step: the query writes the text.
         assert measures.end_to_end and (
-            name in ("JSON in SQL", "djust json()") or (measures.serialize and measures.build)
+            name in no_serialize or (measures.serialize and measures.build)
         ), name
         assert measures.peak_bytes > 0, name
         assert measures.ratio_end_to_end and measures.ratio_reference, name
@@ -92,8 +99,12 @@ def test_every_contender_produces_the_same_json(tiny, scenario):
 def test_the_baseline_and_the_limits(tiny):
     assert BASELINE == "expert values_list" and REFERENCE == "hand-written"
     assert LIMITS == ("raw cursor", "JSON in SQL")
+    assert DISTANCES[len(LIMITS):] == ("raw cursor, DB text", TEXT_LIMIT)
+    assert DISTANCES[:len(LIMITS)] == LIMITS
     assert BY_NAME[REFERENCE].role == "reference"
     assert {BY_NAME[name].role for name in LIMITS} == {"limit"}
+    assert BY_NAME[TEXT_LIMIT].role == "text limit"
+    assert BY_NAME[PYTHON_TEXT].role == "contender" and not BY_NAME[PYTHON_TEXT].slow
     # The limits and the baseline are measured and agree in every scenario,
     # empty to-many levels and the edge datetimes included.
     s1 = json.loads(tiny["cells"]["S1"].texts["JSON in SQL"])
@@ -107,6 +118,38 @@ def test_the_baseline_and_the_limits(tiny):
         assert cell.measures[REFERENCE].ratio_reference == [1.0]
 
 
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_the_written_text_is_json_dumps_text(tiny, scenario):
+    # djust's Python path promises json.dumps's text byte for byte; the
+    # hand-written limit writes the same keys, order and separators.
+    texts = tiny["cells"][scenario.name].texts
+    assert texts[PYTHON_TEXT] == texts[BASELINE]
+    assert texts[TEXT_LIMIT] == texts[BASELINE]
+
+
+def test_the_text_limit_writes_nulls_and_empty_levels(tiny):
+    s1 = json.loads(tiny["cells"]["S1"].texts[TEXT_LIMIT])
+    assert any(row["unit"] is None and row["signed_at"] is None for row in s1)
+    assert {row["signed_at"] for row in s1} >= {
+        "2026-01-02T03:04:05Z", "2026-01-02T03:04:05.000Z"}
+    s3 = json.loads(tiny["cells"]["S3"].texts[TEXT_LIMIT])
+    assert {"amenities": {"all": []}, "name": "Zz empty",
+            "units": {"all": [], "count": 0}} in s3
+
+
+def test_the_text_limit_escapes_what_json_escapes(db):
+    from benchmarks.compare.limits import write_properties
+
+    name = 'A "quoted" \\ é\n name'
+    text = write_properties(([(1, name)], [(7, 1, "1\t")], [(7, "open", "<b>é</b>")],
+                             [(1, "Gym")]))
+    assert json.loads(text) == [{
+        "amenities": {"all": [{"name": "Gym"}]}, "name": name,
+        "units": {"all": [{"maintenance_requests": {"all": [
+            {"status": "open", "title": "<b>é</b>"}]}, "number": "1\t"}], "count": 1}}]
+    assert text.isascii()
+
+
 def test_null_chains_are_serialized_as_null(tiny):
     rows = json.loads(tiny["cells"]["S1"].texts["djust"])
     assert any(row["unit"] is None and row["signed_at"] is None for row in rows)
@@ -116,12 +159,14 @@ def test_query_counts(tiny):
     queries = {name: m.queries for name, m in tiny["cells"]["S1"].measures.items()}
     assert queries["djust"] == queries[BASELINE] == queries["DRF"] == queries["serpy"] == 1
     assert queries[REFERENCE] == queries["raw cursor"] == queries["JSON in SQL"] == 1
+    assert queries[PYTHON_TEXT] == queries[TEXT_LIMIT] == 1
     # django-readers prefetches each relation instead of joining it.
     assert queries["django-readers"] == 5
     # naive: per lease, property, tenant, user, and the unit when there is one.
     assert queries["naive"] == 1 + 3 * tiny["leases"] + tiny["with_unit"]
     s3 = {name: m.queries for name, m in tiny["cells"]["S3"].measures.items()}
     assert s3["djust"] == s3[BASELINE] == s3[REFERENCE] == s3["raw cursor"] == 4
+    assert s3[PYTHON_TEXT] == s3[TEXT_LIMIT] == 4
     assert s3["JSON in SQL"] == 1
 
 
@@ -206,6 +251,12 @@ def test_report_and_chart(tiny, tmp_path):
     assert "## Targets (issue #7)" in text
     assert "## The baseline and the limits" in text
     assert "| djust / raw cursor | expert / raw cursor | djust / JSON in SQL |" in text
+    assert (f"| djust / {TEXT_LIMIT} | expert / {TEXT_LIMIT} | "
+            f"{PYTHON_TEXT} vs expert (speed-up) | {PYTHON_TEXT} / {TEXT_LIMIT} |") in text
+    assert "## Targets (issue #20)" in text
+    # 40 leases: no N = 10,000 cell to judge issue #20's targets by.
+    assert text.count("**not measured**; speed-up no cell measured.") == 1
+    assert f"- **{TEXT_LIMIT}**: LIMIT, not a competitor" in text
     assert "| S1 | 8 | 2.000 ms | 4.00 µs | 500x |" in text
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -251,3 +302,25 @@ def test_drf_target_line_survives_cells_without_drf_figures():
     assert line.endswith("no cell measured.")
     # Nothing to judge by: neither met nor missed.
     assert "build against build: **not measured** (no cell measured)" in line
+
+
+def test_issue_20_targets_judge_the_python_path_at_10000():
+    def cell(scenario, leases, text, limit, serialize=(0.3, 0.25)):
+        return {"scenario": scenario, "leases": leases, "rows": leases, "contenders": {
+            BASELINE: {"ratio_end_to_end": 1.0, "ratio_serialize": 1.0},
+            PYTHON_TEXT: {"ratio_end_to_end": text, "ratio_serialize": serialize[0]},
+            TEXT_LIMIT: {"ratio_end_to_end": limit, "ratio_serialize": serialize[1]}}}
+
+    cells = [cell("S1", 10000, 0.5, 0.45), cell("S3", 10000, 0.6, 0.5),
+             # Not judged: S2 (json.dumps of many()) and N below 10,000.
+             cell("S2", 10000, 2.0, 0.4), cell("S1", 1000, 0.9, 0.3)]
+    speed, near = report.text_target_lines({"database": "SQLite (memory)", "cells": cells})
+    assert "S1, S3 at N = 10,000: **met**; speed-up S1 N=10,000: 2.00x, " \
+           "S3 N=10,000: 1.67x." in speed
+    assert f"within 1.15x of {TEXT_LIMIT}" in near
+    assert "**missed**; distance S1 N=10,000: 1.11x, S3 N=10,000: 1.20x" in near
+    assert "serialize-only, rows to text: S1 N=10,000: 1.20x, S3 N=10,000: 1.20x" in near
+    cells[1] = cell("S3", 10000, 0.8, 0.75)
+    speed, near = report.text_target_lines({"database": "SQLite (memory)", "cells": cells})
+    assert "**missed**; speed-up S1 N=10,000: 2.00x, S3 N=10,000: 1.25x." in speed
+    assert "**met**; distance" in near

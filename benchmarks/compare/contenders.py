@@ -1,11 +1,13 @@
-"""The contenders: nine ways to turn a scenario's rows into the same JSON.
+"""The contenders: every way measured to turn a scenario's rows into the
+same JSON.
 
 The baseline every ratio is quoted against is ``expert values_list``
 (``expert.py``): what an expert tuning for speed writes by hand, with no
 model instance. ``hand-written`` is the model-instance optimum
 (``select_related``/``Prefetch`` + ``only()``), kept as a second reference.
-``raw cursor`` and ``JSON in SQL`` (``limits.py``) are physical limits,
-reported as distances, not competitors.
+``raw cursor``, ``JSON in SQL``, ``raw cursor, DB text`` and ``raw cursor,
+text written`` (``limits.py``) are physical limits, reported as distances,
+not competitors.
 
 Every contender is prepared once per scenario (serializer classes built,
 djust's cache warmed) and exposes three callables:
@@ -22,7 +24,7 @@ django-readers, serpy) or write them itself (hand-written, djust, DRF).
 
     >>> names = [c.name for c in CONTENDERS]
     >>> names[0], names[1], names[-1]
-    ('expert values_list', 'hand-written', 'JSON in SQL')
+    ('expert values_list', 'hand-written', 'raw cursor, text written')
 """
 
 from __future__ import annotations
@@ -33,10 +35,15 @@ from collections.abc import Callable
 from benchmarks.baseline import iso_datetime
 from benchmarks.compare.base import Contender, Prepared, Unavailable
 from benchmarks.compare.expert import prepare_expert
-from benchmarks.compare.limits import prepare_json_sql, prepare_raw, prepare_raw_text
+from benchmarks.compare.limits import (
+    prepare_json_sql,
+    prepare_raw,
+    prepare_raw_text,
+    prepare_raw_written,
+)
 
-__all__ = ["BASELINE", "CONTENDERS", "DISTANCES", "LIMITS", "REFERENCE", "Contender", "Prepared",
-           "Unavailable"]
+__all__ = ["BASELINE", "CONTENDERS", "DISTANCES", "LIMITS", "PYTHON_TEXT", "REFERENCE",
+           "TEXT_LIMIT", "Contender", "Prepared", "Unavailable"]
 
 
 def _from_queryset(queryset_for, build) -> Prepared:
@@ -292,6 +299,51 @@ def prepare_djust_json(scenario) -> Prepared:
                     encode=lambda text: text)
 
 
+def prepare_djust_json_python(scenario) -> Prepared:
+    """``serializer.json(queryset, in_database=False)``: the text written
+    in Python from the ``values_list()`` rows, one ``%`` format per row
+    (S1, S3), else ``json.dumps`` of ``many()`` (S2's methods).
+
+    ``load``/``build`` split it where it writes from rows: the rows its
+    projection fetches, then the function writing them, so that its
+    serialize-only figure compares with the text-writing limit's."""
+    from djust.compiler import compile_serializer
+
+    model, paths = scenario.model, scenario.paths()
+    serializer = compile_serializer(model, paths)
+
+    def end_to_end():
+        # The cache lookup is part of every request a view serves.
+        return compile_serializer(model, paths).json(scenario.base_queryset(),
+                                                     in_database=False)
+
+    load = build = None
+    projected = text_projection(serializer)
+    if projected:
+        from djust.compiler.projection import fetch
+
+        write, spec = projected
+
+        def load():
+            return fetch(scenario.base_queryset(), spec)
+
+        def build(rows):
+            return write(*rows)
+
+    return Prepared(load=load, build=build or (lambda text: text), end_to_end=end_to_end,
+                    encode=lambda text: text)
+
+
+def text_projection(serializer):
+    """djust's text writer and its projection, or None where it writes
+    none (a path that may drop a key) or this djust has no such writer."""
+    try:
+        from djust.compiler.serializer import text_projection_of
+    except ImportError:
+        return None
+    return text_projection_of(serializer) or None
+
+
 # --------------------------------------------------------------------------
 # Django REST Framework: ModelSerializer, nested serializers
 
@@ -488,6 +540,12 @@ CONTENDERS = (
               "compile_serializer(...).json(): the JSON text written by the database in "
               "one query where it can express the paths (S1, S3), else json.dumps of "
               "many() (S2's methods)"),
+    Contender("djust json(), Python path", prepare_djust_json_python,
+              "compile_serializer(...).json(queryset, in_database=False): the text "
+              "written straight from the values_list() rows, one % format per row "
+              "(keys and separators constants of the format, strings through json's own "
+              "C escaping), no dict and no json.dumps; json.dumps of many() where a path "
+              "may drop a key (S2's methods)"),
     Contender("raw cursor", prepare_raw,
               "LIMIT, not a competitor: connection.cursor(), the expert's SQL, fetchall(), "
               "the tightest dict loop with only the conversions the JSON needs (driver "
@@ -506,10 +564,22 @@ CONTENDERS = (
               "driver parses none (S2 reads the end date once more for its days); S3 as "
               "the raw cursor (no such column)",
               role="text limit"),
+    Contender("raw cursor, text written", prepare_raw_written,
+              "LIMIT, not a competitor: the rows of raw cursor, DB text (S3: the raw "
+              "cursor's four queries) written straight to the JSON text by hand: one % "
+              "format per row, json.encoder.encode_basestring_ascii for strings, null "
+              "for None, S3's to-many row texts grouped by parent key and joined into "
+              "their parent's format; no dict, no json.dumps: the tightest Python that "
+              "writes the text", role="text limit"),
 )
 BASELINE = "expert values_list"
 REFERENCE = "hand-written"
+# Issue #20's pair: djust writing the text in Python, and the tightest
+# hand-written Python that writes the same text.
+PYTHON_TEXT = "djust json(), Python path"
+TEXT_LIMIT = "raw cursor, text written"
 LIMITS = tuple(c.name for c in CONTENDERS if c.role == "limit")
 # Every limit the report gives distances to: the two above, then the raw
-# cursor whose SQL has the database write the text ("text limit").
+# cursors whose SQL has the database write the values' text ("text limit"),
+# the dict loop's and the hand-written text's.
 DISTANCES = (*LIMITS, *(c.name for c in CONTENDERS if c.role == "text limit"))

@@ -39,6 +39,7 @@ from benchmarks.compare.contenders import (
     BASELINE,
     CONTENDERS,
     DISTANCES,
+    PYTHON_TEXT,
     REFERENCE,
     Unavailable,
 )
@@ -233,11 +234,11 @@ def time_serialize(prepared) -> tuple[float | None, float | None]:
 MIN_ROUNDS = 3
 # The contenders the targets and the limit distances compare: a median of
 # fewer rounds than MIN_ROUNDS would judge them on one or two samples.
-TARGETED = (BASELINE, REFERENCE, "djust", "DRF", *DISTANCES)
+TARGETED = (BASELINE, REFERENCE, "djust", PYTHON_TEXT, "DRF", *DISTANCES)
 # The ones the headline ratios and distances are taken between get
 # ``precise_rounds`` (a profile setting) at least: at 10,000 rows three
 # rounds on a shared machine leave the median to one noisy sample.
-PRECISE = (BASELINE, "djust", *DISTANCES)
+PRECISE = (BASELINE, "djust", PYTHON_TEXT, *DISTANCES)
 # A first run longer than this many budgets is the contender's only run.
 SINGLE_RUN_BUDGETS = 5
 

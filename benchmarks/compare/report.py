@@ -10,18 +10,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.compare.contenders import BASELINE, CONTENDERS, DISTANCES
+from benchmarks.compare.contenders import (
+    BASELINE,
+    CONTENDERS,
+    DISTANCES,
+    PYTHON_TEXT,
+    TEXT_LIMIT,
+)
 from benchmarks.compare.harness import MIN_ROUNDS
 from benchmarks.compare.scenarios import SCENARIOS
 
 TARGET_SERIALIZE = 1.1
 TARGET_S1_SPEEDUP = 1.5
 TARGET_DRF_SPEEDUP = 10.0
+# Issue #20: djust's text written in Python, at the largest N, S1 and S3
+# (S2's methods may drop a key, so it falls back to json.dumps of many()).
+TARGET_TEXT_SPEEDUP = 1.5
+TARGET_TEXT_DISTANCE = 1.15
+TARGET_TEXT_LEASES = 10_000
+TARGET_TEXT_SCENARIOS = ("S1", "S3")
 
 NORMALIZATION = """\
 Every contender's output goes through the same `json.dumps(data,
-cls=DjangoJSONEncoder)` (what `JsonResponse` does) — except JSON in SQL,
-whose query returns the text — and the run stops unless every contender's
+cls=DjangoJSONEncoder)` (what `JsonResponse` does) — except those that
+write the text themselves (JSON in SQL, djust's `json()`, raw cursor, text
+written) — and the run stops unless every contender's
 JSON, parsed with `json.loads`, equals the expert baseline's, per scenario,
 N and database (the limits included). One normalization is applied before
 that comparison: DRF's `DateTimeField`
@@ -83,7 +96,11 @@ cost of model instances rather than djust.
 `connection.cursor()`, the tightest Python dict loop, `json.dumps`),
 `raw cursor, DB text` (the same with the database writing the dates,
 decimals and datetimes as their JSON text in the SQL, so the driver parses
-none of them: what djust's JSON mode does on PostgreSQL) and
+none of them: what djust's JSON mode does on PostgreSQL),
+`raw cursor, text written` (the same rows written straight to the JSON
+text by hand, one `%` format per row, strings through `json`'s C escaping
+function: no dict, no `json.dumps`; the tightest Python that writes the
+text, what `json(..., in_database=False)` does) and
 `JSON in SQL` (one query whose single value is the JSON text) say how far
 the Python side of any serializer is from what the database and the
 interpreter allow. *Distance* is contender / limit, end to end: the
@@ -187,8 +204,9 @@ def headline_table(results: list[dict]) -> list[str]:
     limits = " | ".join(f"djust / {limit} | expert / {limit}" for limit in DISTANCES)
     lines = [
         f"| database | scenario | leases N | djust vs expert (speed-up) | "
-        f"djust vs instances optimum (speed-up) | {limits} |",
-        "|---|---|---:|---:|---:|" + "---:|---:|" * len(DISTANCES),
+        f"djust vs instances optimum (speed-up) | {limits} | "
+        f"{PYTHON_TEXT} vs expert (speed-up) | {PYTHON_TEXT} / {TEXT_LIMIT} |",
+        "|---|---|---:|---:|---:|" + "---:|---:|" * len(DISTANCES) + "---:|---:|",
     ]
     for result in results:
         label = result["database"].split(" (")[0]
@@ -202,8 +220,12 @@ def headline_table(results: list[dict]) -> list[str]:
                 distances = " | ".join(
                     f"{times(distance(cell, 'djust', limit))} | "
                     f"{times(distance(cell, BASELINE, limit))}" for limit in DISTANCES)
+                text = cell["contenders"].get(PYTHON_TEXT, {})
+                text_vs_expert = (1 / text["ratio_end_to_end"]) if usable(text) else None
                 lines.append(f"| {label} | {scenario.name} | {cell['leases']:,} | "
-                             f"{times(vs_expert)} | {times(vs_reference)} | {distances} |")
+                             f"{times(vs_expert)} | {times(vs_reference)} | {distances} | "
+                             f"{times(text_vs_expert)} | "
+                             f"{times(distance(cell, PYTHON_TEXT, TEXT_LIMIT))} |")
     return lines
 
 
@@ -272,6 +294,64 @@ def target_lines(result: dict) -> list[str]:
         f"{verdict([v for _, v in drf_build if v < TARGET_DRF_SPEEDUP], bool(drf_build))} "
         f"({listed(drf_build)}). With the same `json.dumps` added to both "
         f"(serialize columns): {listed(drf)}; {json_cap_note(measured)}",
+    ]
+
+
+def text_target_lines(result: dict) -> list[str]:
+    """Issue #20's targets for one database: djust's text written in
+    Python (``json(..., in_database=False)``) against the expert baseline,
+    and its distance to the tightest hand-written Python that writes the
+    same text, end to end, in S1 and S3 at N = 10,000.
+
+        >>> cell = {"scenario": "S1", "leases": 10000, "contenders": {
+        ...     PYTHON_TEXT: {"ratio_end_to_end": 0.5, "ratio_serialize": 0.3},
+        ...     TEXT_LIMIT: {"ratio_end_to_end": 0.45, "ratio_serialize": 0.25}}}
+        >>> for line in text_target_lines({"database": "SQLite (memory)", "cells": [cell]}):
+        ...     print(line)  # doctest: +NORMALIZE_WHITESPACE
+        - SQLite — djust json(), Python path end-to-end ≥ 1.5x faster than the expert
+          baseline in S1, S3 at N = 10,000: **met**; speed-up S1 N=10,000: 2.00x.
+        - SQLite — djust json(), Python path end-to-end within 1.15x of raw cursor, text
+          written in S1, S3 at N = 10,000: **met**; distance S1 N=10,000: 1.11x
+          (serialize-only, rows to text: S1 N=10,000: 1.20x).
+    """
+    label = result["database"].split(" (")[0]
+    judged = [c for c in result["cells"] if c["scenario"] in TARGET_TEXT_SCENARIOS
+              and c["leases"] >= TARGET_TEXT_LEASES]
+    judged.sort(key=lambda c: (c["scenario"], c["leases"]))
+
+    def where(cell):
+        return f"{cell['scenario']} N={cell['leases']:,}"
+
+    speedups = [(where(c), 1 / c["contenders"][PYTHON_TEXT]["ratio_end_to_end"])
+                for c in judged if usable(c["contenders"].get(PYTHON_TEXT))]
+    distances = [(where(c), distance(c, PYTHON_TEXT, TEXT_LIMIT)) for c in judged]
+    distances = [(w, d) for w, d in distances if d is not None]
+    serialize = []
+    for cell in judged:
+        text = cell["contenders"].get(PYTHON_TEXT) or {}
+        limit = cell["contenders"].get(TEXT_LIMIT) or {}
+        if text.get("ratio_serialize") and limit.get("ratio_serialize"):
+            serialize.append((where(cell), text["ratio_serialize"] / limit["ratio_serialize"]))
+
+    def verdict(pairs, met):
+        if not pairs:
+            return "**not measured**"
+        return "**met**" if all(met(v) for _, v in pairs) else "**missed**"
+
+    def listed(pairs):
+        return ", ".join(f"{w}: {v:.2f}x" for w, v in pairs) or "no cell measured"
+
+    scope = f"in {', '.join(TARGET_TEXT_SCENARIOS)} at N = {TARGET_TEXT_LEASES:,}"
+    return [
+        f"- {label} — {PYTHON_TEXT} end-to-end ≥ {TARGET_TEXT_SPEEDUP}x faster than the "
+        f"expert baseline {scope}: "
+        f"{verdict(speedups, lambda v: v >= TARGET_TEXT_SPEEDUP)}; "
+        f"speed-up {listed(speedups)}.",
+        f"- {label} — {PYTHON_TEXT} end-to-end within {TARGET_TEXT_DISTANCE}x of "
+        f"{TEXT_LIMIT} {scope}: "
+        f"{verdict(distances, lambda v: v <= TARGET_TEXT_DISTANCE)}; "
+        f"distance {listed(distances)}"
+        + (f" (serialize-only, rows to text: {listed(serialize)})." if serialize else "."),
     ]
 
 
@@ -400,6 +480,14 @@ def markdown(results: list[dict], *, profile: dict, quick: bool, generated: str)
     ]
     for result in results:
         lines += target_lines(result)
+    lines += ["", "## Targets (issue #20)", "",
+              f"`{PYTHON_TEXT}` is `serializer.json(queryset, in_database=False)`: "
+              "djust writing the JSON text in Python from `values_list()` rows. "
+              f"`{TEXT_LIMIT}` is the tightest Python writing the same text from the "
+              "same kind of rows by hand; the distance is their quotient, end to end.",
+              ""]
+    for result in results:
+        lines += text_target_lines(result)
     failed = any(m.get("error") for r in results for c in r["cells"]
                  for m in c["contenders"].values())
     lines += ["", WHY, "", NOISE, "", *([FAILURES, ""] if failed else []), "## Cold start", "",
@@ -440,7 +528,8 @@ def chart(results: list[dict], path: Path) -> None:
                     continue
                 axis.plot(*zip(*points, strict=True), marker="o", label=contender.name,
                           linestyle="--" if contender.role in ("limit", "text limit") else "-",
-                          linewidth=2.5 if contender.name in ("djust", BASELINE) else 1.2)
+                          linewidth=2.5 if contender.name in ("djust", PYTHON_TEXT, BASELINE)
+                          else 1.2)
             axis.set_xscale("log")
             axis.set_yscale("log")
             axis.set_title(f"{result['database'].split(' (')[0]} — {scenario.name}")
@@ -469,4 +558,5 @@ def console_summary(results: list[dict]) -> str:
     for result in results:
         lines.append(result["database"])
         lines += target_lines(result)
+        lines += text_target_lines(result)
     return "\n".join(lines)
