@@ -48,7 +48,10 @@ from djust.compiler.astbuild import call, load
 # ``(kind, variable)``, kind "str" or "int" when ``variable`` (a name the
 # function binds) holds the value itself whenever it is of that class;
 # ``("int", None)`` for an expression that is always an int (``len()``);
-# ``("rows", None)`` for a to-many group of row texts.
+# ``("rows", None)`` for a to-many group of row texts; ``("text", v)`` for
+# a date's, datetime's or decimal's JSON text the read pass wrote (always a
+# str of characters JSON never escapes: quoted as it is), ``("nullable
+# text", v)`` for the same or None.
 HINT = "djust_json"
 
 # The encoder json.dumps(..., cls=DjangoJSONEncoder) uses, without the
@@ -166,6 +169,17 @@ class _ToText(ast.NodeTransformer):
             written.literal("[")
             written.argument(_joined(self.visit(value)))
             written.literal("]")
+        elif marked is not None and marked[0] == "text":
+            written.literal('"')
+            written.argument(self.visit(value))
+            written.literal('"')
+        elif marked is not None and marked[0] == "nullable text":
+            variable = marked[1]
+            written.argument(ast.IfExp(
+                test=ast.Compare(left=load(variable), ops=[ast.Is()],
+                                 comparators=[ast.Constant(None)]),
+                body=ast.Constant("null"),
+                orelse=ast.BinOp(left=ast.Constant('"%s"'), op=ast.Mod(), right=load(variable))))
         elif marked is not None:
             written.argument(self.marked(value, *marked))
         elif value.__class__ is ast.Dict:

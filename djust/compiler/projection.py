@@ -1345,9 +1345,10 @@ def _texts(projector: _Projector) -> dict[int, tuple[Text, ...]]:
     return chosen
 
 
-def _text_column(variable: str) -> ast.expr:
-    # A column arriving as its JSON text: a str, or None.
-    return jsontext.hint(load(variable), "str", variable)
+def _text_column(variable: str, text: Text) -> ast.expr:
+    # A column arriving as its JSON text: a str, or None unless strict. The
+    # text of a date, datetime or decimal holds nothing JSON escapes.
+    return jsontext.hint(load(variable), "text" if text.strict else "nullable text", variable)
 
 
 # Field classes whose columns usually arrive as a str or an int
@@ -1421,7 +1422,8 @@ def lower_projection(tree: Node, mode: str | modes.Mode, *, name: str):
     function = astbuild.function(name, arguments, body)
     texts = _texts(projector)
     function = _Texts({
-        placeholder: (_text_column(level.variable(texts[level.index, lookup].position))
+        placeholder: (_text_column(level.variable(texts[level.index, lookup].position),
+                                   texts[level.index, lookup])
                       if (level.index, lookup) in texts else encoded)
         for placeholder, (level, lookup, _, encoded) in projector.texts.items()
     }).visit(function)
