@@ -17,9 +17,11 @@ field promises: the projector marks a value it knows is usually a ``str``
 (a text column, a choice's label) or an ``int`` (an integer field, a count)
 with ``HINT``; the text then writes a ``str`` with the encoder's own C
 escaping function and an ``int`` as ``%s`` writes it (``int.__repr__``,
-what the encoder writes), and anything else (None, a bool, a float, a
-value stored in the wrong column type) through ``json_value``, the encoder
-itself. Unmarked values always take ``json_value``.
+what the encoder writes), and anything else (None, a bool, a float)
+through ``json_value``, the encoder itself. A text column's value is
+escaped unchecked: a value stored in it of another type (SQLite keeps any)
+makes the escaping raise TypeError, and ``write_text`` then encodes the
+rows' dicts instead. Unmarked values always take ``json_value``.
 
 A tree in which a value may be left out of its row (a method or property
 failing silently: ``runtime.drop_missing``) has no text function: the
@@ -79,7 +81,24 @@ def json_value(value) -> str:
     return _encode(value)
 
 
+_esc = encode_basestring_ascii
 HELPERS = {"_esc": encode_basestring_ascii, "_json_value": json_value, "_str": str, "_int": int}
+
+
+def write_text(write, dicts, rows: list) -> str:
+    """``write(*rows)``, the rows' text; when a column holds a value of
+    another type than its field's (SQLite keeps any value in any column)
+    the escaping of a str raises TypeError: then the rows' dicts
+    (``dicts()``: the dict-building projection function) encoded, the same
+    text ``json.dumps`` writes, or the encoder's own error.
+
+        >>> write_text(lambda rows: "[%s]" % _esc(rows[0]), lambda: lambda rows: rows, [[1]])
+        '[1]'
+    """
+    try:
+        return write(*rows)
+    except TypeError:
+        return _encode(dicts()(*rows))
 
 
 def hint(node: ast.expr, kind: str | None, variable: str | None = None) -> ast.expr:
@@ -179,7 +198,8 @@ class _ToText(ast.NodeTransformer):
                 test=ast.Compare(left=load(variable), ops=[ast.Is()],
                                  comparators=[ast.Constant(None)]),
                 body=ast.Constant("null"),
-                orelse=ast.BinOp(left=ast.Constant('"%s"'), op=ast.Mod(), right=load(variable))))
+                orelse=ast.BinOp(left=ast.Constant('"%s"'), op=ast.Mod(),
+                                 right=ast.Tuple(elts=[load(variable)], ctx=ast.Load()))))
         elif marked is not None:
             written.argument(self.marked(value, *marked))
         elif value.__class__ is ast.Dict:
@@ -198,6 +218,14 @@ class _ToText(ast.NodeTransformer):
         value = self.visit(value)
         if variable is None:
             return value  # always of its kind
+        if kind == "str" and value.__class__ is ast.Name and value.id == variable:
+            # A column: any str is escaped as the encoder escapes it, and
+            # anything else but None makes the escaping raise TypeError,
+            # on which ``write_text`` encodes the rows' dicts instead.
+            return ast.IfExp(
+                test=ast.Compare(left=load(variable), ops=[ast.Is()],
+                                 comparators=[ast.Constant(None)]),
+                body=ast.Constant("null"), orelse=call(load("_esc"), load(variable)))
         same_class = ast.Compare(
             left=ast.Attribute(value=load(variable), attr="__class__", ctx=ast.Load()),
             ops=[ast.Is()], comparators=[load(f"_{kind}")])

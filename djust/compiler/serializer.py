@@ -217,7 +217,8 @@ def json_text(serializer, rows, *, in_database: bool = True) -> str:
                 write, spec = projected
                 fetched = projection.fetch(rows, spec)
                 if fetched is not None:
-                    return write(*fetched)
+                    return jsontext.write_text(write, lambda: projection_of(serializer)[0],
+                                               fetched)
                 # Declined (as many() would decline it): instances.
                 return json.dumps(many_instances(serializer, rows), cls=DjangoJSONEncoder,
                                   check_circular=False)

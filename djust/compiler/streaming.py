@@ -47,7 +47,7 @@ from itertools import islice
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 
-from djust.compiler import projection, relations
+from djust.compiler import jsontext, projection, relations
 
 DEFAULT_CHUNK_SIZE = 2000
 # With to-many levels a chunk also holds every row below its root rows:
@@ -164,7 +164,7 @@ def _chunks(serializer, rows, chunk_size: int) -> Callable[[], str | None]:
             starts = level_querysets(rows, spec)
             if starts is not None:
                 return _projected_chunks(function, spec, starts, rows, chunk_size,
-                                         written=written)
+                                         written=written, dicts=lambda: _dicts(serializer))
     if serializer.plan is not None:
         # As many(): the rows are ours, relations only the serializer reads
         # load as plain lists; iterator() runs the prefetches once per chunk.
@@ -214,9 +214,16 @@ def fetch_levels(chunk: list[tuple], spec: projection.Projection,
     return fetched
 
 
+def _dicts(serializer):
+    """The dict-building projection function (``jsontext.write_text``)."""
+    if serializer.projection is None:
+        serializer.projection = serializer.build_projection()
+    return serializer.projection[0]
+
+
 def _projected_chunks(function, spec: projection.Projection, starts: list[QuerySet],
-                      queryset: QuerySet, chunk_size: int, *,
-                      written: bool) -> Callable[[], str | None]:
+                      queryset: QuerySet, chunk_size: int, *, written: bool,
+                      dicts: Callable) -> Callable[[], str | None]:
     """``written``: ``function`` writes the rows' text (``jsontext``), else
     it builds their dicts."""
     source = queryset.values_list(*spec.columns).iterator(chunk_size=chunk_size)
@@ -228,7 +235,7 @@ def _projected_chunks(function, spec: projection.Projection, starts: list[QueryS
         # JSON mode: date, datetime and decimal columns as the function takes them.
         chunk = projection.text_rows(chunk, spec.text)
         if written:
-            return function(*fetch_levels(chunk, spec, starts))[1:-1]
+            return jsontext.write_text(function, dicts, fetch_levels(chunk, spec, starts))[1:-1]
         if not spec.levels:
             return _written(_in_slices(function, chunk))
         return _written(function(*fetch_levels(chunk, spec, starts)))
