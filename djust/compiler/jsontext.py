@@ -81,7 +81,6 @@ def json_value(value) -> str:
     return _encode(value)
 
 
-_esc = encode_basestring_ascii
 HELPERS = {"_esc": encode_basestring_ascii, "_json_value": json_value, "_str": str, "_int": int}
 
 
@@ -92,7 +91,8 @@ def write_text(write, dicts, rows: list) -> str:
     (``dicts()``: the dict-building projection function) encoded, the same
     text ``json.dumps`` writes, or the encoder's own error.
 
-        >>> write_text(lambda rows: "[%s]" % _esc(rows[0]), lambda: lambda rows: rows, [[1]])
+        >>> escape = encode_basestring_ascii
+        >>> write_text(lambda rows: "[%s]" % escape(rows[0]), lambda: lambda rows: rows, [[1]])
         '[1]'
     """
     try:
@@ -151,6 +151,13 @@ def _joined(rows: ast.expr) -> ast.expr:
     return call(ast.Attribute(value=ast.Constant(", "), attr="join", ctx=ast.Load()), rows)
 
 
+def _null_or(variable: str, text: ast.expr) -> ast.expr:
+    """``'null' if variable is None else text``."""
+    return ast.IfExp(test=ast.Compare(left=load(variable), ops=[ast.Is()],
+                                      comparators=[ast.Constant(None)]),
+                     body=ast.Constant("null"), orelse=text)
+
+
 def _is_none(node: ast.expr) -> bool:
     return node.__class__ is ast.Constant and node.value is None
 
@@ -194,12 +201,9 @@ class _ToText(ast.NodeTransformer):
             written.literal('"')
         elif marked is not None and marked[0] == "nullable text":
             variable = marked[1]
-            written.argument(ast.IfExp(
-                test=ast.Compare(left=load(variable), ops=[ast.Is()],
-                                 comparators=[ast.Constant(None)]),
-                body=ast.Constant("null"),
-                orelse=ast.BinOp(left=ast.Constant('"%s"'), op=ast.Mod(),
-                                 right=ast.Tuple(elts=[load(variable)], ctx=ast.Load()))))
+            written.argument(_null_or(variable, ast.BinOp(
+                left=ast.Constant('"%s"'), op=ast.Mod(),
+                right=ast.Tuple(elts=[load(variable)], ctx=ast.Load()))))
         elif marked is not None:
             written.argument(self.marked(value, *marked))
         elif value.__class__ is ast.Dict:
@@ -222,10 +226,7 @@ class _ToText(ast.NodeTransformer):
             # A column: any str is escaped as the encoder escapes it, and
             # anything else but None makes the escaping raise TypeError,
             # on which ``write_text`` encodes the rows' dicts instead.
-            return ast.IfExp(
-                test=ast.Compare(left=load(variable), ops=[ast.Is()],
-                                 comparators=[ast.Constant(None)]),
-                body=ast.Constant("null"), orelse=call(load("_esc"), load(variable)))
+            return _null_or(variable, call(load("_esc"), load(variable)))
         same_class = ast.Compare(
             left=ast.Attribute(value=load(variable), attr="__class__", ctx=ast.Load()),
             ops=[ast.Is()], comparators=[load(f"_{kind}")])

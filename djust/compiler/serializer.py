@@ -206,6 +206,7 @@ def json_text(serializer, rows, *, in_database: bool = True) -> str:
     if serializer.mode != "json":
         raise TypeError(f"{describe(serializer)}.json() needs a serializer compiled with "
                         f"mode='json'")
+    data = None
     if isinstance(rows, QuerySet):
         if in_database:
             text = sqljson.json_text(serializer, rows)
@@ -219,11 +220,12 @@ def json_text(serializer, rows, *, in_database: bool = True) -> str:
                 if fetched is not None:
                     return jsontext.write_text(write, lambda: projection_of(serializer)[0],
                                                fetched)
-                # Declined (as many() would decline it): instances.
-                return json.dumps(many_instances(serializer, rows), cls=DjangoJSONEncoder,
-                                  check_circular=False)
+                # Declined, as many() would decline it: not fetched twice.
+                data = many_instances(serializer, rows)
+    if data is None:
+        data = many(serializer, rows)
     # Rows built fresh are never cyclic: the check would cost a tenth.
-    return json.dumps(many(serializer, rows), cls=DjangoJSONEncoder, check_circular=False)
+    return json.dumps(data, cls=DjangoJSONEncoder, check_circular=False)
 
 
 def many_combined(serializer, queryset) -> list:

@@ -28,10 +28,10 @@ chunk per call of the projection's text function (``jsontext``), as
 ``serializer.json(queryset, in_database=False)`` writes them. Other rows
 are encoded: the JSON mode only writes JSON values (str, int, float, bool,
 None, lists and dicts with str keys), so the encoder's ``default`` never
-runs: the rows go through one ``DjangoJSONEncoder`` (identical text should something
-else slip through) without the circular-reference bookkeeping, which fresh
-rows never need, ``SLICE`` rows per call, and the texts are joined as
-``json.dumps`` joins a list's items.
+runs: the rows go through one ``DjangoJSONEncoder`` (identical text should
+something else slip through) without the circular-reference bookkeeping,
+which fresh rows never need, ``SLICE`` rows per call, and the texts are
+joined as ``json.dumps`` joins a list's items.
 
     >>> from djust.compiler import compile_serializer
     >>> from examples.rentals.models import Unit
@@ -155,16 +155,14 @@ def _chunks(serializer, rows, chunk_size: int) -> Callable[[], str | None]:
         if projected is None:
             projected = serializer.text_projection = serializer.build_text_projection()
         written = bool(projected)
-        if not projected:
-            projected = serializer.projection
-            if projected is None:
-                projected = serializer.projection = serializer.build_projection()
+        projected = projected or _projection(serializer)
         if projected:
             function, spec = projected
             starts = level_querysets(rows, spec)
             if starts is not None:
                 return _projected_chunks(function, spec, starts, rows, chunk_size,
-                                         written=written, dicts=lambda: _dicts(serializer))
+                                         written=written,
+                                         dicts=lambda: _projection(serializer)[0])
     if serializer.plan is not None:
         # As many(): the rows are ours, relations only the serializer reads
         # load as plain lists; iterator() runs the prefetches once per chunk.
@@ -214,11 +212,11 @@ def fetch_levels(chunk: list[tuple], spec: projection.Projection,
     return fetched
 
 
-def _dicts(serializer):
-    """The dict-building projection function (``jsontext.write_text``)."""
+def _projection(serializer):
+    """The serializer's dict-building projection, built on first use."""
     if serializer.projection is None:
         serializer.projection = serializer.build_projection()
-    return serializer.projection[0]
+    return serializer.projection
 
 
 def _projected_chunks(function, spec: projection.Projection, starts: list[QuerySet],
