@@ -32,6 +32,7 @@ S3 = ["name", "units.count", "units.all.*.number", "units.all.*.maintenance_requ
 ITEM = ["title", "body", "nickname", "small", "positive_big", "big", "count", "ratio", "price",
         "precise", "whole", "flag", "maybe", "day", "moment", "clock", "span", "token", "data",
         "ip", "status", "get_status_display", "level", "get_level_display", "owner.username",
+        "attachment", "picture",
         "reviewer.email", "tags.count", "pk", "owner_id"]
 # The same leaves one to-many level down.
 OWNER = ["username", "items.count", *(f"items.all.*.{path}" for path in ITEM
@@ -102,6 +103,7 @@ def make_items(**values) -> list[Item]:
      "day": datetime.date(1, 1, 1), "moment": datetime.datetime(9999, 12, 31, 23, 59, 59, 999999,
                                                                  tzinfo=datetime.UTC),
      "clock": datetime.time(0, 0, 0, 1), "span": datetime.timedelta(days=-1, microseconds=1),
+     "attachment": "attachments/é \"q\".txt", "picture": "pictures/p.png",
      "data": {"k": [1, 2.5, None, True, "é"], "%s": {}}, "ip": "::ffff:1.2.3.4"},
     {"ratio": 5e-324, "status": "gone", "data": [], "count": 0},
 ])
