@@ -206,3 +206,34 @@ def test_json_value_is_the_encoders_text():
     for value in (None, True, False, 0, -1, 2**80, 1.5, float("nan"), "a\"\\é😀", [1, {"a": None}],
                   {"é": [True, 1.0]}, ()):
         assert jsontext.json_value(value) == json.dumps(value, cls=DjangoJSONEncoder)
+
+
+@pytest.mark.parametrize(("model", "paths"), [
+    # Levels keyed by UUIDs (Tag) and by ints, a custom related manager
+    # (Chapter hides drafts), a ManyToMany through its table.
+    ("Author", ["name", "books.count", "books.all.*.title", "books.all.*.chapters.all.*.title",
+                "books.all.*.tags.all.*.label", "books.all.*.chapters.count"]),
+    ("Tag", ["label", "books.all.*.title", "books.count", "pk"]),
+    ("Shop", ["name", "books.all.*.title"]),
+    # A nullable forward step to a char primary key, a JSON field, a
+    # choices display, a nullable int; a sensitive field is never written.
+    ("Book", ["title", "publisher.code", "publisher.name", "metadata", "get_genre_display",
+              "pages", "author.name", "author.api_token", "shops.all.*.name",
+              "chapters.all.*.number"]),
+])
+def test_other_schemas(model, paths):
+    from django.apps import apps
+
+    from djust.compiler.sensitive import SensitiveFieldWarning
+
+    factories.library(4)
+    model = apps.get_model("testapp", model)
+    if "author.api_token" in paths:
+        with pytest.warns(SensitiveFieldWarning, match="api_token"):
+            serializer = compile_serializer(model, paths)
+    else:
+        serializer = compile_serializer(model, paths)
+    assert serializer.build_text_projection()
+    for queryset in (model.objects.all(), model.objects.order_by("-pk")[:2]):
+        text = written(serializer, queryset)
+    assert "api_token" not in text
