@@ -336,11 +336,9 @@ def prepare_djust_json_python(scenario) -> Prepared:
 
 def text_projection(serializer):
     """djust's text writer and its projection, or None where it writes
-    none (a path that may drop a key) or this djust has no such writer."""
-    try:
-        from djust.compiler.serializer import text_projection_of
-    except ImportError:
-        return None
+    none (a path that may drop a key)."""
+    from djust.compiler.serializer import text_projection_of
+
     return text_projection_of(serializer) or None
 
 

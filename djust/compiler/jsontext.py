@@ -57,8 +57,9 @@ from djust.compiler.astbuild import call, load
 HINT = "djust_json"
 
 # The encoder json.dumps(..., cls=DjangoJSONEncoder) uses, without the
-# circular-reference check fresh rows never need: same text.
-_encode = DjangoJSONEncoder(check_circular=False).encode
+# circular-reference check fresh rows never need: same text (default
+# separators, ensure_ascii, NaN written as NaN). ``stream`` uses it too.
+encode = DjangoJSONEncoder(check_circular=False).encode
 
 
 def json_value(value) -> str:
@@ -78,7 +79,7 @@ def json_value(value) -> str:
         return encode_basestring_ascii(value)
     if value.__class__ is int:
         return int.__repr__(value)
-    return _encode(value)
+    return encode(value)
 
 
 HELPERS = {"_esc": encode_basestring_ascii, "_json_value": json_value, "_str": str, "_int": int}
@@ -98,7 +99,7 @@ def write_text(write, dicts, rows: list) -> str:
     try:
         return write(*rows)
     except TypeError:
-        return _encode(dicts()(*rows))
+        return encode(dicts()(*rows))
 
 
 def hint(node: ast.expr, kind: str | None, variable: str | None = None) -> ast.expr:

@@ -44,7 +44,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 
 from djust.compiler import jsontext, projection, relations
@@ -68,11 +67,6 @@ def default_chunk_size(serializer) -> int:
     plan = serializer.plan
     return LEVELS_CHUNK_SIZE if plan is not None and plan.prefetches else DEFAULT_CHUNK_SIZE
 
-# One encoder for every stream: same text as json.dumps(..., cls=DjangoJSONEncoder)
-# (default separators, ensure_ascii, NaN written as NaN), minus the check for
-# circular references (the serializer's rows are built fresh, never cyclic).
-_ENCODER = DjangoJSONEncoder(check_circular=False)
-_encode = _ENCODER.encode
 
 
 def _describe(serializer) -> str:
@@ -138,7 +132,7 @@ def _written(rows: Iterable[dict]) -> str:
     rows = iter(rows)
     parts = []
     while part := list(islice(rows, SLICE)):
-        parts.append(_encode(part)[1:-1])
+        parts.append(jsontext.encode(part)[1:-1])
         del part
     return ", ".join(parts)
 
